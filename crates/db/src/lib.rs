@@ -1,0 +1,12 @@
+//! PostgreSQL for the billing crates: the diesel schema, a deadpool connection pool, the embedded
+//! migrations and the private development cluster used when no `DATABASE_URL` is configured.
+//!
+//! Domain crates take a `&mut AsyncPgConnection` (possibly already inside a transaction) and never
+//! a pool, so callers decide the transaction boundaries.
+
+pub mod migrations;
+pub mod pool;
+pub mod schema;
+
+pub use diesel_async::AsyncPgConnection;
+pub use pool::{DbConfig, DbPool, PoolError, connect_pool};
