@@ -1,0 +1,285 @@
+use chrono::{DateTime, Duration, Utc};
+use primitives::{Currency, HoldId, Money, WalletId};
+
+use super::*;
+use crate::{
+    input::{Actor, Reference},
+    model::Entry,
+};
+
+const USD: Currency = Currency::USD;
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+}
+
+fn wallet(balance: i64, held: i64) -> WalletState {
+    WalletState {
+        id: WalletId::new(),
+        currency: USD,
+        balance,
+        held,
+        frozen_by: vec![],
+    }
+}
+
+fn usd(minor: i64) -> Money {
+    Money::from_minor(minor, USD)
+}
+
+fn revenue() -> Counterparty {
+    Counterparty::parse("revenue:messages").unwrap()
+}
+
+fn debit(minor: i64) -> Request {
+    Request::Debit {
+        amount: usd(minor),
+        counterparty: revenue(),
+    }
+}
+
+fn applied(decision: Result<Decision, LedgerError>) -> Movement {
+    match decision {
+        Ok(Decision::Apply(movement)) => movement,
+        other => panic!("expected a movement, got {other:?}"),
+    }
+}
+
+fn open_hold(amount: i64, captured: i64) -> HoldState {
+    HoldState {
+        id: HoldId::new(),
+        amount,
+        captured,
+        released: 0,
+        status: HoldStatus::Open,
+        counterparty: revenue(),
+        expires_at: now() + Duration::hours(1),
+    }
+}
+
+fn entry_from(wallet: &WalletState, movement: &Movement) -> Entry {
+    Entry {
+        id: primitives::EntryId::new(),
+        wallet_id: wallet.id,
+        kind: movement.kind,
+        amount: usd(movement.amount),
+        balance_change: usd(movement.balance_change),
+        held_change: usd(movement.held_change),
+        balance_after: usd(movement.balance_after),
+        held_after: usd(movement.held_after),
+        counterparty: movement.counterparty.clone(),
+        reference: Reference::parse("ref-1").unwrap(),
+        hold_id: movement.hold_id(),
+        reason: movement.reason.clone(),
+        actor: Actor::admin(),
+        created_at: now(),
+        seq: 1,
+    }
+}
+
+#[test]
+fn debit_of_exactly_the_available_amount_succeeds_and_one_more_fails_with_figures() {
+    let w = wallet(1_000, 300);
+    let movement = applied(decide(&w, None, &debit(700), now()));
+    assert_eq!((movement.balance_after, movement.held_after), (300, 300));
+    match decide(&w, None, &debit(701), now()) {
+        Err(LedgerError::InsufficientFunds {
+            available,
+            requested,
+        }) => assert_eq!((available, requested), (usd(700), usd(701))),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn frozen_wallets_refuse_debits_and_holds_but_record_credits() {
+    let mut w = wallet(1_000, 0);
+    w.frozen_by = vec![FreezeSource::Billing];
+    assert!(matches!(
+        decide(&w, None, &debit(1), now()),
+        Err(LedgerError::FrozenWallet { .. })
+    ));
+    let hold = Request::Hold {
+        amount: usd(1),
+        counterparty: revenue(),
+        expires_at: now() + Duration::hours(1),
+    };
+    assert!(matches!(
+        decide(&w, None, &hold, now()),
+        Err(LedgerError::FrozenWallet { .. })
+    ));
+    let credit = Request::Credit {
+        amount: usd(5),
+        counterparty: revenue(),
+    };
+    assert_eq!(applied(decide(&w, None, &credit, now())).balance_after, 1_005);
+}
+
+#[test]
+fn amounts_must_be_positive_and_in_the_wallet_currency() {
+    let w = wallet(1_000, 0);
+    for minor in [0, -1, i64::MIN] {
+        assert!(matches!(
+            decide(&w, None, &debit(minor), now()),
+            Err(LedgerError::InvalidAmount { .. })
+        ));
+    }
+    let euros = Request::Debit {
+        amount: Money::from_minor(1, Currency::EUR),
+        counterparty: revenue(),
+    };
+    assert!(matches!(
+        decide(&w, None, &euros, now()),
+        Err(LedgerError::CurrencyMismatch { .. })
+    ));
+}
+
+#[test]
+fn credits_that_would_overflow_the_balance_are_refused() {
+    let w = wallet(i64::MAX - 5, 0);
+    let credit = |minor| Request::Credit {
+        amount: usd(minor),
+        counterparty: revenue(),
+    };
+    assert_eq!(applied(decide(&w, None, &credit(5), now())).balance_after, i64::MAX);
+    assert!(matches!(
+        decide(&w, None, &credit(6), now()),
+        Err(LedgerError::BalanceOverflow { .. })
+    ));
+}
+
+#[test]
+fn same_reference_replays_identical_requests_and_refuses_different_ones() {
+    let w = wallet(1_000, 0);
+    let movement = applied(decide(&w, None, &debit(100), now()));
+    let original = entry_from(&w, &movement);
+    match decide(&w, Some(&original), &debit(100), now()) {
+        Ok(Decision::Replay(entry)) => assert_eq!(*entry, original),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        decide(&w, Some(&original), &debit(101), now()),
+        Err(LedgerError::IdempotencyConflict { .. })
+    ));
+    let credit = Request::Credit {
+        amount: usd(100),
+        counterparty: revenue(),
+    };
+    assert!(matches!(
+        decide(&w, Some(&original), &credit, now()),
+        Err(LedgerError::IdempotencyConflict { .. })
+    ));
+    // A replay wins over a rule the original passed but a retry would not.
+    let drained = wallet(0, 0);
+    assert!(matches!(
+        decide(&drained, Some(&original), &debit(100), now()),
+        Ok(Decision::Replay(_))
+    ));
+}
+
+#[test]
+fn captures_never_exceed_the_hold_and_close_it_when_complete() {
+    let w = wallet(1_000, 500);
+    let hold = open_hold(500, 200);
+    let capture = |minor| Request::Capture {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+        amount: usd(minor),
+    };
+    let movement = applied(decide(&w, None, &capture(300), now()));
+    assert_eq!((movement.balance_after, movement.held_after), (700, 200));
+    assert!(matches!(
+        movement.hold,
+        Some(HoldChange::Update {
+            status: HoldStatus::Captured,
+            captured: 500,
+            ..
+        })
+    ));
+    match decide(&w, None, &capture(301), now()) {
+        Err(LedgerError::CaptureExceedsHold {
+            remaining,
+            requested,
+            ..
+        }) => assert_eq!((remaining, requested), (usd(300), usd(301))),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn holds_past_their_deadline_cannot_be_captured_but_can_be_expired() {
+    let w = wallet(1_000, 500);
+    let mut hold = open_hold(500, 0);
+    hold.expires_at = now();
+    let capture = Request::Capture {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+        amount: usd(1),
+    };
+    assert!(matches!(
+        decide(&w, None, &capture, now()),
+        Err(LedgerError::HoldNotOpen {
+            status: HoldStatus::Expired,
+            ..
+        })
+    ));
+    let movement = applied(decide(&w, None, &Request::Expire { hold }, now()));
+    assert_eq!((movement.kind, movement.held_after), (EntryKind::Expiry, 0));
+}
+
+#[test]
+fn released_holds_are_not_open_and_missing_holds_are_not_found() {
+    let w = wallet(1_000, 0);
+    let mut hold = open_hold(500, 0);
+    hold.status = HoldStatus::Released;
+    let release = Request::Release {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+    };
+    assert!(matches!(
+        decide(&w, None, &release, now()),
+        Err(LedgerError::HoldNotOpen { .. })
+    ));
+    let missing = Request::Release {
+        hold_id: hold.id,
+        hold: None,
+    };
+    assert!(matches!(
+        decide(&w, None, &missing, now()),
+        Err(LedgerError::HoldNotFound { .. })
+    ));
+}
+
+#[test]
+fn corrections_cannot_take_more_than_is_available() {
+    let w = wallet(1_000, 400);
+    let correction = |minor| Request::Correction {
+        amount: usd(minor),
+        reason: Reason::parse("duplicate top-up").unwrap(),
+    };
+    let movement = applied(decide(&w, None, &correction(-600), now()));
+    assert_eq!((movement.amount, movement.balance_after), (600, 400));
+    assert!(matches!(
+        decide(&w, None, &correction(-601), now()),
+        Err(LedgerError::InsufficientFunds { .. })
+    ));
+    assert!(matches!(
+        decide(&w, None, &correction(0), now()),
+        Err(LedgerError::InvalidAmount { .. })
+    ));
+    assert_eq!(applied(decide(&w, None, &correction(5), now())).balance_after, 1_005);
+}
+
+#[test]
+fn holds_need_a_future_deadline() {
+    let w = wallet(1_000, 0);
+    let hold = Request::Hold {
+        amount: usd(1),
+        counterparty: revenue(),
+        expires_at: now(),
+    };
+    assert!(matches!(
+        decide(&w, None, &hold, now()),
+        Err(LedgerError::InvalidExpiry)
+    ));
+}

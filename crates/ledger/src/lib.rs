@@ -1,0 +1,31 @@
+//! The prepaid wallet ledger (DESIGN.md section 3, guarantees G1-G5).
+//!
+//! Every operation takes a `&mut AsyncPgConnection` that may already be inside a transaction
+//! (the operation then runs in a savepoint), so callers can combine ledger writes atomically with
+//! their own. The wallet row lock is the single serialization point for everything that touches
+//! a wallet: balance, held amount, holds, freezes and the idempotency check.
+//!
+//! Layout: `model` and `input` hold the domain vocabulary, `decide` the pure rules (no I/O),
+//! `store` the SQL, and `ledger` the operations that join the two.
+
+mod decide;
+mod error;
+mod history;
+mod input;
+mod ledger;
+mod model;
+mod reconcile;
+mod store;
+
+pub use error::{LedgerError, LedgerErrorCode};
+pub use history::{Cursor, HistoryPage, HistoryQuery};
+pub use input::{Actor, Counterparty, InputError, Reason, Reference};
+pub use ledger::{
+    CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, FreezeRequest, HoldRequest,
+    Ledger, ReleaseRequest, UnfreezeRequest,
+};
+pub use model::{
+    Entry, EntryKind, Freeze, FreezeOutcome, FreezeSource, Hold, HoldReceipt, HoldStatus, Outcome,
+    WalletBalance,
+};
+pub use reconcile::{Drift, Reconciliation};
