@@ -1,0 +1,28 @@
+//! HTTP plumbing shared by the api and the webhook receiver.
+//!
+//! - [`problem`]: the one error type at the edge, rendered as RFC 9457 `application/problem+json`
+//!   with a stable machine-readable `code`.
+//! - [`json`]: extractors (`ApiJson`, `ApiPath`, `ApiQuery`, `ApiBytes`) whose rejections are
+//!   problems rather than axum's plain-text bodies.
+//! - [`auth`]: bearer-token principals, the admin credential and the `Authenticated` /
+//!   `AdminOnly` extractors.
+//! - [`idempotency`]: the `Idempotency-Key` header.
+//! - [`telemetry`]: log subscriber set-up and one log line per request.
+//! - [`server`]: fallbacks, body limit, graceful shutdown and serving.
+//!
+//! Domain crates know nothing of this one; binaries map their domain errors into [`ApiError`].
+
+pub mod auth;
+pub mod idempotency;
+pub mod json;
+pub mod problem;
+pub mod server;
+pub mod telemetry;
+
+pub use auth::{
+    AdminOnly, AdminToken, Auth, AuthError, Authenticated, Authenticator, NoKeys, Principal,
+    WeakAdminToken,
+};
+pub use idempotency::IdempotencyKey;
+pub use json::{ApiBytes, ApiJson, ApiPath, ApiQuery};
+pub use problem::{ApiError, PROBLEM_CONTENT_TYPE, ProblemBody};
