@@ -4,6 +4,7 @@
 //! Domain crates take a `&mut AsyncPgConnection` (possibly already inside a transaction) and never
 //! a pool, so callers decide the transaction boundaries.
 
+pub mod embedded;
 pub mod migrations;
 pub mod pool;
 pub mod schema;

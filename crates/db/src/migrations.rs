@@ -6,6 +6,10 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
+/// Hex digest of every file under `migrations/` (see `build.rs`): names a migrated template
+/// database so that a changed migration gets a fresh template instead of a stale one.
+pub const FINGERPRINT: &str = env!("DB_MIGRATIONS_FINGERPRINT");
+
 /// A migration failure, with diesel's message.
 #[derive(Debug, thiserror::Error)]
 #[error("migration failed: {0}")]
@@ -40,10 +44,7 @@ pub async fn status(conn: AsyncPgConnection) -> Result<MigrationStatus, Migratio
         .map_err(|e| MigrationError(e.to_string()))?;
     Ok(MigrationStatus {
         applied: applied.iter().map(version_string).collect(),
-        pending: pending
-            .iter()
-            .map(|m| m.name().to_string())
-            .collect(),
+        pending: pending.iter().map(|m| m.name().to_string()).collect(),
     })
 }
 

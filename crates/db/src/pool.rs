@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use diesel::ConnectionError;
 use diesel_async::{
-    AsyncConnection, AsyncPgConnection, RunQueryDsl,
+    AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
     pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, deadpool},
 };
 use futures::{FutureExt, future::BoxFuture};
@@ -87,8 +87,8 @@ impl SessionSettings {
                 "SET statement_timeout = {}; SET application_name = '{name}'",
                 self.statement_timeout_ms
             );
-            diesel::sql_query(setup)
-                .execute(&mut conn)
+            // Two statements: only the simple-query protocol accepts that, a prepared one does not.
+            conn.batch_execute(&setup)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
