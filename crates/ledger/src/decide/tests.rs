@@ -112,7 +112,10 @@ fn frozen_wallets_refuse_debits_and_holds_but_record_credits() {
         amount: usd(5),
         counterparty: revenue(),
     };
-    assert_eq!(applied(decide(&w, None, &credit, now())).balance_after, 1_005);
+    assert_eq!(
+        applied(decide(&w, None, &credit, now())).balance_after,
+        1_005
+    );
 }
 
 #[test]
@@ -141,7 +144,10 @@ fn credits_that_would_overflow_the_balance_are_refused() {
         amount: usd(minor),
         counterparty: revenue(),
     };
-    assert_eq!(applied(decide(&w, None, &credit(5), now())).balance_after, i64::MAX);
+    assert_eq!(
+        applied(decide(&w, None, &credit(5), now())).balance_after,
+        i64::MAX
+    );
     assert!(matches!(
         decide(&w, None, &credit(6), now()),
         Err(LedgerError::BalanceOverflow { .. })
@@ -267,7 +273,10 @@ fn corrections_cannot_take_more_than_is_available() {
         decide(&w, None, &correction(0), now()),
         Err(LedgerError::InvalidAmount { .. })
     ));
-    assert_eq!(applied(decide(&w, None, &correction(5), now())).balance_after, 1_005);
+    assert_eq!(
+        applied(decide(&w, None, &correction(5), now())).balance_after,
+        1_005
+    );
 }
 
 #[test]
