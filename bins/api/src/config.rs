@@ -1,0 +1,234 @@
+//! Configuration, read from the environment.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `API_ADDR` | `127.0.0.1:8080` | address to listen on (port 0 picks a free port) |
+//! | `DATABASE_URL` | unset | PostgreSQL URL. Unset: development mode, with a private cluster in `./.data/postgres` (see `db::embedded`, port `EMBEDDED_PG_PORT`, default 54320) that the api migrates at start. Set: the api never migrates (the `migrator` does) and `/readyz` reports not ready while migrations are pending. |
+//! | `ADMIN_TOKEN` | unset | the admin bearer credential, at least 32 characters. Unset: a random one is generated at each start and written to `./.data/admin-token` (mode 0600); only the path is printed. |
+//! | `API_BODY_LIMIT_BYTES` | `65536` | largest accepted request body; larger ones get 413 |
+//! | `DATABASE_POOL_SIZE` | `16` | most database connections held open |
+//! | `DATABASE_STATEMENT_TIMEOUT_MS` | `5000` | server-side limit for any one SQL statement |
+//! | `LOG_FORMAT` | `json` | `json` or `pretty` (see `httpkit::telemetry`) |
+//! | `RUST_LOG` | `info` | log filter |
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    /// An operator-managed database; migrations are the migrator's job.
+    Url(SecretString),
+    /// The private development cluster, migrated at start.
+    Embedded,
+}
+
+/// Where the admin credential comes from.
+#[derive(Debug, Clone)]
+pub enum AdminTokenSource {
+    Given(SecretString),
+    /// Generate one and write it to `<data_dir>/admin-token`.
+    Generate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub database: DatabaseSource,
+    pub admin_token: AdminTokenSource,
+    pub body_limit_bytes: usize,
+    pub pool_size: usize,
+    pub statement_timeout: Duration,
+    /// Directory for development state (`./.data`): the generated admin token.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name} is invalid: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
+pub const DEFAULT_POOL_SIZE: usize = 16;
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_millis(5000);
+
+impl Config {
+    /// Defaults for everything but the database and the admin token, listening on a free
+    /// loopback port: what tests and embedding programs usually want.
+    pub fn new(database: DatabaseSource, admin_token: AdminTokenSource) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database,
+            admin_token,
+            body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            pool_size: DEFAULT_POOL_SIZE,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            data_dir: PathBuf::from(".data"),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`] over any variable source. Blank values count as unset, as
+    /// `VAR=` in a compose file means "unset" to people.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let database = match get("DATABASE_URL") {
+            Some(url) => DatabaseSource::Url(SecretString::from(url)),
+            None => DatabaseSource::Embedded,
+        };
+        let admin_token = match get("ADMIN_TOKEN") {
+            Some(token) => AdminTokenSource::Given(SecretString::from(token)),
+            None => AdminTokenSource::Generate,
+        };
+        let mut config = Self::new(database, admin_token);
+        config.addr = parse(get("API_ADDR"), "API_ADDR", DEFAULT_ADDR.parse().ok())?;
+        config.body_limit_bytes = positive(
+            get("API_BODY_LIMIT_BYTES"),
+            "API_BODY_LIMIT_BYTES",
+            DEFAULT_BODY_LIMIT_BYTES,
+        )?;
+        config.pool_size = positive(
+            get("DATABASE_POOL_SIZE"),
+            "DATABASE_POOL_SIZE",
+            DEFAULT_POOL_SIZE,
+        )?;
+        let timeout_ms = positive(
+            get("DATABASE_STATEMENT_TIMEOUT_MS"),
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            5000u64,
+        )?;
+        config.statement_timeout = Duration::from_millis(timeout_ms);
+        Ok(config)
+    }
+
+    pub fn is_dev_mode(&self) -> bool {
+        matches!(self.database, DatabaseSource::Embedded)
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &'static str,
+    default: Option<T>,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match value {
+        Some(value) => value.trim().parse().map_err(|e: T::Err| ConfigError {
+            name,
+            reason: format!("{value:?}: {e}"),
+        }),
+        None => default.ok_or(ConfigError {
+            name,
+            reason: "no default".to_owned(),
+        }),
+    }
+}
+
+fn positive<T>(value: Option<String>, name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + Default + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    let parsed: T = parse(value, name, Some(default))?;
+    if parsed == T::default() {
+        return Err(ConfigError {
+            name,
+            reason: "must be greater than zero".to_owned(),
+        });
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_mean_development_mode() {
+        let config = from(&[]).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert!(matches!(config.database, DatabaseSource::Embedded));
+        assert!(matches!(config.admin_token, AdminTokenSource::Generate));
+        assert!(config.is_dev_mode());
+        assert_eq!(config.body_limit_bytes, 65536);
+        assert_eq!(config.pool_size, 16);
+        assert_eq!(config.statement_timeout, Duration::from_secs(5));
+        // Blank is unset.
+        let config = from(&[("DATABASE_URL", " "), ("ADMIN_TOKEN", "")]).unwrap();
+        assert!(config.is_dev_mode());
+        assert!(matches!(config.admin_token, AdminTokenSource::Generate));
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let config = from(&[
+            ("API_ADDR", "0.0.0.0:9000"),
+            ("DATABASE_URL", "postgres://u:p@db/billing"),
+            ("ADMIN_TOKEN", "t"),
+            ("API_BODY_LIMIT_BYTES", "1024"),
+            ("DATABASE_POOL_SIZE", "4"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "250"),
+        ])
+        .unwrap();
+        assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
+        let DatabaseSource::Url(url) = &config.database else {
+            panic!("expected a URL");
+        };
+        assert_eq!(url.expose_secret(), "postgres://u:p@db/billing");
+        assert!(
+            matches!(&config.admin_token, AdminTokenSource::Given(t) if t.expose_secret() == "t")
+        );
+        assert_eq!(config.body_limit_bytes, 1024);
+        assert_eq!(config.pool_size, 4);
+        assert_eq!(config.statement_timeout, Duration::from_millis(250));
+        assert!(!config.is_dev_mode());
+    }
+
+    #[test]
+    fn names_the_variable_that_is_wrong_without_echoing_secrets() {
+        for (name, value) in [
+            ("API_ADDR", "localhost"),
+            ("API_BODY_LIMIT_BYTES", "big"),
+            ("API_BODY_LIMIT_BYTES", "0"),
+            ("DATABASE_POOL_SIZE", "-1"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "1.5"),
+        ] {
+            let error = from(&[(name, value), ("ADMIN_TOKEN", "s3cret")]).unwrap_err();
+            assert_eq!(error.name, name);
+            assert!(!error.to_string().contains("s3cret"));
+        }
+        let debug = format!(
+            "{:?}",
+            from(&[
+                ("ADMIN_TOKEN", "s3cret"),
+                ("DATABASE_URL", "postgres://u:pw@h/d")
+            ])
+            .unwrap()
+        );
+        assert!(
+            !debug.contains("s3cret") && !debug.contains(":pw@"),
+            "{debug}"
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! Building and running the application.
+
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
+
+use axum::Router;
+use db::{
+    DbConfig,
+    embedded::{ClusterOptions, DEV_CLUSTER_DIR, EmbeddedError, LocalCluster},
+};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use httpkit::Auth;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+
+use crate::{
+    AppState,
+    admin_token::{self, AdminTokenError},
+    auth::ApiKeyAuthenticator,
+    config::{Config, DatabaseSource},
+    readiness::Readiness,
+    routes,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    EmbeddedDatabase(#[from] EmbeddedError),
+    #[error(transparent)]
+    Pool(#[from] db::pool::PoolBuildError),
+    #[error("could not connect to the database to migrate it: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error(transparent)]
+    Migration(#[from] db::migrations::MigrationError),
+    #[error(transparent)]
+    AdminToken(#[from] AdminTokenError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready-to-run api.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    state: AppState,
+    /// The development cluster, when there is one; it outlives the process on purpose.
+    local_cluster: Option<LocalCluster>,
+}
+
+impl Application {
+    /// Connects (starting and migrating the development cluster when no `DATABASE_URL` is
+    /// configured), provisions the admin credential and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let (url, local_cluster) = match &config.database {
+            DatabaseSource::Url(url) => (url.clone(), None),
+            DatabaseSource::Embedded => {
+                let options = ClusterOptions::dev_from_env()?;
+                let cluster =
+                    db::embedded::ensure_local_cluster(Path::new(DEV_CLUSTER_DIR), &options)
+                        .await?;
+                (SecretString::from(cluster.url()), Some(cluster))
+            }
+        };
+        if local_cluster.is_some() {
+            // Development only: in production the migrator applies migrations, never a server.
+            let conn = AsyncPgConnection::establish(url.expose_secret()).await?;
+            let applied = db::migrations::run_pending(conn).await?;
+            tracing::info!(?applied, "development database migrated");
+        }
+
+        let mut db_config = DbConfig::new(url, "api");
+        db_config.max_connections = config.pool_size;
+        db_config.statement_timeout = config.statement_timeout;
+        let pool = db::connect_pool(&db_config)?;
+
+        let (admin, written_to) = admin_token::provision(&config.admin_token, &config.data_dir)?;
+        if let Some(path) = written_to {
+            // The only line on stdout outside the logs: where to find the token, never the token.
+            println!("admin token written to {}", path.display());
+        }
+
+        let state = AppState {
+            auth: Auth::new(admin, Arc::new(ApiKeyAuthenticator::new(pool.clone()))),
+            readiness: Arc::new(Readiness::new(!config.is_dev_mode())),
+            pool,
+        };
+        let router = routes::router(state.clone(), config.body_limit_bytes);
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        tracing::info!(%local_addr, dev_mode = config.is_dev_mode(), "api listening");
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+            state,
+            local_cluster,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn local_cluster(&self) -> Option<&LocalCluster> {
+        self.local_cluster.as_ref()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(httpkit::server::shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes (tests stop servers this way).
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        httpkit::server::serve(self.listener, self.router, shutdown).await?;
+        tracing::info!("api stopped");
+        Ok(())
+    }
+}

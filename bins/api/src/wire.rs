@@ -1,0 +1,91 @@
+//! Request and response bodies: the JSON contract, kept apart from domain types so the domain
+//! can change without silently changing the API (and vice versa).
+
+use chrono::{DateTime, Utc};
+use primitives::{ApiKeyId, OrganizationId};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+use utoipa::ToSchema;
+
+/// `POST /v1/organizations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrganizationRequest {
+    /// Display name, 1 to 200 characters after trimming.
+    #[schema(example = "Acme Ltd")]
+    pub name: String,
+    /// ISO 4217 code of the organization's wallet currency, upper case.
+    #[schema(example = "USD")]
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationResponse {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: OrganizationId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<tenancy::Organization> for OrganizationResponse {
+    fn from(organization: tenancy::Organization) -> Self {
+        Self {
+            id: organization.id,
+            name: organization.name,
+            created_at: organization.created_at,
+        }
+    }
+}
+
+/// `POST /v1/organizations/{organization_id}/api-keys`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    /// A label to tell keys apart, 1 to 100 characters after trimming.
+    #[schema(example = "production dispatcher")]
+    pub name: String,
+}
+
+/// A newly issued key. `key` is shown only in this response; only its hash is stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreatedResponse {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: ApiKeyId,
+    #[schema(value_type = uuid::Uuid)]
+    pub organization_id: OrganizationId,
+    pub name: String,
+    /// The first characters of the key, to recognise it later.
+    #[schema(example = "bsk_3xAmPlE1")]
+    pub prefix: String,
+    /// The bearer credential. Store it now: it cannot be shown again.
+    #[serde(serialize_with = "expose")]
+    #[schema(value_type = String, example = "bsk_3xAmPlE1...")]
+    pub key: SecretString,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<tenancy::IssuedApiKey> for ApiKeyCreatedResponse {
+    fn from(issued: tenancy::IssuedApiKey) -> Self {
+        Self {
+            id: issued.id,
+            organization_id: issued.organization_id,
+            name: issued.name,
+            prefix: issued.prefix,
+            key: issued.secret,
+            created_at: issued.created_at,
+        }
+    }
+}
+
+/// The one place a secret is deliberately written out: the response that hands a new key to
+/// its owner.
+fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+/// `GET /healthz` and `GET /readyz` when all is well.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    #[schema(example = "ok")]
+    pub status: String,
+}

@@ -1,0 +1,317 @@
+//! The organization and API-key endpoints over HTTP, against a real database.
+
+// Marks the helpers in `common` as test code, where unwrap is allowed.
+#![cfg(test)]
+
+mod common;
+
+use common::{ADMIN_TOKEN, BODY_LIMIT, TestApp, assert_problem};
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn admin_creates_and_reads_an_organization() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/v1/organizations"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "  Acme Ltd ", "currency": "EUR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(response.headers().contains_key("x-request-id"));
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["name"], "Acme Ltd");
+    let id = created["id"].as_str().unwrap();
+    assert!(created["created_at"].is_string());
+
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/organizations/{id}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let read: Value = response.json().await.unwrap();
+    assert_eq!(read, created);
+    assert_eq!(app.count_organizations().await, 1);
+}
+
+#[tokio::test]
+async fn missing_malformed_and_unknown_credentials_get_401_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let body = json!({"name": "Acme", "currency": "USD"});
+    let attempts = [
+        app.client.post(app.url("/v1/organizations")),
+        app.client
+            .post(app.url("/v1/organizations"))
+            .header(header::AUTHORIZATION, "Basic YWRtaW46YWRtaW4="),
+        app.client
+            .post(app.url("/v1/organizations"))
+            .bearer_auth("bsk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        app.client
+            .post(app.url("/v1/organizations"))
+            .bearer_auth(&ADMIN_TOKEN[1..]),
+    ];
+    for attempt in attempts {
+        let response = attempt.json(&body).send().await.unwrap();
+        let www_authenticate = response.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(www_authenticate.starts_with("Bearer"), "{www_authenticate}");
+        let problem = assert_problem(response, 401, "UNAUTHORIZED").await;
+        assert!(!problem.to_string().contains(ADMIN_TOKEN));
+    }
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/organizations/{}", uuid::Uuid::now_v7())))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "UNAUTHORIZED").await;
+    assert_eq!(app.count_organizations().await, 0);
+}
+
+#[tokio::test]
+async fn organization_keys_are_refused_admin_operations_with_403() {
+    let app = TestApp::spawn().await;
+    let org = app.create_organization("Acme").await;
+    let (key_id, key) = app.issue_key(&org).await;
+    assert_eq!(app.count_organizations().await, 1);
+    assert_eq!(app.count_api_keys().await, 1);
+
+    let response = app
+        .client
+        .post(app.url("/v1/organizations"))
+        .bearer_auth(&key)
+        .json(&json!({"name": "Sneaky", "currency": "USD"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "ADMIN_REQUIRED").await;
+
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/organizations/{org}/api-keys")))
+        .bearer_auth(&key)
+        .json(&json!({"name": "another"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "ADMIN_REQUIRED").await;
+
+    let response = app
+        .client
+        .delete(app.url(&format!("/v1/organizations/{org}/api-keys/{key_id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "ADMIN_REQUIRED").await;
+
+    assert_eq!(app.count_organizations().await, 1);
+    assert_eq!(app.count_api_keys().await, 1);
+    // The key still works: the refused revocation changed nothing.
+    let response = app
+        .client
+        .get(app.url(&format!("/v1/organizations/{org}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn another_organization_is_indistinguishable_from_a_missing_one() {
+    let app = TestApp::spawn().await;
+    let own = app.create_organization("Own").await;
+    let other = app.create_organization("Other").await;
+    let (_, key) = app.issue_key(&own).await;
+
+    let get = |id: String| {
+        app.client
+            .get(app.url(&format!("/v1/organizations/{id}")))
+            .bearer_auth(&key)
+            .send()
+    };
+    let response = get(own.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "Own");
+
+    let foreign = assert_problem(get(other).await.unwrap(), 404, "ORGANIZATION_NOT_FOUND").await;
+    let missing = assert_problem(
+        get(uuid::Uuid::now_v7().to_string()).await.unwrap(),
+        404,
+        "ORGANIZATION_NOT_FOUND",
+    )
+    .await;
+    assert_eq!(foreign, missing);
+    assert!(!foreign.to_string().contains("Other"));
+
+    let response = get("not-a-uuid".to_owned()).await.unwrap();
+    assert_problem(response, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn bad_bodies_are_refused_with_problems_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let post = |body: String, content_type: &'static str| {
+        app.client
+            .post(app.url("/v1/organizations"))
+            .bearer_auth(ADMIN_TOKEN)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    let json = "application/json";
+
+    let response = post(r#"{"name": "Acme", "currency": "#.to_owned(), json)
+        .await
+        .unwrap();
+    assert_problem(response, 400, "MALFORMED_JSON").await;
+
+    let response = post(r#"{"name": 42, "currency": "USD"}"#.to_owned(), json)
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 422, "VALIDATION_FAILED").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("name"),
+        "{problem}"
+    );
+
+    let response = post(r#"{"name": "Acme"}"#.to_owned(), json).await.unwrap();
+    let problem = assert_problem(response, 422, "VALIDATION_FAILED").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("currency"),
+        "{problem}"
+    );
+
+    let response = post(
+        r#"{"name": "Acme", "currency": "USD", "balance": 1000000}"#.to_owned(),
+        json,
+    )
+    .await
+    .unwrap();
+    let problem = assert_problem(response, 422, "VALIDATION_FAILED").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("balance"),
+        "{problem}"
+    );
+
+    let response = post(
+        r#"{"name": "Acme", "currency": "USD"}"#.to_owned(),
+        "text/plain",
+    )
+    .await
+    .unwrap();
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+
+    let oversized = json!({"name": "x".repeat(BODY_LIMIT), "currency": "USD"}).to_string();
+    let response = post(oversized, json).await.unwrap();
+    let problem = assert_problem(response, 413, "BODY_TOO_LARGE").await;
+    assert_eq!(problem["limit_bytes"], BODY_LIMIT);
+
+    for currency in ["XYZ", "usd", "US", "XAU", ""] {
+        let body = json!({"name": "Acme", "currency": currency}).to_string();
+        let response = post(body, json).await.unwrap();
+        assert_problem(response, 422, "UNSUPPORTED_CURRENCY").await;
+    }
+
+    for name in ["", "   ", &"x".repeat(201)] {
+        let body = json!({"name": name, "currency": "USD"}).to_string();
+        let response = post(body, json).await.unwrap();
+        assert_problem(response, 422, "INVALID_NAME").await;
+    }
+
+    assert_eq!(app.count_organizations().await, 0);
+}
+
+#[tokio::test]
+async fn api_key_lifecycle_issue_use_revoke() {
+    let app = TestApp::spawn().await;
+    let org = app.create_organization("Acme").await;
+
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/organizations/{org}/api-keys")))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"name": "dispatcher"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let issued: Value = response.json().await.unwrap();
+    let key = issued["key"].as_str().unwrap().to_owned();
+    let key_id = issued["id"].as_str().unwrap().to_owned();
+    assert_eq!(issued["organization_id"], org.as_str());
+    assert_eq!(issued["name"], "dispatcher");
+    assert!(key.starts_with(issued["prefix"].as_str().unwrap()));
+
+    let read_own = || {
+        app.client
+            .get(app.url(&format!("/v1/organizations/{org}")))
+            .bearer_auth(&key)
+            .send()
+    };
+    assert_eq!(read_own().await.unwrap().status(), StatusCode::OK);
+
+    let revoke = |key_id: String| {
+        app.client
+            .delete(app.url(&format!("/v1/organizations/{org}/api-keys/{key_id}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    let response = revoke(key_id.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(read_own().await.unwrap(), 401, "UNAUTHORIZED").await;
+    assert_eq!(
+        revoke(key_id).await.unwrap().status(),
+        StatusCode::NO_CONTENT,
+        "revoking twice is fine"
+    );
+    let response = revoke(uuid::Uuid::now_v7().to_string()).await.unwrap();
+    assert_problem(response, 404, "API_KEY_NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn keys_for_missing_organizations_and_bad_key_names_are_refused() {
+    let app = TestApp::spawn().await;
+    let org = app.create_organization("Acme").await;
+    let issue = |org: String, name: &str| {
+        app.client
+            .post(app.url(&format!("/v1/organizations/{org}/api-keys")))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"name": name}))
+            .send()
+    };
+    let response = issue(uuid::Uuid::now_v7().to_string(), "k").await.unwrap();
+    assert_problem(response, 404, "ORGANIZATION_NOT_FOUND").await;
+    let response = issue(org.clone(), " ").await.unwrap();
+    assert_problem(response, 422, "INVALID_NAME").await;
+    let response = issue(org, &"k".repeat(101)).await.unwrap();
+    assert_problem(response, 422, "INVALID_NAME").await;
+    assert_eq!(app.count_api_keys().await, 0);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = TestApp::spawn().await;
+    let response = app.client.get(app.url("/v1/nothing")).send().await.unwrap();
+    assert_problem(response, 404, "NOT_FOUND").await;
+    let response = app
+        .client
+        .delete(app.url("/v1/organizations"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::ALLOW], "POST");
+    assert_problem(response, 405, "METHOD_NOT_ALLOWED").await;
+}
