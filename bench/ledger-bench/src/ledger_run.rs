@@ -1,0 +1,174 @@
+//! Drives the real `ledger::Ledger::debit` through a `db::DbPool`: one tokio task per client, each
+//! checking a connection out of the pool for every debit, as a request handler would.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use ledger::{Actor, Counterparty, DebitRequest, Ledger, Reference};
+use primitives::{Currency, Money, WalletId};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::{Plan, Scenario, stats};
+
+pub struct LedgerRun {
+    pub summary: stats::Summary,
+    pub measured_seconds: f64,
+    /// Failed or replayed debits inside the measured window.
+    pub errors: usize,
+    /// Debits written, warm-up included (checked against the entries table at the end).
+    pub applied_total: u64,
+    /// Debits that failed or replayed, warm-up included.
+    pub errors_total: u64,
+    pub error_samples: Vec<String>,
+}
+
+struct Ctx {
+    ledger: Ledger,
+    pool: db::DbPool,
+    wallets: Arc<Vec<WalletId>>,
+    scenario: Scenario,
+    reference_prefix: String,
+    counterparty: Counterparty,
+    actor: Actor,
+    measure_from: Instant,
+    end: Instant,
+}
+
+#[derive(Default)]
+struct ClientResult {
+    latencies_us: Vec<u64>,
+    errors: usize,
+    applied_total: u64,
+    errors_total: u64,
+    error_samples: Vec<String>,
+}
+
+pub async fn run(
+    url: &str,
+    ledger: &Ledger,
+    wallets: Arc<Vec<WalletId>>,
+    plan: &Plan,
+    run_tag: &str,
+) -> anyhow::Result<LedgerRun> {
+    let Plan {
+        scenario,
+        concurrency,
+        warmup,
+        seconds,
+    } = *plan;
+    let mut config = db::DbConfig::new(url.to_owned().into(), "ledger-bench");
+    config.max_connections = concurrency;
+    config.acquire_timeout = Duration::from_secs(10);
+    let pool = db::connect_pool(&config).context("could not build the pool")?;
+    // Open every connection before the clock starts.
+    let mut opened = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        opened.push(
+            pool.get()
+                .await
+                .context("could not open a pooled connection")?,
+        );
+    }
+    drop(opened);
+
+    let start = Instant::now();
+    let ctx = Arc::new(Ctx {
+        ledger: ledger.clone(),
+        pool: pool.clone(),
+        wallets,
+        scenario,
+        reference_prefix: format!("{run_tag}-{}-c{concurrency}", scenario.as_str()),
+        counterparty: Counterparty::parse("revenue:messages")?,
+        actor: Actor::system("bench"),
+        measure_from: start + warmup,
+        end: start + warmup + seconds,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..concurrency {
+        tasks.spawn(client(Arc::clone(&ctx), task));
+    }
+    let mut merged = ClientResult::default();
+    while let Some(result) = tasks.join_next().await {
+        let result = result.context("a client task panicked")?;
+        merged.latencies_us.extend(result.latencies_us);
+        merged.errors += result.errors;
+        merged.applied_total += result.applied_total;
+        merged.errors_total += result.errors_total;
+        for sample in result.error_samples {
+            if merged.error_samples.len() < 5 {
+                merged.error_samples.push(sample);
+            }
+        }
+    }
+    // The measured window is exactly `seconds`: a debit counts when it started inside it.
+    let measured_seconds = seconds.as_secs_f64();
+    pool.close();
+    Ok(LedgerRun {
+        summary: stats::summarize(merged.latencies_us, measured_seconds),
+        measured_seconds,
+        errors: merged.errors,
+        applied_total: merged.applied_total,
+        errors_total: merged.errors_total,
+        error_samples: merged.error_samples,
+    })
+}
+
+async fn client(ctx: Arc<Ctx>, task: usize) -> ClientResult {
+    let mut rng = StdRng::seed_from_u64(0x5eed_0000 + task as u64);
+    let mut result = ClientResult::default();
+    let mut n: u64 = 0;
+    loop {
+        let started = Instant::now();
+        if started >= ctx.end {
+            break;
+        }
+        let wallet_id = match ctx.scenario {
+            Scenario::Hot => ctx.wallets[0],
+            Scenario::Spread => ctx.wallets[rng.random_range(0..ctx.wallets.len())],
+        };
+        let reference = format!("{}-t{task}-{n}", ctx.reference_prefix);
+        n += 1;
+        let outcome = debit(&ctx, wallet_id, reference).await;
+        let latency = started.elapsed();
+        let measured = started >= ctx.measure_from;
+        match outcome {
+            Ok(()) => {
+                result.applied_total += 1;
+                if measured {
+                    result
+                        .latencies_us
+                        .push(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+                }
+            }
+            Err(error) => {
+                result.errors_total += 1;
+                if measured {
+                    result.errors += 1;
+                }
+                if result.error_samples.len() < 5 {
+                    result.error_samples.push(format!("{error:#}"));
+                }
+            }
+        }
+    }
+    result
+}
+
+async fn debit(ctx: &Ctx, wallet_id: WalletId, reference: String) -> anyhow::Result<()> {
+    let request = DebitRequest {
+        wallet_id,
+        amount: Money::from_minor(1, Currency::USD),
+        counterparty: ctx.counterparty.clone(),
+        reference: Reference::parse(reference)?,
+        actor: ctx.actor.clone(),
+    };
+    let mut conn = ctx.pool.get().await.context("pool")?;
+    let outcome = ctx.ledger.debit(&mut conn, request).await?;
+    if outcome.replayed {
+        anyhow::bail!("a fresh reference was replayed");
+    }
+    Ok(())
+}

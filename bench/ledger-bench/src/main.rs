@@ -1,0 +1,460 @@
+//! `ledger-bench`: the wallet ledger's debit path against PostgreSQL with fsync on, next to the
+//! naive lock-update-insert transaction driven by pgbench on the same server in the same run.
+//!
+//! Output: one JSON object per line on stdout (`type` says what it is); progress on stderr.
+//! See docs/performance.md for what is measured and how to read it.
+
+/// A human progress line on stderr (stdout is reserved for JSON lines).
+#[macro_export]
+macro_rules! progress {
+    ($($arg:tt)*) => {
+        eprintln!("[ledger-bench] {}", format_args!($($arg)*))
+    };
+}
+
+mod args;
+mod ledger_run;
+mod pgbench;
+mod pgurl;
+mod profile;
+mod seed;
+mod server;
+mod stats;
+mod usage;
+
+use std::{
+    path::Path,
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, bail};
+use diesel::{QueryableByName, sql_types::BigInt};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use ledger::Ledger;
+use primitives::SystemClock;
+use serde_json::{Value, json};
+
+use crate::{args::Args, pgbench::Pgbench, server::Server};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Every client debits the same wallet: the row lock serializes them.
+    Hot,
+    /// Each debit picks one of the wallets at random.
+    Spread,
+}
+
+impl Scenario {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hot => "hot",
+            Self::Spread => "spread",
+        }
+    }
+}
+
+/// One measured run: which scenario, how many clients, how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub scenario: Scenario,
+    pub concurrency: usize,
+    pub warmup: Duration,
+    pub seconds: Duration,
+}
+
+fn emit(line: &Value) {
+    println!("{line}");
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            emit(&json!({ "type": "error", "message": format!("{error:#}") }));
+            eprintln!("ledger-bench: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let Some(args) = Args::parse(std::env::args().skip(1), |name| std::env::var(name).ok())? else {
+        eprintln!("{}", args::USAGE);
+        return Ok(());
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+
+    let server = Server::resolve().await?;
+    progress!("server: {} (from {})", server.url.redacted(), server.source);
+    let description = {
+        let mut conn = server::connect(server.maintenance_url()).await?;
+        server::describe(&mut conn).await?
+    };
+    let pgbench = Pgbench::locate().await;
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs();
+    let dbname = format!("ledger_bench_{started_unix}");
+    emit(&json!({
+        "type": "environment",
+        "bench": "ledger-bench",
+        "started_at_unix": started_unix,
+        "server_version": description["server_version"],
+        "fsync": description["fsync"],
+        "synchronous_commit": description["synchronous_commit"],
+        "server": {
+            "source": server.source,
+            "address": server.url.redacted(),
+            "version": description["version"],
+            "settings": description["settings"],
+        },
+        "machine": server::machine(),
+        "pgbench": match &pgbench {
+            Ok(found) => json!({ "path": found.path, "version": found.version }),
+            Err(_) => Value::Null,
+        },
+        "config": {
+            "seconds": args.seconds.as_secs_f64(),
+            "warmup_seconds": args.warmup.as_secs_f64(),
+            "wallets": args.wallets,
+            "concurrency": args.concurrency,
+            "profile_ops": args.profile_ops,
+            "quick": args.quick,
+            "keep": args.keep,
+        },
+        "database": dbname,
+    }));
+    server::require_durable(&description)?;
+    let pgbench = match pgbench {
+        Ok(found) => Some(found),
+        Err(reason) => {
+            progress!("pgbench baseline skipped: {reason}");
+            emit(&json!({ "type": "pgbench_skipped", "reason": reason }));
+            None
+        }
+    };
+
+    progress!("creating database {dbname}");
+    server::create_database(&server, &dbname).await?;
+    let work_dir = std::env::temp_dir().join(&dbname);
+    let outcome = match std::fs::create_dir_all(&work_dir) {
+        Ok(()) => bench(&args, &server, &dbname, pgbench.as_ref(), &work_dir).await,
+        Err(e) => Err(e).context("could not create the pgbench work directory"),
+    };
+
+    if args.keep {
+        progress!(
+            "kept database {dbname} and pgbench logs in {}",
+            work_dir.display()
+        );
+        emit(
+            &json!({ "type": "teardown", "database": dbname, "dropped": false,
+                      "pgbench_logs": work_dir }),
+        );
+    } else {
+        let dropped = server::drop_database(&server, &dbname).await;
+        if let Err(e) = &dropped {
+            progress!("could not drop {dbname}: {e:#}");
+        }
+        // Best effort: a leftover temp directory is harmless.
+        let _ = std::fs::remove_dir_all(&work_dir);
+        emit(&json!({ "type": "teardown", "database": dbname, "dropped": dropped.is_ok() }));
+    }
+    outcome
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(conn: &mut AsyncPgConnection, sql: &str) -> anyhow::Result<i64> {
+    let row: Count = diesel::sql_query(sql)
+        .get_result(conn)
+        .await
+        .with_context(|| format!("query failed: {sql}"))?;
+    Ok(row.n)
+}
+
+/// Each run starts with the WAL checkpointed, so one run does not pay for the previous one's
+/// dirty pages (superuser or pg_checkpoint; skipped quietly otherwise).
+async fn checkpoint(conn: &mut AsyncPgConnection) -> bool {
+    diesel::sql_query("CHECKPOINT").execute(conn).await.is_ok()
+}
+
+async fn bench(
+    args: &Args,
+    server: &Server,
+    dbname: &str,
+    pgbench: Option<&Pgbench>,
+    work_dir: &Path,
+) -> anyhow::Result<()> {
+    let bench_started = Instant::now();
+    let url = server.url_for(dbname);
+    let run_tag = dbname.trim_start_matches("ledger_bench_").to_owned();
+
+    let setup_started = Instant::now();
+    progress!("applying migrations");
+    let migrations = seed::migrate(&url).await?;
+    let mut conn = server::connect(&url).await?;
+    progress!(
+        "seeding {} funded wallets and the naive tables",
+        args.wallets
+    );
+    let wallets = Arc::new(seed::seed_ledger(&mut conn, args.wallets).await?);
+    seed::seed_naive(&mut conn, args.wallets).await?;
+    seed::vacuum_analyze(&mut conn).await?;
+    emit(&json!({
+        "type": "setup",
+        "database": dbname,
+        "migrations_applied": migrations,
+        "wallets": wallets.len(),
+        "funding_per_wallet_minor": seed::FUNDING,
+        "seconds": stats::round3(setup_started.elapsed().as_secs_f64()),
+    }));
+
+    let ledger = Ledger::new(Arc::new(SystemClock));
+    let mut debits_applied: u64 = 0;
+    if args.profile_ops > 0 {
+        progress!("profiling {} sequential debits", args.profile_ops);
+        let profile = profile::run(&url, &ledger, wallets[0], args.profile_ops, &run_tag).await?;
+        emit(&profile);
+        debits_applied += 20 + 2 * args.profile_ops as u64;
+    }
+
+    let bench_url = pgurl::PgUrl::parse(&url)?;
+    let target = pgbench::Target {
+        url: &bench_url,
+        dbname,
+        log_dir: work_dir,
+    };
+    let mut ratios = Vec::new();
+    let mut total_errors = 0usize;
+    for scenario in [Scenario::Hot, Scenario::Spread] {
+        let script_path = work_dir.join(format!("naive-{}.sql", scenario.as_str()));
+        std::fs::write(&script_path, pgbench::script(scenario, args.wallets))
+            .context("could not write the pgbench script")?;
+        for &concurrency in &args.concurrency {
+            let checkpointed = checkpoint(&mut conn).await;
+            progress!(
+                "ledger  {:<6} c={concurrency:<3} warm-up {:.1}s, measure {:.1}s",
+                scenario.as_str(),
+                args.warmup.as_secs_f64(),
+                args.seconds.as_secs_f64()
+            );
+            let (cpu_before, wal_before) = (usage::cpu(), usage::wal_position(&mut conn).await);
+            let plan = Plan {
+                scenario,
+                concurrency,
+                warmup: args.warmup,
+                seconds: args.seconds,
+            };
+            let run = ledger_run::run(&url, &ledger, Arc::clone(&wallets), &plan, &run_tag).await?;
+            let (cpu_after, wal_after) = (usage::cpu(), usage::wal_position(&mut conn).await);
+            // Warm-up included on both sides of the division.
+            let all_ops = run.applied_total + run.errors_total;
+            let ledger_cpu = usage::ticks_to_us_per_op(cpu_after.own - cpu_before.own, all_ops);
+            let ledger_wal = usage::per_op(wal_before, wal_after, all_ops);
+            debits_applied += run.applied_total;
+            total_errors += run.errors;
+            if !run.error_samples.is_empty() {
+                progress!("ledger errors, e.g.: {}", run.error_samples.join(" | "));
+            }
+            progress!(
+                "  -> {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+                run.summary.ops_per_sec,
+                run.summary.p50_ms,
+                run.summary.p99_ms,
+                run.errors
+            );
+            emit(&json!({
+                "type": "result",
+                "engine": "ledger",
+                "scenario": scenario.as_str(),
+                "wallets": if scenario == Scenario::Hot { 1 } else { wallets.len() },
+                "concurrency": concurrency,
+                "measured_seconds": run.measured_seconds,
+                "ops": run.summary.ops,
+                "ops_per_sec": run.summary.ops_per_sec,
+                "mean_ms": run.summary.mean_ms,
+                "p50_ms": run.summary.p50_ms,
+                "p99_ms": run.summary.p99_ms,
+                "p999_ms": run.summary.p999_ms,
+                "max_ms": run.summary.max_ms,
+                "errors": run.errors,
+                "errors_including_warmup": run.errors_total,
+                "error_samples": run.error_samples,
+                "client_cpu_us_per_op": ledger_cpu,
+                "wal_bytes_per_op": ledger_wal,
+                "checkpointed_before": checkpointed,
+                "loadavg": server::loadavg(),
+            }));
+
+            let Some(pgbench) = pgbench else { continue };
+            let checkpointed = checkpoint(&mut conn).await;
+            progress!(
+                "pgbench {:<6} c={concurrency:<3} (naive SQL)",
+                scenario.as_str()
+            );
+            let log_name = format!("naive-{}-c{concurrency}", scenario.as_str());
+            let (cpu_before, wal_before) = (usage::cpu(), usage::wal_position(&mut conn).await);
+            let naive_run = pgbench.run(&target, &script_path, &plan, &log_name).await;
+            let (cpu_after, wal_after) = (usage::cpu(), usage::wal_position(&mut conn).await);
+            match naive_run {
+                Ok(naive) => {
+                    // The warm-up run is a separate pgbench process; both deltas include it.
+                    let all_ops = naive.ops_including_warmup;
+                    let naive_cpu = usage::ticks_to_us_per_op(
+                        cpu_after.children - cpu_before.children,
+                        all_ops,
+                    );
+                    let naive_wal = usage::per_op(wal_before, wal_after, all_ops);
+                    let tps = naive.reported_tps.unwrap_or(naive.summary.ops_per_sec);
+                    total_errors += naive.errors;
+                    progress!(
+                        "  -> {:.0} tps, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+                        tps,
+                        naive.summary.p50_ms,
+                        naive.summary.p99_ms,
+                        naive.errors
+                    );
+                    emit(&json!({
+                        "type": "result",
+                        "engine": "pgbench_naive",
+                        "scenario": scenario.as_str(),
+                        "wallets": if scenario == Scenario::Hot { 1 } else { args.wallets },
+                        "concurrency": concurrency,
+                        "measured_seconds": naive.measured_seconds,
+                        "ops": naive.summary.ops,
+                        "ops_per_sec": naive.summary.ops_per_sec,
+                        "tps": tps,
+                        "mean_ms": naive.summary.mean_ms,
+                        "p50_ms": naive.summary.p50_ms,
+                        "p99_ms": naive.summary.p99_ms,
+                        "p999_ms": naive.summary.p999_ms,
+                        "max_ms": naive.summary.max_ms,
+                        "errors": naive.errors,
+                        "client_cpu_us_per_op": naive_cpu,
+                        "wal_bytes_per_op": naive_wal,
+                        "checkpointed_before": checkpointed,
+                        "command": naive.command,
+                        "loadavg": server::loadavg(),
+                    }));
+                    let ratio = if tps > 0.0 {
+                        Some(stats::round3(run.summary.ops_per_sec / tps))
+                    } else {
+                        None
+                    };
+                    let line = json!({
+                        "type": "ratio",
+                        "scenario": scenario.as_str(),
+                        "concurrency": concurrency,
+                        "ledger_ops_per_sec": run.summary.ops_per_sec,
+                        "pgbench_tps": tps,
+                        "ratio": ratio,
+                        "ledger_p50_ms": run.summary.p50_ms,
+                        "pgbench_p50_ms": naive.summary.p50_ms,
+                        "ledger_p99_ms": run.summary.p99_ms,
+                        "pgbench_p99_ms": naive.summary.p99_ms,
+                        "ledger_wal_bytes_per_op": ledger_wal,
+                        "pgbench_wal_bytes_per_op": naive_wal,
+                        "ledger_client_cpu_us_per_op": ledger_cpu,
+                        "pgbench_client_cpu_us_per_op": naive_cpu,
+                    });
+                    emit(&line);
+                    ratios.push(line);
+                }
+                Err(error) => {
+                    progress!("pgbench failed: {error:#}");
+                    emit(&json!({
+                        "type": "pgbench_failed",
+                        "scenario": scenario.as_str(),
+                        "concurrency": concurrency,
+                        "reason": format!("{error:#}"),
+                    }));
+                }
+            }
+        }
+    }
+
+    progress!("reconciling every wallet");
+    let drifts = ledger.reconcile_all(&mut conn).await?;
+    let debit_entries = count(
+        &mut conn,
+        "SELECT count(*) AS n FROM ledger_entries WHERE kind = 'debit'",
+    )
+    .await?;
+    let spent = count(
+        &mut conn,
+        &format!(
+            "SELECT ({} * count(*) - sum(balance))::bigint AS n FROM wallets",
+            seed::FUNDING
+        ),
+    )
+    .await?;
+    let naive_entries = count(&mut conn, "SELECT count(*) AS n FROM naive_entries").await?;
+    let naive_spent = count(
+        &mut conn,
+        &format!(
+            "SELECT ({} * count(*) - sum(balance))::bigint AS n FROM naive_wallets",
+            seed::FUNDING
+        ),
+    )
+    .await?;
+    let entries_match =
+        u64::try_from(debit_entries).ok() == Some(debits_applied) && debit_entries == spent;
+    emit(&json!({
+        "type": "reconciliation",
+        "wallets_checked": wallets.len(),
+        "drifts": drifts,
+        "clean": drifts.is_empty(),
+        "debits_reported_applied": debits_applied,
+        "debit_entries": debit_entries,
+        "minor_units_spent": spent,
+        "entries_match": entries_match,
+        "naive_entries": naive_entries,
+        "naive_minor_units_spent": naive_spent,
+        "naive_match": naive_entries == naive_spent,
+    }));
+    emit(&json!({
+        "type": "summary",
+        "elapsed_seconds": stats::round1(bench_started.elapsed().as_secs_f64()),
+        "errors": total_errors,
+        "ratios": ratios,
+        "loadavg": server::loadavg(),
+    }));
+    for line in &ratios {
+        progress!(
+            "{:<6} c={:<3} ledger {:>8.1} ops/s  naive {:>8.1} tps  ratio {}",
+            line["scenario"].as_str().unwrap_or(""),
+            line["concurrency"],
+            line["ledger_ops_per_sec"].as_f64().unwrap_or(0.0),
+            line["pgbench_tps"].as_f64().unwrap_or(0.0),
+            line["ratio"]
+        );
+    }
+    if total_errors > 0 {
+        progress!("WARNING: {total_errors} operations failed; the figures are suspect");
+    }
+    if !drifts.is_empty() {
+        bail!("reconciliation found {} drifted wallets", drifts.len());
+    }
+    if !entries_match {
+        bail!(
+            "the entries do not match: {debits_applied} debits reported applied, \
+             {debit_entries} debit entries, {spent} minor units spent"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Where a debit's time goes: sequential debits on one pooled connection traced with diesel's
+//! instrumentation hook, counting statements, transactions and round trips ("flights": a batch of
+//! statements sent before any of their answers came back, which is what the store's pipelining
+//! produces), with each statement's time from send to answer.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::AsyncConnection;
+use ledger::{Actor, Counterparty, DebitRequest, Ledger, Reference};
+use primitives::{Currency, Money, WalletId};
+use serde_json::{Value, json};
+
+use crate::stats;
+
+#[derive(Default)]
+struct Statement {
+    sql: String,
+    count: u64,
+    total: Duration,
+}
+
+#[derive(Default)]
+struct Trace {
+    sent: HashMap<String, VecDeque<Instant>>,
+    in_flight: usize,
+    flights: u64,
+    statements: BTreeMap<String, Statement>,
+    begins: u64,
+    commits: u64,
+    rollbacks: u64,
+    errors: u64,
+}
+
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Trace>>);
+
+impl Recorder {
+    fn take(&self) -> Trace {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Instrumentation for Recorder {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        let mut trace = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                let sql = sql_text(&query.to_string());
+                if trace.in_flight == 0 {
+                    trace.flights += 1;
+                }
+                trace.in_flight += 1;
+                trace.sent.entry(sql).or_default().push_back(Instant::now());
+            }
+            InstrumentationEvent::FinishQuery { query, error, .. } => {
+                let sql = sql_text(&query.to_string());
+                trace.in_flight = trace.in_flight.saturating_sub(1);
+                if error.is_some() {
+                    trace.errors += 1;
+                }
+                let sent = trace.sent.get_mut(&sql).and_then(VecDeque::pop_front);
+                let statement = trace.statements.entry(label(&sql)).or_default();
+                statement.count += 1;
+                if let Some(sent) = sent {
+                    statement.total += sent.elapsed();
+                }
+                if statement.sql.is_empty() {
+                    statement.sql = sql.chars().take(400).collect();
+                }
+            }
+            InstrumentationEvent::BeginTransaction { .. } => trace.begins += 1,
+            InstrumentationEvent::CommitTransaction { .. } => trace.commits += 1,
+            InstrumentationEvent::RollbackTransaction { .. } => trace.rollbacks += 1,
+            _ => {}
+        }
+    }
+}
+
+/// The SQL without diesel's `-- binds: [...]` suffix.
+fn sql_text(display: &str) -> String {
+    let sql = display.split(" -- binds:").next().unwrap_or(display);
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A short name for a statement: verb, main table and row lock, e.g. `SELECT wallets FOR UPDATE`.
+fn label(sql: &str) -> String {
+    let upper = sql.to_ascii_uppercase();
+    let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
+    let table_after = |keyword: &str| {
+        upper.find(keyword).map(|at| {
+            sql[at + keyword.len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_matches(|c: char| c == '"' || c == '(' || c == ')')
+                .to_owned()
+        })
+    };
+    let table = match verb.as_str() {
+        "SELECT" => table_after(" FROM "),
+        "INSERT" => table_after("INSERT INTO "),
+        "UPDATE" => table_after("UPDATE "),
+        "DELETE" => table_after(" FROM "),
+        _ => None,
+    };
+    let mut label = match table {
+        Some(table) if !table.is_empty() => format!("{verb} {table}"),
+        _ => sql.chars().take(40).collect(),
+    };
+    if upper.contains("FOR UPDATE") {
+        label.push_str(" FOR UPDATE");
+    }
+    if upper.contains("RETURNING") {
+        label.push_str(" RETURNING");
+    }
+    label
+}
+
+/// Runs `ops` sequential debits twice: checking the connection out of the pool for each debit
+/// (as the benchmark and a request handler do), then keeping one connection checked out.
+pub async fn run(
+    url: &str,
+    ledger: &Ledger,
+    wallet_id: WalletId,
+    ops: usize,
+    run_tag: &str,
+) -> anyhow::Result<Value> {
+    let mut config = db::DbConfig::new(url.to_owned().into(), "ledger-bench-profile");
+    config.max_connections = 1;
+    let pool = db::connect_pool(&config).context("could not build the pool")?;
+    let recorder = Recorder::default();
+    {
+        let mut conn = pool.get().await?;
+        conn.set_instrumentation(recorder.clone());
+    }
+    let counterparty = Counterparty::parse("revenue:messages")?;
+    let actor = Actor::system("bench");
+    let request = |n: usize, phase: &str| -> anyhow::Result<DebitRequest> {
+        Ok(DebitRequest {
+            wallet_id,
+            amount: Money::from_minor(1, Currency::USD),
+            counterparty: counterparty.clone(),
+            reference: Reference::parse(format!("{run_tag}-profile-{phase}-{n}"))?,
+            actor: actor.clone(),
+        })
+    };
+    // Fill the prepared-statement cache first.
+    for n in 0..20 {
+        let mut conn = pool.get().await?;
+        ledger.debit(&mut conn, request(n, "warm")?).await?;
+    }
+    recorder.take();
+
+    let mut checkout_latencies = Vec::with_capacity(ops);
+    let started = Instant::now();
+    for n in 0..ops {
+        let op = Instant::now();
+        let mut conn = pool.get().await?;
+        ledger.debit(&mut conn, request(n, "pooled")?).await?;
+        checkout_latencies.push(op.elapsed());
+    }
+    let pooled_seconds = started.elapsed().as_secs_f64();
+    let pooled = recorder.take();
+
+    let mut held_latencies = Vec::with_capacity(ops);
+    let started = Instant::now();
+    {
+        let mut conn = pool.get().await?;
+        for n in 0..ops {
+            let op = Instant::now();
+            ledger.debit(&mut conn, request(n, "held")?).await?;
+            held_latencies.push(op.elapsed());
+        }
+    }
+    let held_seconds = started.elapsed().as_secs_f64();
+    let held = recorder.take();
+    pool.close();
+
+    Ok(json!({
+        "type": "profile",
+        "note": "sequential debits on the hot wallet, one connection, concurrency 1",
+        "debits": ops,
+        "pool_checkout_per_debit": describe(&pooled, ops, checkout_latencies, pooled_seconds),
+        "connection_held": describe(&held, ops, held_latencies, held_seconds),
+    }))
+}
+
+fn describe(trace: &Trace, ops: usize, latencies: Vec<Duration>, seconds: f64) -> Value {
+    let per_op = |n: u64| stats::round3(n as f64 / ops.max(1) as f64);
+    let statements: u64 = trace.statements.values().map(|s| s.count).sum();
+    let latencies_us = latencies
+        .iter()
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .collect();
+    let summary = stats::summarize(latencies_us, seconds);
+    let mut by_statement: Vec<Value> = trace
+        .statements
+        .iter()
+        .map(|(label, s)| {
+            json!({
+                "statement": label,
+                "per_debit": per_op(s.count),
+                "mean_send_to_answer_ms": stats::round3(
+                    s.total.as_secs_f64() * 1000.0 / s.count.max(1) as f64
+                ),
+                "sql": s.sql,
+            })
+        })
+        .collect();
+    by_statement.sort_by(|a, b| {
+        let key = |v: &Value| v["mean_send_to_answer_ms"].as_f64().unwrap_or(0.0);
+        key(b).total_cmp(&key(a))
+    });
+    json!({
+        "ops_per_sec": summary.ops_per_sec,
+        "mean_ms": summary.mean_ms,
+        "p50_ms": summary.p50_ms,
+        "p99_ms": summary.p99_ms,
+        "statements_per_debit": per_op(statements),
+        "round_trips_per_debit": per_op(trace.flights),
+        "transactions_per_debit": per_op(trace.begins),
+        "commits": trace.commits,
+        "rollbacks": trace.rollbacks,
+        "failed_statements": trace.errors,
+        "statements": by_statement,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_get_short_labels() {
+        let lock = r#"SELECT "wallets"."id", "wallets"."balance" FROM "wallets" WHERE ("wallets"."id" = $1) LIMIT $2 FOR UPDATE -- binds: [1, 1]"#;
+        assert_eq!(label(&sql_text(lock)), "SELECT wallets FOR UPDATE");
+        let insert =
+            r#"INSERT INTO "ledger_entries" ("id") VALUES ($1) RETURNING "ledger_entries"."id""#;
+        assert_eq!(label(insert), "INSERT ledger_entries RETURNING");
+        assert_eq!(label("BEGIN"), "BEGIN");
+        assert_eq!(sql_text("SELECT  1\n -- binds: [1]"), "SELECT 1");
+    }
+}

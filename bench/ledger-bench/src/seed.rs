@@ -1,0 +1,119 @@
+//! The benchmark database's contents: the real schema (through the embedded migrations) with
+//! funded wallets, and the naive baseline's two plain tables.
+
+use anyhow::Context;
+use diesel::sql_types::{Array, BigInt, Integer, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use primitives::WalletId;
+use uuid::Uuid;
+
+/// What every wallet starts with, in minor units: far more than any run can spend one unit at a
+/// time, so an `INSUFFICIENT_FUNDS` error would be a bug, not a figure.
+pub const FUNDING: i64 = 1_000_000_000_000;
+
+pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+    let conn = crate::server::connect(url).await?;
+    db::migrations::run_pending(conn)
+        .await
+        .context("could not migrate the benchmark database")
+}
+
+/// `wallets` organizations, each with a USD wallet funded by exactly one `credit` entry whose
+/// `balance_after` is the wallet balance, so reconciliation starts clean. Set-based: three
+/// statements, whatever the count.
+pub async fn seed_ledger(
+    conn: &mut AsyncPgConnection,
+    wallets: usize,
+) -> anyhow::Result<Vec<WalletId>> {
+    // UUID v7 like the application's own ids, so index locality matches production.
+    let organization_ids: Vec<Uuid> = (0..wallets).map(|_| Uuid::now_v7()).collect();
+    let wallet_ids: Vec<Uuid> = (0..wallets).map(|_| Uuid::now_v7()).collect();
+    let entry_ids: Vec<Uuid> = (0..wallets).map(|_| Uuid::now_v7()).collect();
+    let (orgs, ids, entries) = (
+        organization_ids.clone(),
+        wallet_ids.clone(),
+        entry_ids.clone(),
+    );
+    conn.transaction(async move |conn| -> anyhow::Result<()> {
+        diesel::sql_query(
+            "INSERT INTO organizations (id, name, created_at)
+             SELECT o, 'bench org ' || n, now()
+             FROM unnest($1::uuid[]) WITH ORDINALITY AS t (o, n)",
+        )
+        .bind::<Array<SqlUuid>, _>(&orgs)
+        .execute(conn)
+        .await
+        .context("seeding organizations")?;
+        diesel::sql_query(
+            "INSERT INTO wallets (id, organization_id, currency, balance, held, created_at)
+             SELECT w, o, 'USD', $3, 0, now()
+             FROM unnest($1::uuid[], $2::uuid[]) AS t (o, w)",
+        )
+        .bind::<Array<SqlUuid>, _>(&orgs)
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<BigInt, _>(FUNDING)
+        .execute(conn)
+        .await
+        .context("seeding wallets")?;
+        diesel::sql_query(
+            "INSERT INTO ledger_entries (id, wallet_id, kind, amount, balance_change, held_change,
+                                         balance_after, held_after, counterparty, reference,
+                                         actor, created_at)
+             SELECT e, w, 'credit', $3, $3, 0, $3, 0, 'topup:bench', 'bench-funding',
+                    'system:bench', now()
+             FROM unnest($1::uuid[], $2::uuid[]) AS t (w, e)",
+        )
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<SqlUuid>, _>(&entries)
+        .bind::<BigInt, _>(FUNDING)
+        .execute(conn)
+        .await
+        .context("seeding funding entries")?;
+        Ok(())
+    })
+    .await?;
+    Ok(wallet_ids.into_iter().map(WalletId::from_uuid).collect())
+}
+
+/// The naive pattern's tables: int keys, a balance with its CHECK, entries with a foreign key and
+/// the balance after them. No idempotency, no freezes, no holds.
+pub async fn seed_naive(conn: &mut AsyncPgConnection, wallets: usize) -> anyhow::Result<()> {
+    diesel::sql_query(
+        "CREATE TABLE naive_wallets (
+             id       integer PRIMARY KEY,
+             balance  bigint NOT NULL CHECK (balance >= 0)
+         )",
+    )
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "CREATE TABLE naive_entries (
+             id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+             wallet_id      integer NOT NULL REFERENCES naive_wallets (id),
+             amount         bigint NOT NULL,
+             balance_after  bigint NOT NULL CHECK (balance_after >= 0),
+             created_at     timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .execute(conn)
+    .await?;
+    let count = i32::try_from(wallets).context("too many wallets")?;
+    diesel::sql_query(
+        "INSERT INTO naive_wallets (id, balance) SELECT g, $1 FROM generate_series(1, $2) AS g",
+    )
+    .bind::<BigInt, _>(FUNDING)
+    .bind::<Integer, _>(count)
+    .execute(conn)
+    .await
+    .context("seeding naive_wallets")?;
+    Ok(())
+}
+
+/// Fresh statistics and visibility maps, so the first scenario does not pay for them.
+pub async fn vacuum_analyze(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    diesel::sql_query("VACUUM (ANALYZE)")
+        .execute(conn)
+        .await
+        .context("VACUUM (ANALYZE) failed")?;
+    Ok(())
+}
