@@ -198,11 +198,7 @@ impl Money {
         }
         let scale = 10u64.pow(exponent);
         let width = exponent as usize;
-        format!(
-            "{sign}{}.{:0width$}",
-            magnitude / scale,
-            magnitude % scale
-        )
+        format!("{sign}{}.{:0width$}", magnitude / scale, magnitude % scale)
     }
 }
 
@@ -272,8 +268,14 @@ mod tests {
 
     #[test]
     fn refuses_non_positive_where_positive_is_required() {
-        assert_eq!(Money::parse_positive("-1", USD), Err(AmountError::NotPositive));
-        assert_eq!(Money::parse_positive("0.00", USD), Err(AmountError::NotPositive));
+        assert_eq!(
+            Money::parse_positive("-1", USD),
+            Err(AmountError::NotPositive)
+        );
+        assert_eq!(
+            Money::parse_positive("0.00", USD),
+            Err(AmountError::NotPositive)
+        );
         assert_eq!(Money::parse_positive("0.01", USD).unwrap().minor(), 1);
     }
 
@@ -339,7 +341,10 @@ mod tests {
     fn displays_with_the_currency_exponent() {
         assert_eq!(Money::from_minor(1234, USD).to_string(), "12.34 USD");
         assert_eq!(Money::from_minor(-5, USD).to_decimal_string(), "-0.05");
-        assert_eq!(Money::from_minor(500, Currency::JPY).to_decimal_string(), "500");
+        assert_eq!(
+            Money::from_minor(500, Currency::JPY).to_decimal_string(),
+            "500"
+        );
         assert_eq!(
             Money::from_minor(i64::MIN, USD).to_decimal_string(),
             "-92233720368547758.08"
