@@ -8,6 +8,7 @@
 //! | `API_BODY_LIMIT_BYTES` | `65536` | largest accepted request body; larger ones get 413 |
 //! | `DATABASE_POOL_SIZE` | `16` | most database connections held open |
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | `5000` | server-side limit for any one SQL statement |
+//! | `HOLD_EXPIRY_INTERVAL_SECS` | `30` | how often the api expires wallet holds past their deadline (up to 1000 per sweep); `0` disables the sweeper (run it elsewhere, e.g. `POST /v1/admin/holds/expire` or the worker once it exists) |
 //! | `LOG_FORMAT` | `json` | `json` or `pretty` (see `httpkit::telemetry`) |
 //! | `RUST_LOG` | `info` | log filter |
 
@@ -40,6 +41,8 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub pool_size: usize,
     pub statement_timeout: Duration,
+    /// How often the background sweeper expires holds past their deadline; `None` disables it.
+    pub hold_expiry_interval: Option<Duration>,
     /// Directory for development state (`./.data`): the generated admin token.
     pub data_dir: PathBuf,
 }
@@ -55,6 +58,7 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub const DEFAULT_POOL_SIZE: usize = 16;
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_millis(5000);
+pub const DEFAULT_HOLD_EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
 
 impl Config {
     /// Defaults for everything but the database and the admin token, listening on a free
@@ -67,6 +71,7 @@ impl Config {
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             pool_size: DEFAULT_POOL_SIZE,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            hold_expiry_interval: Some(DEFAULT_HOLD_EXPIRY_INTERVAL),
             data_dir: PathBuf::from(".data"),
         }
     }
@@ -105,6 +110,12 @@ impl Config {
             5000u64,
         )?;
         config.statement_timeout = Duration::from_millis(timeout_ms);
+        let sweep_secs: u64 = parse(
+            get("HOLD_EXPIRY_INTERVAL_SECS"),
+            "HOLD_EXPIRY_INTERVAL_SECS",
+            Some(DEFAULT_HOLD_EXPIRY_INTERVAL.as_secs()),
+        )?;
+        config.hold_expiry_interval = (sweep_secs > 0).then(|| Duration::from_secs(sweep_secs));
         Ok(config)
     }
 
@@ -174,6 +185,7 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 65536);
         assert_eq!(config.pool_size, 16);
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
+        assert_eq!(config.hold_expiry_interval, Some(Duration::from_secs(30)));
         // Blank is unset.
         let config = from(&[("DATABASE_URL", " "), ("ADMIN_TOKEN", "")]).unwrap();
         assert!(config.is_dev_mode());
@@ -189,6 +201,7 @@ mod tests {
             ("API_BODY_LIMIT_BYTES", "1024"),
             ("DATABASE_POOL_SIZE", "4"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "250"),
+            ("HOLD_EXPIRY_INTERVAL_SECS", "5"),
         ])
         .unwrap();
         assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
@@ -202,7 +215,14 @@ mod tests {
         assert_eq!(config.body_limit_bytes, 1024);
         assert_eq!(config.pool_size, 4);
         assert_eq!(config.statement_timeout, Duration::from_millis(250));
+        assert_eq!(config.hold_expiry_interval, Some(Duration::from_secs(5)));
         assert!(!config.is_dev_mode());
+    }
+
+    #[test]
+    fn a_zero_hold_expiry_interval_disables_the_sweeper() {
+        let config = from(&[("HOLD_EXPIRY_INTERVAL_SECS", "0")]).unwrap();
+        assert_eq!(config.hold_expiry_interval, None);
     }
 
     #[test]
@@ -213,6 +233,8 @@ mod tests {
             ("API_BODY_LIMIT_BYTES", "0"),
             ("DATABASE_POOL_SIZE", "-1"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "1.5"),
+            ("HOLD_EXPIRY_INTERVAL_SECS", "-1"),
+            ("HOLD_EXPIRY_INTERVAL_SECS", "soon"),
         ] {
             let error = from(&[(name, value), ("ADMIN_TOKEN", "s3cret")]).unwrap_err();
             assert_eq!(error.name, name);

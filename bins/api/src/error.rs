@@ -5,6 +5,8 @@ use axum::response::{IntoResponse, Response};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use http::StatusCode;
 use httpkit::ApiError;
+use ledger::{InputError, LedgerError};
+use primitives::Money;
 use tenancy::TenancyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +16,8 @@ pub enum AppError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Tenancy(#[from] TenancyError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
     #[error("database error")]
     Database(#[from] DieselError),
     #[error("no database connection available")]
@@ -25,9 +29,17 @@ impl From<AppError> for ApiError {
         match error {
             AppError::Api(problem) => problem,
             AppError::Tenancy(error) => tenancy_problem(error),
+            AppError::Ledger(error) => ledger_problem(error),
             AppError::Database(error) => database_problem(&error),
             AppError::Pool(error) => ApiError::unavailable_from(&error),
         }
+    }
+}
+
+/// Text inputs validated by the ledger's types (references, reasons, counterparties) at the edge.
+impl From<InputError> for AppError {
+    fn from(error: InputError) -> Self {
+        Self::Ledger(LedgerError::Input(error))
     }
 }
 
@@ -70,5 +82,181 @@ fn database_problem(error: &DieselError) -> ApiError {
             ApiError::unavailable_from(error)
         }
         _ => ApiError::internal_from(error),
+    }
+}
+
+/// The ledger's errors (docs/ledger.md, "Error codes"). Figures are exact decimal strings in the
+/// wallet's currency, never floats; internal errors say nothing about their cause.
+fn ledger_problem(error: LedgerError) -> ApiError {
+    let code = error.code_str();
+    let detail = error.to_string();
+    match error {
+        LedgerError::WalletNotFound => wallet_not_found(),
+        LedgerError::WalletAlreadyExists { currency, .. } => {
+            ApiError::conflict(code, detail).with_member("currency", currency.code())
+        }
+        LedgerError::InsufficientFunds {
+            available,
+            requested,
+        } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Insufficient funds")
+            .with_detail(detail)
+            .with_member("available", decimal(available))
+            .with_member("requested", decimal(requested))
+            .with_member("currency", available.currency().code()),
+        LedgerError::FrozenWallet { sources } => {
+            let sources: Vec<&str> = sources.iter().map(|source| source.as_str()).collect();
+            ApiError::new(StatusCode::CONFLICT, code, "Wallet frozen")
+                .with_detail(detail)
+                .with_member("sources", sources)
+        }
+        LedgerError::InvalidAmount { .. } => invalid_amount(detail),
+        LedgerError::CurrencyMismatch { wallet, requested } => ApiError::validation(code, detail)
+            .with_member("wallet_currency", wallet.code())
+            .with_member("requested_currency", requested.code()),
+        LedgerError::IdempotencyConflict {
+            reference,
+            original_kind,
+        } => ApiError::conflict(
+            code,
+            "this reference was already used on this wallet with different parameters",
+        )
+        .with_member("reference", reference.as_str())
+        .with_member("original_kind", original_kind.as_str()),
+        LedgerError::HoldNotFound { hold_id } => hold_not_found().with_member("hold_id", hold_id),
+        LedgerError::HoldNotOpen { hold_id, status } => {
+            ApiError::new(StatusCode::CONFLICT, code, "Hold not open")
+                .with_detail(format!("hold {hold_id} is {}", status.as_str()))
+                .with_member("hold_id", hold_id)
+                // `status` is the problem's HTTP status (RFC 9457), hence the longer name.
+                .with_member("hold_status", status.as_str())
+        }
+        LedgerError::CaptureExceedsHold {
+            hold_id,
+            remaining,
+            requested,
+        } => ApiError::validation(code, detail)
+            .with_member("hold_id", hold_id)
+            .with_member("remaining", decimal(remaining))
+            .with_member("requested", decimal(requested))
+            .with_member("currency", remaining.currency().code()),
+        LedgerError::BalanceOverflow { balance, requested } => ApiError::validation(code, detail)
+            .with_member("balance", decimal(balance))
+            .with_member("requested", decimal(requested))
+            .with_member("currency", balance.currency().code()),
+        LedgerError::InvalidExpiry => ApiError::validation(code, detail),
+        LedgerError::Input(input) => {
+            ApiError::validation(input.code, input.to_string()).with_member("field", input.field)
+        }
+        LedgerError::Database(error) => database_problem(&error),
+        error @ LedgerError::Corrupt(_) => ApiError::internal_from(&error),
+    }
+}
+
+fn decimal(money: Money) -> String {
+    money.to_decimal_string()
+}
+
+/// The same answer for a missing wallet and for one the caller may not see (G11).
+pub fn wallet_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "WALLET_NOT_FOUND",
+        "Wallet not found",
+    )
+    .with_detail("no such wallet")
+}
+
+/// A hold that does not exist on this wallet (including holds of other wallets).
+fn hold_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "HOLD_NOT_FOUND", "Hold not found")
+        .with_detail("no such hold on this wallet")
+}
+
+/// 422 `INVALID_AMOUNT`: a malformed, zero or negative amount.
+pub fn invalid_amount(detail: impl Into<String>) -> ApiError {
+    ApiError::validation("INVALID_AMOUNT", detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use ledger::{HoldStatus, InputError};
+    use primitives::{Currency, HoldId, OrganizationId};
+
+    use super::*;
+
+    #[test]
+    fn ledger_errors_map_to_stable_codes_statuses_and_decimal_figures() {
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let cases = [
+            (LedgerError::WalletNotFound, 404, "WALLET_NOT_FOUND"),
+            (
+                LedgerError::WalletAlreadyExists {
+                    organization_id: OrganizationId::new(),
+                    currency: Currency::EUR,
+                },
+                409,
+                "WALLET_ALREADY_EXISTS",
+            ),
+            (
+                LedgerError::InsufficientFunds {
+                    available: usd(5),
+                    requested: usd(1234),
+                },
+                422,
+                "INSUFFICIENT_FUNDS",
+            ),
+            (LedgerError::InvalidExpiry, 422, "INVALID_EXPIRY"),
+            (
+                LedgerError::HoldNotOpen {
+                    hold_id: HoldId::new(),
+                    status: HoldStatus::Expired,
+                },
+                409,
+                "HOLD_NOT_OPEN",
+            ),
+            (
+                LedgerError::Input(InputError {
+                    code: "INVALID_REASON",
+                    field: "reason",
+                    message: "must not be empty".into(),
+                }),
+                422,
+                "INVALID_REASON",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let problem = ApiError::from(AppError::from(error));
+            assert_eq!(problem.status().as_u16(), status, "{code}");
+            assert_eq!(problem.code(), code);
+        }
+
+        let problem = ledger_problem(LedgerError::InsufficientFunds {
+            available: usd(5),
+            requested: usd(1234),
+        });
+        assert_eq!(problem.member("available"), Some(&"0.05".into()));
+        assert_eq!(problem.member("requested"), Some(&"12.34".into()));
+        assert_eq!(problem.member("currency"), Some(&"USD".into()));
+        let problem = ledger_problem(LedgerError::HoldNotOpen {
+            hold_id: HoldId::new(),
+            status: HoldStatus::Expired,
+        });
+        assert_eq!(problem.member("hold_status"), Some(&"expired".into()));
+        assert_eq!(problem.status(), StatusCode::CONFLICT, "not shadowed");
+    }
+
+    #[test]
+    fn internal_ledger_errors_say_nothing_about_their_cause() {
+        for error in [
+            LedgerError::Corrupt("wallet 42 has balance -7 (secret detail)".into()),
+            LedgerError::Database(DieselError::NotFound),
+        ] {
+            let problem = ledger_problem(error);
+            assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(problem.code(), "INTERNAL");
+            let body = serde_json::to_string(&problem.body()).unwrap_or_default();
+            assert!(!body.contains("secret") && !body.contains("-7"), "{body}");
+            assert!(!body.to_lowercase().contains("not found"), "{body}");
+        }
     }
 }

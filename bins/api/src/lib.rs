@@ -6,6 +6,7 @@
 //! `routes!(...)` line in `routes::documented_routes`; it is then served and documented, and the
 //! OpenAPI snapshot test shows the change.
 
+pub mod access;
 pub mod admin_token;
 pub mod auth;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod readiness;
 mod routes;
 pub mod startup;
 pub mod state;
+pub mod sweeper;
 pub mod wire;
 
 pub use config::Config;

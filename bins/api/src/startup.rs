@@ -1,6 +1,6 @@
 //! Building and running the application.
 
-use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use axum::Router;
 use db::{
@@ -9,6 +9,7 @@ use db::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use httpkit::Auth;
+use primitives::{Clock, SystemClock};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
@@ -19,6 +20,7 @@ use crate::{
     config::{Config, DatabaseSource},
     readiness::Readiness,
     routes,
+    sweeper::Sweeper,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: Router,
     state: AppState,
+    hold_expiry_interval: Option<Duration>,
     /// The development cluster, when there is one; it outlives the process on purpose.
     local_cluster: Option<LocalCluster>,
 }
@@ -55,6 +58,15 @@ impl Application {
     /// Connects (starting and migrating the development cluster when no `DATABASE_URL` is
     /// configured), provisions the admin credential and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Application::build`] with the ledger on the given clock (tests move a
+    /// `ManualClock` to expire holds without sleeping).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let (url, local_cluster) = match &config.database {
             DatabaseSource::Url(url) => (url.clone(), None),
             DatabaseSource::Embedded => {
@@ -87,6 +99,7 @@ impl Application {
             auth: Auth::new(admin, Arc::new(ApiKeyAuthenticator::new(pool.clone()))),
             readiness: Arc::new(Readiness::new(!config.is_dev_mode())),
             pool,
+            ledger: ledger::Ledger::new(clock),
         };
         let router = routes::router(state.clone(), config.body_limit_bytes);
         let listener =
@@ -106,6 +119,7 @@ impl Application {
             local_addr,
             router,
             state,
+            hold_expiry_interval: config.hold_expiry_interval,
             local_cluster,
         })
     }
@@ -132,12 +146,20 @@ impl Application {
         self.run_until(httpkit::server::shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes (tests stop servers this way).
+    /// Serves until `shutdown` completes (tests stop servers this way). The hold-expiry
+    /// sweeper runs alongside and stops with the server.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        httpkit::server::serve(self.listener, self.router, shutdown).await?;
+        let sweeper = self.hold_expiry_interval.map(|interval| {
+            Sweeper::spawn(self.state.pool.clone(), self.state.ledger.clone(), interval)
+        });
+        let served = httpkit::server::serve(self.listener, self.router, shutdown).await;
+        if let Some(sweeper) = sweeper {
+            sweeper.stop().await;
+        }
+        served?;
         tracing::info!("api stopped");
         Ok(())
     }

@@ -14,6 +14,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub auth: Auth,
     pub readiness: Arc<Readiness>,
+    pub ledger: ledger::Ledger,
 }
 
 impl AppState {

@@ -1,8 +1,10 @@
 //! Request and response bodies: the JSON contract, kept apart from domain types so the domain
 //! can change without silently changing the API (and vice versa).
 
+pub mod wallet;
+
 use chrono::{DateTime, Utc};
-use primitives::{ApiKeyId, OrganizationId};
+use primitives::{ApiKeyId, OrganizationId, WalletId};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
@@ -35,6 +37,20 @@ impl From<tenancy::Organization> for OrganizationResponse {
             created_at: organization.created_at,
         }
     }
+}
+
+/// A new organization and the wallet opened with it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationCreatedResponse {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: OrganizationId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// The organization's wallet, opened empty in `currency`.
+    #[schema(value_type = uuid::Uuid)]
+    pub wallet_id: WalletId,
+    #[schema(example = "USD")]
+    pub currency: String,
 }
 
 /// `POST /v1/organizations/{organization_id}/api-keys`.

@@ -3,6 +3,7 @@
 // Marks the helpers in `common` as test code, where unwrap is allowed.
 #![cfg(test)]
 
+#[expect(dead_code, reason = "these tests need only part of the shared helpers")]
 mod common;
 
 use common::{ADMIN_TOKEN, BODY_LIMIT, TestApp, assert_problem};
@@ -36,8 +37,31 @@ async fn admin_creates_and_reads_an_organization() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let read: Value = response.json().await.unwrap();
-    assert_eq!(read, created);
+    for member in ["id", "name", "created_at"] {
+        assert_eq!(read[member], created[member], "{member}");
+    }
     assert_eq!(app.count_organizations().await, 1);
+
+    // The wallet was opened with the organization, empty, in the requested currency.
+    assert_eq!(created["currency"], "EUR");
+    let wallet = app.wallet(id).await;
+    assert_eq!(wallet["wallet_id"], created["wallet_id"]);
+    assert_eq!(wallet["organization_id"], id);
+    assert_eq!(wallet["currency"], "EUR");
+    for figure in ["balance", "held", "available"] {
+        assert_eq!(wallet[figure], "0.00", "{figure}");
+    }
+    assert_eq!(wallet["frozen"], false);
+    assert_eq!(app.books().await.wallets.len(), 1);
+}
+
+#[tokio::test]
+async fn wallets_open_in_the_currency_exponent_of_the_organization() {
+    let app = TestApp::spawn().await;
+    let created = app.create_organization_in("Tokyo KK", "JPY").await;
+    let wallet = app.wallet(created["id"].as_str().unwrap()).await;
+    assert_eq!(wallet["currency"], "JPY");
+    assert_eq!(wallet["balance"], "0");
 }
 
 #[tokio::test]
@@ -230,6 +254,7 @@ async fn bad_bodies_are_refused_with_problems_and_write_nothing() {
     }
 
     assert_eq!(app.count_organizations().await, 0);
+    assert!(app.books().await.wallets.is_empty());
 }
 
 #[tokio::test]

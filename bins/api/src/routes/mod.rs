@@ -1,9 +1,13 @@
 //! The router and the OpenAPI document, both built from the same handler list so they cannot
 //! drift apart: a handler registered with `routes!` is served and documented at once.
 
+mod admin;
 mod api_keys;
 mod health;
+mod holds;
+mod movements;
 mod organizations;
+mod wallet;
 
 use axum::{Json, Router, routing::get};
 use utoipa::{
@@ -18,14 +22,21 @@ use crate::AppState;
 #[openapi(
     info(
         title = "Billing-safety API",
-        description = "Organizations, API keys and (soon) wallets. Errors are \
-                       `application/problem+json` documents with a stable `code`."
+        description = "Organizations, API keys and prepaid wallets. Amounts are exact decimal \
+                       strings with a `currency`. Errors are `application/problem+json` \
+                       documents with a stable `code`. POSTs that move money need a reference \
+                       (`Idempotency-Key` header or `reference`): a retry with the same \
+                       reference and parameters answers 200 with the original result and \
+                       `Idempotent-Replayed: true`."
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
         (name = "organizations", description = "Tenants"),
         (name = "api-keys", description = "Organization credentials"),
+        (name = "wallet", description = "The organization's prepaid wallet"),
+        (name = "holds", description = "Reserved wallet funds"),
+        (name = "admin", description = "Operations across all wallets"),
     )
 )]
 struct ApiDoc;
@@ -60,6 +71,20 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(organizations::get_organization))
         .routes(routes!(api_keys::create_api_key))
         .routes(routes!(api_keys::revoke_api_key))
+        .routes(routes!(wallet::get_wallet))
+        .routes(routes!(wallet::list_entries))
+        .routes(routes!(movements::debit))
+        .routes(routes!(movements::credit))
+        .routes(routes!(movements::correct))
+        .routes(routes!(holds::create_hold))
+        .routes(routes!(holds::get_hold))
+        .routes(routes!(holds::capture))
+        .routes(routes!(holds::release))
+        .routes(routes!(wallet::freeze))
+        .routes(routes!(wallet::unfreeze))
+        .routes(routes!(wallet::reconcile_wallet))
+        .routes(routes!(admin::reconcile_all))
+        .routes(routes!(admin::expire_holds))
 }
 
 /// The OpenAPI document served at `/openapi.json`.

@@ -10,10 +10,11 @@ use tenancy::OrganizationName;
 use crate::{
     AppError, AppState,
     error::organization_not_found,
-    wire::{CreateOrganizationRequest, OrganizationResponse},
+    wire::{CreateOrganizationRequest, OrganizationCreatedResponse, OrganizationResponse},
 };
 
-/// Creates an organization (admin only).
+/// Creates an organization and opens its wallet in the given currency, in one transaction
+/// (admin only).
 #[utoipa::path(
     post,
     path = "/v1/organizations",
@@ -21,7 +22,8 @@ use crate::{
     request_body = CreateOrganizationRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Created.", body = OrganizationResponse),
+        (status = 201, description = "Created, with its empty wallet.",
+            body = OrganizationCreatedResponse),
         (status = 400, description = "The body is not JSON (`MALFORMED_JSON`).",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "No valid credential (`UNAUTHORIZED`).",
@@ -41,26 +43,37 @@ pub async fn create_organization(
     State(state): State<AppState>,
     _: AdminOnly,
     ApiJson(request): ApiJson<CreateOrganizationRequest>,
-) -> Result<(StatusCode, ApiJson<OrganizationResponse>), AppError> {
+) -> Result<(StatusCode, ApiJson<OrganizationCreatedResponse>), AppError> {
     // Everything is validated before a connection is taken, so refused input writes nothing.
     let currency = primitives::parse_currency(&request.currency)
         .map_err(|error| ApiError::validation("UNSUPPORTED_CURRENCY", error.to_string()))?;
     let name = OrganizationName::parse(&request.name)?;
+    let ledger = state.ledger.clone();
     let mut conn = state.conn().await?;
-    let organization = conn
+    let (organization, wallet) = conn
         .transaction(async move |conn| {
             let organization = tenancy::create_organization(conn, None, name.as_str()).await?;
-            // The organization's wallet opens here, in the same transaction, once the ledger
-            // is wired in.
-            Ok::<_, AppError>(organization)
+            // Same transaction: an organization never exists without its wallet.
+            let wallet = ledger.open_wallet(conn, organization.id, currency).await?;
+            Ok::<_, AppError>((organization, wallet.value))
         })
         .await?;
     tracing::info!(
         organization_id = %organization.id,
+        wallet_id = %wallet.wallet_id,
         currency = currency.code(),
         "organization created"
     );
-    Ok((StatusCode::CREATED, ApiJson(organization.into())))
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(OrganizationCreatedResponse {
+            id: organization.id,
+            name: organization.name,
+            created_at: organization.created_at,
+            wallet_id: wallet.wallet_id,
+            currency: wallet.currency.code().to_owned(),
+        }),
+    ))
 }
 
 /// Reads an organization: the admin, or a key of that organization.

@@ -1,0 +1,87 @@
+//! Who may touch an organization's wallet: extractors that check access before anything else
+//! (in particular before a body is parsed), so a refused caller learns nothing and costs little.
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
+use httpkit::{AdminOnly, ApiError, ApiPath, Authenticated, Principal};
+use ledger::Actor;
+use primitives::OrganizationId;
+use serde::Deserialize;
+
+use crate::{AppState, error::wallet_not_found};
+
+/// The organization named in the path; other path parameters (a hold id) are ignored here.
+#[derive(Debug, Deserialize)]
+struct OrganizationPath {
+    organization_id: OrganizationId,
+}
+
+/// A caller allowed to use the wallet of the organization in the path: the admin or one of that
+/// organization's keys. Any other organization gets the same 404 `WALLET_NOT_FOUND` as a missing
+/// wallet (G11); no credential is a 401.
+#[derive(Debug, Clone, Copy)]
+pub struct WalletCaller {
+    pub organization_id: OrganizationId,
+    pub principal: Principal,
+}
+
+impl WalletCaller {
+    /// Who the ledger records as having acted.
+    pub fn actor(&self) -> Actor {
+        actor(&self.principal)
+    }
+}
+
+impl FromRequestParts<AppState> for WalletCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        let ApiPath(OrganizationPath { organization_id }) =
+            ApiPath::from_request_parts(parts, state).await?;
+        if !principal.may_access(organization_id) {
+            return Err(wallet_not_found());
+        }
+        Ok(Self {
+            organization_id,
+            principal,
+        })
+    }
+}
+
+/// The admin, acting on the wallet of the organization in the path: 401 without a valid
+/// credential, 403 `ADMIN_REQUIRED` for any organization key (its own organization's too).
+#[derive(Debug, Clone, Copy)]
+pub struct WalletAdmin {
+    pub organization_id: OrganizationId,
+}
+
+impl WalletAdmin {
+    pub fn actor(&self) -> Actor {
+        Actor::admin()
+    }
+}
+
+impl FromRequestParts<AppState> for WalletAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        AdminOnly::from_request_parts(parts, state).await?;
+        let ApiPath(OrganizationPath { organization_id }) =
+            ApiPath::from_request_parts(parts, state).await?;
+        Ok(Self { organization_id })
+    }
+}
+
+pub fn actor(principal: &Principal) -> Actor {
+    match principal {
+        Principal::Admin => Actor::admin(),
+        Principal::Organization { key_id, .. } => Actor::api_key(*key_id),
+    }
+}
