@@ -15,6 +15,8 @@ usage: cargo run --release -p ledger-bench -- [options]
   --profile-ops N     sequential debits traced statement by statement (default 300; 0 skips)
   --quick             smoke run: 2 s, 0.5 s warm-up, 1000 wallets, concurrency 1,8
   --keep              keep the benchmark database instead of dropping it
+  --no-pgbench        skip the naive pgbench baseline (ledger figures only)
+  --ledger-sql        also replay the ledger's own debit SQL through pgbench (adds ~40% time)
   --help              this text
 
 Server: BENCH_DATABASE_URL, else DATABASE_URL, else the embedded development cluster
@@ -30,6 +32,8 @@ pub struct Args {
     pub profile_ops: usize,
     pub quick: bool,
     pub keep: bool,
+    pub pgbench: bool,
+    pub ledger_sql: bool,
 }
 
 /// What the command line said; `None` means "not given".
@@ -42,6 +46,8 @@ struct Given {
     profile_ops: Option<String>,
     quick: bool,
     keep: bool,
+    no_pgbench: bool,
+    ledger_sql: bool,
 }
 
 impl Args {
@@ -74,6 +80,8 @@ impl Args {
                 "--profile-ops" => given.profile_ops = Some(value()?),
                 "--quick" => given.quick = true,
                 "--keep" => given.keep = true,
+                "--no-pgbench" => given.no_pgbench = true,
+                "--ledger-sql" => given.ledger_sql = true,
                 "--help" | "-h" => return Ok(None),
                 other => bail!("unknown argument {other:?}\n\n{USAGE}"),
             }
@@ -120,6 +128,8 @@ impl Args {
             profile_ops,
             quick,
             keep: given.keep || env("BENCH_KEEP").is_some_and(|v| v == "1" || v == "true"),
+            pgbench: !given.no_pgbench,
+            ledger_sql: given.ledger_sql,
         }))
     }
 }
@@ -162,7 +172,7 @@ mod tests {
         assert_eq!(args.seconds, Duration::from_secs(10));
         assert_eq!(args.wallets, 10_000);
         assert_eq!(args.concurrency, vec![1, 8, 32]);
-        assert!(!args.keep && !args.quick);
+        assert!(!args.keep && !args.quick && args.pgbench);
     }
 
     #[test]

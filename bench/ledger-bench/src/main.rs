@@ -1,6 +1,9 @@
 //! `ledger-bench`: the wallet ledger's debit path against PostgreSQL with fsync on, next to the
 //! naive lock-update-insert transaction driven by pgbench on the same server in the same run.
 //!
+//! With `--ledger-sql`, pgbench also replays the ledger's own debit statements, which separates
+//! the cost of the SQL from the cost of the Rust client stack.
+//!
 //! Output: one JSON object per line on stdout (`type` says what it is); progress on stderr.
 //! See docs/performance.md for what is measured and how to read it.
 
@@ -99,7 +102,11 @@ async fn run() -> anyhow::Result<()> {
         let mut conn = server::connect(server.maintenance_url()).await?;
         server::describe(&mut conn).await?
     };
-    let pgbench = Pgbench::locate().await;
+    let pgbench = if args.pgbench {
+        Pgbench::locate().await
+    } else {
+        Err("disabled with --no-pgbench".to_owned())
+    };
     let started_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("the clock is before 1970")?
@@ -131,6 +138,8 @@ async fn run() -> anyhow::Result<()> {
             "profile_ops": args.profile_ops,
             "quick": args.quick,
             "keep": args.keep,
+            "pgbench": args.pgbench,
+            "ledger_sql": args.ledger_sql,
         },
         "database": dbname,
     }));
@@ -214,6 +223,7 @@ async fn bench(
     );
     let wallets = Arc::new(seed::seed_ledger(&mut conn, args.wallets).await?);
     seed::seed_naive(&mut conn, args.wallets).await?;
+    seed::create_sql_helpers(&mut conn).await?;
     seed::vacuum_analyze(&mut conn).await?;
     emit(&json!({
         "type": "setup",
@@ -242,13 +252,22 @@ async fn bench(
     let mut ratios = Vec::new();
     let mut total_errors = 0usize;
     for scenario in [Scenario::Hot, Scenario::Spread] {
-        let script_path = work_dir.join(format!("naive-{}.sql", scenario.as_str()));
-        std::fs::write(&script_path, pgbench::script(scenario, args.wallets))
+        let naive_script = work_dir.join(format!("naive-{}.sql", scenario.as_str()));
+        std::fs::write(&naive_script, pgbench::script(scenario, args.wallets))
             .context("could not write the pgbench script")?;
+        let ledger_sql_script = if args.ledger_sql {
+            let path = work_dir.join(format!("ledger-sql-{}.sql", scenario.as_str()));
+            std::fs::write(&path, pgbench::ledger_sql_script(scenario, args.wallets))
+                .context("could not write the pgbench script")?;
+            Some(path)
+        } else {
+            None
+        };
         for &concurrency in &args.concurrency {
             let checkpointed = checkpoint(&mut conn).await;
             progress!(
-                "ledger  {:<6} c={concurrency:<3} warm-up {:.1}s, measure {:.1}s",
+                "{:<18} {:<6} c={concurrency:<3} warm-up {:.1}s, measure {:.1}s",
+                "ledger",
                 scenario.as_str(),
                 args.warmup.as_secs_f64(),
                 args.seconds.as_secs_f64()
@@ -302,87 +321,40 @@ async fn bench(
             }));
 
             let Some(pgbench) = pgbench else { continue };
-            let checkpointed = checkpoint(&mut conn).await;
-            progress!(
-                "pgbench {:<6} c={concurrency:<3} (naive SQL)",
-                scenario.as_str()
-            );
-            let log_name = format!("naive-{}-c{concurrency}", scenario.as_str());
-            let (cpu_before, wal_before) = (usage::cpu(), usage::wal_position(&mut conn).await);
-            let naive_run = pgbench.run(&target, &script_path, &plan, &log_name).await;
-            let (cpu_after, wal_after) = (usage::cpu(), usage::wal_position(&mut conn).await);
-            match naive_run {
-                Ok(naive) => {
-                    // The warm-up run is a separate pgbench process; both deltas include it.
-                    let all_ops = naive.ops_including_warmup;
-                    let naive_cpu = usage::ticks_to_us_per_op(
-                        cpu_after.children - cpu_before.children,
-                        all_ops,
-                    );
-                    let naive_wal = usage::per_op(wal_before, wal_after, all_ops);
-                    let tps = naive.reported_tps.unwrap_or(naive.summary.ops_per_sec);
-                    total_errors += naive.errors;
-                    progress!(
-                        "  -> {:.0} tps, p50 {:.2} ms, p99 {:.2} ms, errors {}",
-                        tps,
-                        naive.summary.p50_ms,
-                        naive.summary.p99_ms,
-                        naive.errors
-                    );
-                    emit(&json!({
-                        "type": "result",
-                        "engine": "pgbench_naive",
-                        "scenario": scenario.as_str(),
-                        "wallets": if scenario == Scenario::Hot { 1 } else { args.wallets },
-                        "concurrency": concurrency,
-                        "measured_seconds": naive.measured_seconds,
-                        "ops": naive.summary.ops,
-                        "ops_per_sec": naive.summary.ops_per_sec,
-                        "tps": tps,
-                        "mean_ms": naive.summary.mean_ms,
-                        "p50_ms": naive.summary.p50_ms,
-                        "p99_ms": naive.summary.p99_ms,
-                        "p999_ms": naive.summary.p999_ms,
-                        "max_ms": naive.summary.max_ms,
-                        "errors": naive.errors,
-                        "client_cpu_us_per_op": naive_cpu,
-                        "wal_bytes_per_op": naive_wal,
-                        "checkpointed_before": checkpointed,
-                        "command": naive.command,
-                        "loadavg": server::loadavg(),
-                    }));
-                    let ratio = if tps > 0.0 {
-                        Some(stats::round3(run.summary.ops_per_sec / tps))
-                    } else {
-                        None
-                    };
-                    let line = json!({
-                        "type": "ratio",
-                        "scenario": scenario.as_str(),
-                        "concurrency": concurrency,
-                        "ledger_ops_per_sec": run.summary.ops_per_sec,
-                        "pgbench_tps": tps,
-                        "ratio": ratio,
-                        "ledger_p50_ms": run.summary.p50_ms,
-                        "pgbench_p50_ms": naive.summary.p50_ms,
-                        "ledger_p99_ms": run.summary.p99_ms,
-                        "pgbench_p99_ms": naive.summary.p99_ms,
-                        "ledger_wal_bytes_per_op": ledger_wal,
-                        "pgbench_wal_bytes_per_op": naive_wal,
-                        "ledger_client_cpu_us_per_op": ledger_cpu,
-                        "pgbench_client_cpu_us_per_op": naive_cpu,
-                    });
-                    emit(&line);
-                    ratios.push(line);
-                }
-                Err(error) => {
-                    progress!("pgbench failed: {error:#}");
-                    emit(&json!({
-                        "type": "pgbench_failed",
-                        "scenario": scenario.as_str(),
-                        "concurrency": concurrency,
-                        "reason": format!("{error:#}"),
-                    }));
+            let runner = PgbenchRunner {
+                pgbench,
+                target: &target,
+                plan: &plan,
+                wallets: args.wallets,
+            };
+            let naive = runner.run(&mut conn, "pgbench_naive", &naive_script).await;
+            if let Some(naive) = &naive {
+                total_errors += naive.errors;
+                let tps = naive.tps;
+                let line = json!({
+                    "type": "ratio",
+                    "scenario": scenario.as_str(),
+                    "concurrency": concurrency,
+                    "ledger_ops_per_sec": run.summary.ops_per_sec,
+                    "pgbench_tps": tps,
+                    "ratio": (tps > 0.0).then(|| stats::round3(run.summary.ops_per_sec / tps)),
+                    "ledger_p50_ms": run.summary.p50_ms,
+                    "pgbench_p50_ms": naive.p50_ms,
+                    "ledger_p99_ms": run.summary.p99_ms,
+                    "pgbench_p99_ms": naive.p99_ms,
+                    "ledger_wal_bytes_per_op": ledger_wal,
+                    "pgbench_wal_bytes_per_op": naive.wal_bytes_per_op,
+                    "ledger_client_cpu_us_per_op": ledger_cpu,
+                    "pgbench_client_cpu_us_per_op": naive.client_cpu_us_per_op,
+                });
+                emit(&line);
+                ratios.push(line);
+            }
+            if let Some(script) = &ledger_sql_script {
+                let replay = runner.run(&mut conn, "pgbench_ledger_sql", script).await;
+                if let Some(replay) = replay {
+                    total_errors += replay.errors;
+                    debits_applied += replay.ok_including_warmup;
                 }
             }
         }
@@ -457,4 +429,106 @@ async fn bench(
         );
     }
     Ok(())
+}
+
+/// Runs one pgbench script for one plan and prints its result line.
+struct PgbenchRunner<'a> {
+    pgbench: &'a Pgbench,
+    target: &'a pgbench::Target<'a>,
+    plan: &'a Plan,
+    wallets: usize,
+}
+
+/// What the ratio line and the totals need from a pgbench result.
+struct PgbenchFigures {
+    tps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+    ok_including_warmup: u64,
+    client_cpu_us_per_op: Option<f64>,
+    wal_bytes_per_op: Option<f64>,
+}
+
+impl PgbenchRunner<'_> {
+    /// `None` when pgbench failed (reported as a `pgbench_failed` line, the run goes on).
+    async fn run(
+        &self,
+        conn: &mut AsyncPgConnection,
+        engine: &str,
+        script: &Path,
+    ) -> Option<PgbenchFigures> {
+        let Plan {
+            scenario,
+            concurrency,
+            ..
+        } = *self.plan;
+        let checkpointed = checkpoint(conn).await;
+        progress!("{engine:<18} {:<6} c={concurrency:<3}", scenario.as_str());
+        let log_name = format!("{engine}-{}-c{concurrency}", scenario.as_str());
+        let (cpu_before, wal_before) = (usage::cpu(), usage::wal_position(conn).await);
+        let result = self
+            .pgbench
+            .run(self.target, script, self.plan, &log_name)
+            .await;
+        let (cpu_after, wal_after) = (usage::cpu(), usage::wal_position(conn).await);
+        let run = match result {
+            Ok(run) => run,
+            Err(error) => {
+                progress!("pgbench failed: {error:#}");
+                emit(&json!({
+                    "type": "pgbench_failed",
+                    "engine": engine,
+                    "scenario": scenario.as_str(),
+                    "concurrency": concurrency,
+                    "reason": format!("{error:#}"),
+                }));
+                return None;
+            }
+        };
+        // The warm-up is a separate pgbench process; both deltas include it.
+        let all_ops = run.ops_including_warmup;
+        let client_cpu_us_per_op =
+            usage::ticks_to_us_per_op(cpu_after.children - cpu_before.children, all_ops);
+        let wal_bytes_per_op = usage::per_op(wal_before, wal_after, all_ops);
+        let tps = run.reported_tps.unwrap_or(run.summary.ops_per_sec);
+        progress!(
+            "  -> {:.0} tps, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+            tps,
+            run.summary.p50_ms,
+            run.summary.p99_ms,
+            run.errors
+        );
+        emit(&json!({
+            "type": "result",
+            "engine": engine,
+            "scenario": scenario.as_str(),
+            "wallets": if scenario == Scenario::Hot { 1 } else { self.wallets },
+            "concurrency": concurrency,
+            "measured_seconds": run.measured_seconds,
+            "ops": run.summary.ops,
+            "ops_per_sec": run.summary.ops_per_sec,
+            "tps": tps,
+            "mean_ms": run.summary.mean_ms,
+            "p50_ms": run.summary.p50_ms,
+            "p99_ms": run.summary.p99_ms,
+            "p999_ms": run.summary.p999_ms,
+            "max_ms": run.summary.max_ms,
+            "errors": run.errors,
+            "client_cpu_us_per_op": client_cpu_us_per_op,
+            "wal_bytes_per_op": wal_bytes_per_op,
+            "checkpointed_before": checkpointed,
+            "command": run.command,
+            "loadavg": server::loadavg(),
+        }));
+        Some(PgbenchFigures {
+            tps,
+            p50_ms: run.summary.p50_ms,
+            p99_ms: run.summary.p99_ms,
+            errors: run.errors,
+            ok_including_warmup: run.ok_including_warmup,
+            client_cpu_us_per_op,
+            wal_bytes_per_op,
+        })
+    }
 }

@@ -18,15 +18,13 @@ pub struct Pgbench {
 }
 
 impl Pgbench {
-    /// `PGBENCH`, else `pgbench` on PATH, else `pg_config --bindir`, else the newest
-    /// /usr/lib/postgresql/*/bin. `Err` says why none was usable.
+    /// `PGBENCH`, else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin, else
+    /// `pgbench` on PATH (last: on Debian that is a Perl wrapper that picks a version and then
+    /// execs the real binary). `Err` says why none was usable.
     pub async fn locate() -> Result<Self, String> {
         let mut candidates = Vec::new();
         if let Some(path) = std::env::var_os("PGBENCH") {
             candidates.push(PathBuf::from(path));
-        }
-        if let Some(paths) = std::env::var_os("PATH") {
-            candidates.extend(std::env::split_paths(&paths).map(|dir| dir.join("pgbench")));
         }
         if let Ok(output) = Command::new("pg_config").arg("--bindir").output().await
             && output.status.success()
@@ -44,6 +42,9 @@ impl Pgbench {
                 .collect();
             versions.sort_by_key(|v| std::cmp::Reverse(v.0));
             candidates.extend(versions.into_iter().map(|(_, path)| path));
+        }
+        if let Some(paths) = std::env::var_os("PATH") {
+            candidates.extend(std::env::split_paths(&paths).map(|dir| dir.join("pgbench")));
         }
         for path in candidates {
             if !path.is_file() {
@@ -82,6 +83,28 @@ COMMIT;
     )
 }
 
+/// The ledger's own debit statements, as `store::lock_wallet` and `store::apply` send them (see
+/// the profile line), minus the pool's `SELECT 1`: what the SQL costs without the Rust client.
+/// References are random 63-bit numbers per client, so a collision is practically impossible.
+pub fn ledger_sql_script(scenario: Scenario, wallets: usize) -> String {
+    let pick = match scenario {
+        Scenario::Hot => "\\set i 1".to_owned(),
+        Scenario::Spread => format!("\\set i random(1, {wallets})"),
+    };
+    format!(
+        "{pick}
+\\set r random(1, 1000000000000000)
+BEGIN;
+SELECT id, organization_id, currency, balance AS b, held AS h FROM wallets WHERE id = bench_wallet_id(:i) FOR UPDATE \\gset
+SELECT source FROM wallet_freezes WHERE wallet_id = bench_wallet_id(:i) ORDER BY source;
+SELECT id, seq, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, hold_id, reason, actor, created_at FROM ledger_entries WHERE wallet_id = bench_wallet_id(:i) AND reference = 'sql-' || :client_id || '-' || :r;
+UPDATE wallets SET balance = :b - 1, held = :h WHERE id = bench_wallet_id(:i);
+INSERT INTO ledger_entries (id, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, actor, created_at) VALUES (bench_uuid_v7(), bench_wallet_id(:i), 'debit', 1, -1, 0, :b - 1, :h, 'revenue:messages', 'sql-' || :client_id || '-' || :r, 'system:bench-sql', now()) RETURNING id, seq, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, hold_id, reason, actor, created_at;
+COMMIT;
+"
+    )
+}
+
 pub struct PgbenchRun {
     pub summary: stats::Summary,
     /// pgbench's own figure ("tps = ... (without initial connection time)").
@@ -90,6 +113,8 @@ pub struct PgbenchRun {
     pub errors: usize,
     /// Transactions of the warm-up and the measured run together (for per-operation costs).
     pub ops_including_warmup: u64,
+    /// Transactions that completed, warm-up included.
+    pub ok_including_warmup: u64,
     pub command: String,
 }
 
@@ -125,9 +150,10 @@ impl Pgbench {
         if let Some(password) = &target.url.password {
             command.env("PGPASSWORD", password);
         }
-        if let Some(sslmode) = &target.url.sslmode {
-            command.env("PGSSLMODE", sslmode);
-        }
+        // The ledger's connections (diesel-async over tokio-postgres with `NoTls`) never use
+        // TLS, so neither does the baseline unless the URL demands it: libpq's default `prefer`
+        // would otherwise make pgbench pay for encryption the ledger does not.
+        command.env("PGSSLMODE", sslmode(target.url.sslmode.as_deref()));
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -177,7 +203,8 @@ impl Pgbench {
             .arg(format!("--log-prefix={}", prefix.display()))
             .arg(target.dbname);
         let shown = format!(
-            "{} -n -f {} -c {clients} -j {} -T {secs} -l --log-prefix={} {}",
+            "PGSSLMODE={} {} -n -f {} -c {clients} -j {} -T {secs} -l --log-prefix={} {}",
+            sslmode(target.url.sslmode.as_deref()),
             self.path.display(),
             script.display(),
             clients.min(2),
@@ -197,12 +224,20 @@ impl Pgbench {
         let ops_including_warmup = warmup_ops + latencies_us.len() as u64 + log_errors as u64;
         Ok(PgbenchRun {
             ops_including_warmup,
+            ok_including_warmup: warmup_ops + latencies_us.len() as u64,
             summary: stats::summarize(latencies_us, measured_seconds),
             reported_tps: parse_after(&stdout, "tps ="),
             measured_seconds,
             errors: failed.max(log_errors),
             command: shown,
         })
+    }
+}
+
+fn sslmode(from_url: Option<&str>) -> &str {
+    match from_url {
+        None | Some("disable" | "allow" | "prefer") => "disable",
+        Some(demanded) => demanded,
     }
 }
 
@@ -281,6 +316,32 @@ mod tests {
             Some(3.0)
         );
         assert_eq!(parse_after(out, "missing"), None);
+    }
+
+    #[test]
+    fn the_ledger_sql_script_reads_under_the_lock_then_writes() {
+        let script = ledger_sql_script(Scenario::Spread, 100);
+        assert!(script.starts_with("\\set i random(1, 100)\n"));
+        let order: Vec<usize> = [
+            "FOR UPDATE",
+            "wallet_freezes",
+            "AND reference",
+            "UPDATE wallets",
+            "INSERT INTO ledger_entries",
+            "COMMIT",
+        ]
+        .iter()
+        .map(|needle| script.find(needle).unwrap())
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert!(ledger_sql_script(Scenario::Hot, 100).starts_with("\\set i 1\n"));
+    }
+
+    #[test]
+    fn tls_only_when_the_url_demands_it() {
+        assert_eq!(sslmode(None), "disable");
+        assert_eq!(sslmode(Some("prefer")), "disable");
+        assert_eq!(sslmode(Some("require")), "require");
     }
 
     #[test]

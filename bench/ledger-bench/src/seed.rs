@@ -11,6 +11,12 @@ use uuid::Uuid;
 /// time, so an `INSUFFICIENT_FUNDS` error would be a bug, not a figure.
 pub const FUNDING: i64 = 1_000_000_000_000;
 
+/// Wallet number `i` (from 1): `00000000-0000-7000-8000-<i in 12 hex digits>`, the same value
+/// as the SQL function `bench_wallet_id(i)`.
+pub fn wallet_uuid(i: usize) -> Uuid {
+    Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | (i as u128 & 0xffff_ffff_ffff))
+}
+
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
     let conn = crate::server::connect(url).await?;
     db::migrations::run_pending(conn)
@@ -25,9 +31,10 @@ pub async fn seed_ledger(
     conn: &mut AsyncPgConnection,
     wallets: usize,
 ) -> anyhow::Result<Vec<WalletId>> {
-    // UUID v7 like the application's own ids, so index locality matches production.
+    // UUID v7 like the application's own ids, so index locality matches production; wallet ids
+    // are v7-shaped and ascending too, but computable, so a pgbench script can name wallet `i`.
     let organization_ids: Vec<Uuid> = (0..wallets).map(|_| Uuid::now_v7()).collect();
-    let wallet_ids: Vec<Uuid> = (0..wallets).map(|_| Uuid::now_v7()).collect();
+    let wallet_ids: Vec<Uuid> = (1..=wallets).map(wallet_uuid).collect();
     let entry_ids: Vec<Uuid> = (0..wallets).map(|_| Uuid::now_v7()).collect();
     let (orgs, ids, entries) = (
         organization_ids.clone(),
@@ -109,6 +116,28 @@ pub async fn seed_naive(conn: &mut AsyncPgConnection, wallets: usize) -> anyhow:
     Ok(())
 }
 
+/// SQL helpers for the pgbench script that replays the ledger's own statements: wallet `i`'s id
+/// and a UUID v7 (PostgreSQL 15 has none built in) for entry ids.
+pub async fn create_sql_helpers(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    diesel::sql_query(
+        "CREATE FUNCTION bench_wallet_id(i integer) RETURNS uuid
+         LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+         RETURN ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid",
+    )
+    .execute(conn)
+    .await?;
+    diesel::sql_query(
+        "CREATE FUNCTION bench_uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE PARALLEL SAFE
+         RETURN (SELECT (substr(ts, 1, 8) || '-' || substr(ts, 9, 4) || '-7' || substr(r, 16))::uuid
+                 FROM (SELECT lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint),
+                                   12, '0') AS ts,
+                              gen_random_uuid()::text AS r) AS parts)",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Fresh statistics and visibility maps, so the first scenario does not pay for them.
 pub async fn vacuum_analyze(conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
     diesel::sql_query("VACUUM (ANALYZE)")
@@ -116,4 +145,22 @@ pub async fn vacuum_analyze(conn: &mut AsyncPgConnection) -> anyhow::Result<()> 
         .await
         .context("VACUUM (ANALYZE) failed")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wallet_ids_are_computable_and_ascending() {
+        assert_eq!(
+            wallet_uuid(1).to_string(),
+            "00000000-0000-7000-8000-000000000001"
+        );
+        assert_eq!(
+            wallet_uuid(10_000).to_string(),
+            "00000000-0000-7000-8000-000000002710"
+        );
+        assert!(wallet_uuid(2) > wallet_uuid(1));
+    }
 }

@@ -207,3 +207,18 @@ fn git(args: &[&str]) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fsync_off_is_refused_with_a_clear_reason() {
+        let off = json!({ "fsync": "off", "synchronous_commit": "on" });
+        let message = require_durable(&off).unwrap_err().to_string();
+        assert!(message.contains("refusing to run"), "{message}");
+        assert!(message.contains("fsync = \"off\""), "{message}");
+        assert!(require_durable(&json!({ "fsync": "on" })).is_ok());
+        assert!(require_durable(&json!({})).is_err());
+    }
+}
