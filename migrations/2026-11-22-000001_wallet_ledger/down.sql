@@ -1,8 +1,12 @@
 DROP TABLE ledger_entries;
 DROP TABLE holds;
 DROP TABLE wallet_freeze_events;
-DROP TABLE wallet_freezes;
 DROP TABLE wallets;
 DROP TABLE api_keys;
 DROP TABLE organizations;
 DROP FUNCTION refuse_modification();
+DROP FUNCTION holds_only_move_forward();
+DROP FUNCTION wallets_identity_fixed();
+DROP FUNCTION wallet_matches_latest_entry();
+DROP FUNCTION entry_matches_wallet();
+DROP FUNCTION check_wallet_matches_latest_entry(uuid);

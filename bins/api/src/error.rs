@@ -88,7 +88,7 @@ fn database_problem(error: &DieselError) -> ApiError {
 /// The ledger's errors (docs/ledger.md, "Error codes"). Figures are exact decimal strings in the
 /// wallet's currency, never floats; internal errors say nothing about their cause.
 fn ledger_problem(error: LedgerError) -> ApiError {
-    let code = error.code_str();
+    let code = error.code();
     let detail = error.to_string();
     match error {
         LedgerError::WalletNotFound => wallet_not_found(),
@@ -143,7 +143,18 @@ fn ledger_problem(error: LedgerError) -> ApiError {
             .with_member("balance", decimal(balance))
             .with_member("requested", decimal(requested))
             .with_member("currency", balance.currency().code()),
-        LedgerError::InvalidExpiry => ApiError::validation(code, detail),
+        LedgerError::InvalidExpiry { .. } => ApiError::validation(code, detail),
+        LedgerError::OrganizationNotFound => organization_not_found(),
+        LedgerError::UnsupportedCurrency { code: currency } => {
+            ApiError::validation(code, detail).with_member("currency", currency)
+        }
+        // A serialization conflict or lock timeout: the same request may succeed shortly.
+        LedgerError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "Wallet busy")
+            .with_detail(detail)
+            .with_header(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            ),
         LedgerError::Input(input) => {
             ApiError::validation(input.code, input.to_string()).with_member("field", input.field)
         }
@@ -205,7 +216,12 @@ mod tests {
                 422,
                 "INSUFFICIENT_FUNDS",
             ),
-            (LedgerError::InvalidExpiry, 422, "INVALID_EXPIRY"),
+            (
+                LedgerError::InvalidExpiry { max_days: 366 },
+                422,
+                "INVALID_EXPIRY",
+            ),
+            (LedgerError::Busy, 503, "WALLET_BUSY"),
             (
                 LedgerError::HoldNotOpen {
                     hold_id: HoldId::new(),

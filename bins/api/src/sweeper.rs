@@ -62,8 +62,12 @@ pub async fn sweep(pool: &DbPool, ledger: &Ledger) {
         }
     };
     match ledger.expire_due_holds(&mut conn, SWEEP_LIMIT).await {
-        Ok(expired) if expired.is_empty() => {}
-        Ok(expired) => tracing::info!(expired = expired.len(), "holds expired"),
+        Ok(sweep) if sweep.expired.is_empty() && sweep.failed.is_empty() => {}
+        Ok(sweep) => tracing::info!(
+            expired = sweep.expired.len(),
+            failed = sweep.failed.len(),
+            "holds expired"
+        ),
         Err(error) => tracing::error!(%error, "hold-expiry sweep failed"),
     }
 }

@@ -244,7 +244,7 @@ async fn bad_bodies_are_refused_with_problems_and_write_nothing() {
     for currency in ["XYZ", "usd", "US", "XAU", ""] {
         let body = json!({"name": "Acme", "currency": currency}).to_string();
         let response = post(body, json).await.unwrap();
-        assert_problem(response, 422, "UNSUPPORTED_CURRENCY").await;
+        assert_problem(response, 422, "INVALID_CURRENCY").await;
     }
 
     for name in ["", "   ", &"x".repeat(201)] {

@@ -28,17 +28,8 @@ diesel::table! {
         currency -> Bpchar,
         balance -> Int8,
         held -> Int8,
+        frozen_by -> Array<Text>,
         created_at -> Timestamptz,
-    }
-}
-
-diesel::table! {
-    wallet_freezes (wallet_id, source) {
-        wallet_id -> Uuid,
-        source -> Text,
-        reason -> Text,
-        actor -> Text,
-        frozen_at -> Timestamptz,
     }
 }
 
@@ -91,7 +82,6 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> organizations (organization_id));
 diesel::joinable!(wallets -> organizations (organization_id));
-diesel::joinable!(wallet_freezes -> wallets (wallet_id));
 diesel::joinable!(wallet_freeze_events -> wallets (wallet_id));
 diesel::joinable!(holds -> wallets (wallet_id));
 diesel::joinable!(ledger_entries -> wallets (wallet_id));
@@ -101,7 +91,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     api_keys,
     wallets,
-    wallet_freezes,
     wallet_freeze_events,
     holds,
     ledger_entries,

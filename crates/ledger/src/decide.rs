@@ -13,6 +13,9 @@ use crate::{
     model::{Entry, EntryKind, FreezeSource, HoldStatus},
 };
 
+/// The longest a hold may reserve funds: a forgotten hold must not lock money away for good.
+pub(crate) const MAX_HOLD_DURATION: chrono::Duration = chrono::Duration::days(366);
+
 /// The wallet as read under its row lock.
 #[derive(Debug, Clone)]
 pub(crate) struct WalletState {
@@ -392,8 +395,10 @@ fn hold(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Movement, LedgerError> {
-    if expires_at <= now {
-        return Err(LedgerError::InvalidExpiry);
+    if expires_at <= now || expires_at > now + MAX_HOLD_DURATION {
+        return Err(LedgerError::InvalidExpiry {
+            max_days: MAX_HOLD_DURATION.num_days(),
+        });
     }
     refuse_if_frozen(wallet)?;
     require_available(wallet, amount.minor())?;

@@ -12,6 +12,10 @@ use crate::{
 pub enum LedgerError {
     #[error("wallet not found")]
     WalletNotFound,
+    #[error("organization not found")]
+    OrganizationNotFound,
+    #[error("currency {code} cannot hold money here (no minor-unit exponent)")]
+    UnsupportedCurrency { code: String },
     #[error("organization {organization_id} already has a {currency} wallet")]
     WalletAlreadyExists {
         organization_id: OrganizationId,
@@ -47,84 +51,63 @@ pub enum LedgerError {
     },
     #[error("the balance would exceed the largest representable amount ({balance} + {requested})")]
     BalanceOverflow { balance: Money, requested: Money },
-    #[error("hold expiry must be in the future")]
-    InvalidExpiry,
+    #[error("hold expiry must be after now and at most {max_days} days ahead")]
+    InvalidExpiry { max_days: i64 },
     #[error(transparent)]
     Input(#[from] InputError),
     #[error("stored data violates a ledger invariant: {0}")]
     Corrupt(String),
+    #[error("the wallet is busy (lock timeout or serialization conflict); retry")]
+    Busy,
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
-}
-
-/// The stable codes of [`LedgerError`], as they appear in API problem bodies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LedgerErrorCode {
-    WalletNotFound,
-    WalletAlreadyExists,
-    InsufficientFunds,
-    FrozenWallet,
-    InvalidAmount,
-    CurrencyMismatch,
-    IdempotencyConflict,
-    HoldNotFound,
-    HoldNotOpen,
-    CaptureExceedsHold,
-    BalanceOverflow,
-    InvalidExpiry,
-    InvalidInput,
-    Internal,
+    Database(diesel::result::Error),
 }
 
 impl LedgerError {
-    pub fn code(&self) -> LedgerErrorCode {
-        use LedgerErrorCode as C;
+    /// The stable machine-readable code (docs/ledger.md lists them all).
+    pub fn code(&self) -> &'static str {
         match self {
-            Self::WalletNotFound => C::WalletNotFound,
-            Self::WalletAlreadyExists { .. } => C::WalletAlreadyExists,
-            Self::InsufficientFunds { .. } => C::InsufficientFunds,
-            Self::FrozenWallet { .. } => C::FrozenWallet,
-            Self::InvalidAmount { .. } => C::InvalidAmount,
-            Self::CurrencyMismatch { .. } => C::CurrencyMismatch,
-            Self::IdempotencyConflict { .. } => C::IdempotencyConflict,
-            Self::HoldNotFound { .. } => C::HoldNotFound,
-            Self::HoldNotOpen { .. } => C::HoldNotOpen,
-            Self::CaptureExceedsHold { .. } => C::CaptureExceedsHold,
-            Self::BalanceOverflow { .. } => C::BalanceOverflow,
-            Self::InvalidExpiry => C::InvalidExpiry,
-            Self::Input(_) => C::InvalidInput,
-            Self::Corrupt(_) | Self::Database(_) => C::Internal,
+            Self::WalletNotFound => "WALLET_NOT_FOUND",
+            Self::OrganizationNotFound => "ORGANIZATION_NOT_FOUND",
+            Self::WalletAlreadyExists { .. } => "WALLET_ALREADY_EXISTS",
+            Self::UnsupportedCurrency { .. } => "INVALID_CURRENCY",
+            Self::InsufficientFunds { .. } => "INSUFFICIENT_FUNDS",
+            Self::FrozenWallet { .. } => "FROZEN_WALLET",
+            Self::InvalidAmount { .. } => "INVALID_AMOUNT",
+            Self::CurrencyMismatch { .. } => "CURRENCY_MISMATCH",
+            Self::IdempotencyConflict { .. } => "IDEMPOTENCY_CONFLICT",
+            Self::HoldNotFound { .. } => "HOLD_NOT_FOUND",
+            Self::HoldNotOpen { .. } => "HOLD_NOT_OPEN",
+            Self::CaptureExceedsHold { .. } => "CAPTURE_EXCEEDS_HOLD",
+            Self::BalanceOverflow { .. } => "BALANCE_OVERFLOW",
+            Self::InvalidExpiry { .. } => "INVALID_EXPIRY",
+            Self::Input(input) => input.code,
+            Self::Busy => "WALLET_BUSY",
+            Self::Corrupt(_) | Self::Database(_) => "INTERNAL",
         }
     }
 
-    /// The stable string code; for input errors, the field-specific one (`INVALID_REFERENCE`).
-    pub fn code_str(&self) -> &'static str {
-        match self {
-            Self::Input(input) => input.code,
-            other => other.code().as_str(),
+    /// True when the same request may succeed if simply retried later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Busy)
+    }
+}
+
+impl From<diesel::result::Error> for LedgerError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &error {
+            // Raised when a caller's REPEATABLE READ/SERIALIZABLE transaction locks a wallet that
+            // changed after its snapshot: the whole transaction must be retried.
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::Busy,
+            Error::DatabaseError(_, info) if is_lock_timeout(info.message()) => Self::Busy,
+            _ => Self::Database(error),
         }
     }
 }
 
-impl LedgerErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::WalletNotFound => "WALLET_NOT_FOUND",
-            Self::WalletAlreadyExists => "WALLET_ALREADY_EXISTS",
-            Self::InsufficientFunds => "INSUFFICIENT_FUNDS",
-            Self::FrozenWallet => "FROZEN_WALLET",
-            Self::InvalidAmount => "INVALID_AMOUNT",
-            Self::CurrencyMismatch => "CURRENCY_MISMATCH",
-            Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
-            Self::HoldNotFound => "HOLD_NOT_FOUND",
-            Self::HoldNotOpen => "HOLD_NOT_OPEN",
-            Self::CaptureExceedsHold => "CAPTURE_EXCEEDS_HOLD",
-            Self::BalanceOverflow => "BALANCE_OVERFLOW",
-            Self::InvalidExpiry => "INVALID_EXPIRY",
-            Self::InvalidInput => "INVALID_INPUT",
-            Self::Internal => "INTERNAL",
-        }
-    }
+fn is_lock_timeout(message: &str) -> bool {
+    message.starts_with("canceling statement due to lock timeout")
 }
 
 fn sources_list(sources: &[FreezeSource]) -> String {

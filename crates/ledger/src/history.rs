@@ -40,7 +40,7 @@ impl FromStr for Cursor {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HistoryQuery {
     /// Only these kinds; empty means all.
     pub kinds: Vec<EntryKind>,
@@ -53,6 +53,16 @@ pub struct HistoryQuery {
 impl HistoryQuery {
     pub const MAX_LIMIT: i64 = 200;
     pub const DEFAULT_LIMIT: i64 = 50;
+}
+
+impl Default for HistoryQuery {
+    fn default() -> Self {
+        Self {
+            kinds: Vec::new(),
+            before: None,
+            limit: Self::DEFAULT_LIMIT,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use primitives::ApiKeyId;
-use serde::Serialize;
 
 /// Why a text input was refused; `code` is the stable machine-readable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,28 +20,55 @@ fn check_text(
     code: &'static str,
     max_chars: usize,
 ) -> Result<(), InputError> {
-    let fail = |message: String| InputError {
+    let fail = |message: &str| InputError {
         code,
         field,
-        message,
+        message: message.into(),
     };
-    if value.trim().is_empty() {
-        return Err(fail("must not be empty".into()));
-    }
     if value.chars().count() > max_chars {
-        return Err(fail(format!("must be at most {max_chars} characters")));
+        return Err(fail(&format!("must be at most {max_chars} characters")));
     }
-    if value.chars().any(char::is_control) {
-        return Err(fail("must not contain control characters".into()));
+    if value.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err(fail(
+            "must not contain control, invisible or text-direction characters",
+        ));
+    }
+    // An audit trail of blank-looking text explains nothing.
+    if !value.chars().any(char::is_alphanumeric) {
+        return Err(fail("must contain at least one letter or digit"));
     }
     Ok(())
+}
+
+/// Characters that render as nothing or reorder text: they make two different strings look the
+/// same in a log or an admin screen, which an audit trail must not allow.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{E000}'..='\u{F8FF}'
+            | '\u{E0000}'..='\u{E0FFF}'
+            | '\u{F0000}'..='\u{10FFFF}'
+    )
 }
 
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-        #[serde(transparent)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub struct $name(String);
 
         impl $name {
@@ -83,17 +109,33 @@ text_type!(
 );
 
 impl Reference {
+    /// References starting with this are written by the ledger itself (e.g. hold expiries).
+    pub const SYSTEM_PREFIX: &'static str = "system:";
+
+    /// A caller's reference: 1..=200 printable ASCII characters (no spaces), so that two
+    /// references that look alike are alike; the `system:` prefix is reserved.
     pub fn parse(value: impl Into<String>) -> Result<Self, InputError> {
         let value = value.into();
-        check_text(&value, "reference", "INVALID_REFERENCE", 200)?;
-        if value.chars().any(char::is_whitespace) {
-            return Err(InputError {
-                code: "INVALID_REFERENCE",
-                field: "reference",
-                message: "must not contain whitespace".into(),
-            });
+        let fail = |message: &str| InputError {
+            code: "INVALID_REFERENCE",
+            field: "reference",
+            message: message.into(),
+        };
+        if value.is_empty() || value.len() > 200 {
+            return Err(fail("must be 1 to 200 characters"));
+        }
+        if !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(fail("must be printable ASCII without spaces"));
+        }
+        if value.starts_with(Self::SYSTEM_PREFIX) {
+            return Err(fail("the `system:` prefix is reserved for the ledger"));
         }
         Ok(Self(value))
+    }
+
+    /// A reference of the ledger's own, e.g. `system:expiry:<hold id>`.
+    pub(crate) fn system(suffix: String) -> Self {
+        Self(format!("{}{suffix}", Self::SYSTEM_PREFIX))
     }
 }
 
@@ -139,8 +181,9 @@ impl Actor {
         Self(format!("api_key:{id}"))
     }
 
-    /// An automated component, e.g. `system("hold-expiry")`.
-    pub fn system(component: &str) -> Self {
+    /// An automated component, e.g. `system("hold-expiry")`. Takes a `'static` name so it can
+    /// only come from code, never from a request.
+    pub fn system(component: &'static str) -> Self {
         Self(format!("system:{component}"))
     }
 }
@@ -165,7 +208,17 @@ mod tests {
             Reference::parse("x".repeat(201)).unwrap_err().code,
             "INVALID_REFERENCE"
         );
-        for bad in ["", "   ", "a b", "tab\there", "nl\n"] {
+        for bad in [
+            "",
+            "   ",
+            "a b",
+            "tab\there",
+            "nl\n",
+            "order-1\u{200B}",
+            "ｏｒｄｅｒ",
+            "système",
+            "system:expiry:x",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -191,6 +244,10 @@ mod tests {
         assert!(Reason::parse(" \t").is_err());
         assert!(Reason::parse("x".repeat(501)).is_err());
         assert!(Reason::parse("refund for outage #42").is_ok());
+        assert!(Reason::parse("remboursement après panne").is_ok());
+        for blank in ["\u{200B}", "\u{2800}", "\u{3164}", "---", "ok\u{202E}kcab"] {
+            assert!(Reason::parse(blank).is_err(), "{blank:?}");
+        }
         assert!(Actor::parse("").is_err());
         assert_eq!(Actor::system("hold-expiry").as_str(), "system:hold-expiry");
     }

@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use primitives::{Clock, Currency, HoldId, Money, OrganizationId, WalletId};
 
 use crate::{
     decide::{Decision, Request, decide},
     error::LedgerError,
     input::{Actor, Counterparty, Reason, Reference},
-    model::{Entry, FreezeOutcome, FreezeSource, HoldReceipt, Outcome, WalletBalance},
+    model::{
+        Entry, FreezeOutcome, FreezeSource, HoldReceipt, HoldStatus, HoldSweep, Outcome,
+        WalletBalance,
+    },
     store,
 };
 
@@ -115,8 +118,8 @@ impl Ledger {
         organization_id: OrganizationId,
         currency: Currency,
     ) -> Result<Outcome<WalletBalance>, LedgerError> {
-        primitives::currency_exponent(currency).map_err(|e| LedgerError::InvalidAmount {
-            reason: e.to_string(),
+        primitives::currency_exponent(currency).map_err(|_| LedgerError::UnsupportedCurrency {
+            code: currency.code().to_owned(),
         })?;
         let now = self.now();
         let inserted =
@@ -156,7 +159,8 @@ impl Ledger {
         wallet_id: WalletId,
     ) -> Result<WalletBalance, LedgerError> {
         let row = store::wallet_row(conn, wallet_id).await?;
-        let freezes = store::freezes(conn, wallet_id).await?;
+        let frozen_by = row.frozen_by()?;
+        let freezes = store::freeze_details(conn, wallet_id, &frozen_by).await?;
         let currency = row.currency()?;
         let money = |minor| Money::from_minor(minor, currency);
         Ok(WalletBalance {
@@ -166,7 +170,7 @@ impl Ledger {
             balance: money(row.balance),
             held: money(row.held),
             available: money(row.balance - row.held),
-            frozen: !freezes.is_empty(),
+            frozen: !frozen_by.is_empty(),
             freezes,
         })
     }
@@ -314,22 +318,29 @@ impl Ledger {
             .into_hold(row.currency()?)
     }
 
-    /// Expires up to `limit` open holds whose deadline has passed, each in its own transaction so
-    /// one bad wallet cannot stall the rest. Returns the expiry entries written.
+    /// Expires up to `limit` open holds whose deadline has passed, each in its own transaction.
+    ///
+    /// Run it outside any transaction: each hold's expiry commits on its own, and a hold that
+    /// cannot be expired now (its wallet locked for too long, say) is reported in `failed` and
+    /// retried by the next sweep instead of stalling the others.
     pub async fn expire_due_holds(
         &self,
         conn: &mut AsyncPgConnection,
         limit: i64,
-    ) -> Result<Vec<Entry>, LedgerError> {
-        let now = self.now();
-        let due = store::due_holds(conn, now, limit).await?;
-        let mut expired = Vec::with_capacity(due.len());
+    ) -> Result<HoldSweep, LedgerError> {
+        let due = store::due_holds(conn, self.now(), limit).await?;
+        let mut sweep = HoldSweep::default();
         for (hold_id, wallet_id) in due {
-            if let Some(entry) = self.expire_hold(conn, wallet_id, hold_id, now).await? {
-                expired.push(entry);
+            match self.expire_hold(conn, wallet_id, hold_id).await {
+                Ok(Some(entry)) => sweep.expired.push(entry),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%wallet_id, %hold_id, %error, "hold expiry failed; retried next sweep");
+                    sweep.failed.push((hold_id, error));
+                }
             }
         }
-        Ok(expired)
+        Ok(sweep)
     }
 
     async fn expire_hold(
@@ -337,32 +348,31 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
         wallet_id: WalletId,
         hold_id: HoldId,
-        now: DateTime<Utc>,
     ) -> Result<Option<Entry>, LedgerError> {
-        // One expiry per hold: the reference makes a concurrent second sweeper a replay.
-        let reference = Reference::parse(format!("expiry:{hold_id}"))?;
+        let reference = Reference::system(format!("expiry:{hold_id}"));
         let actor = Actor::system("hold-expiry");
         conn.transaction(async move |conn| {
-            let (wallet, existing) = store::lock_wallet(conn, wallet_id, Some(&reference)).await?;
-            if existing.is_some() {
-                return Ok(None);
-            }
+            // A sweep must not queue behind a long transaction on one busy wallet.
+            diesel::sql_query("SET LOCAL lock_timeout = '2s'")
+                .execute(conn)
+                .await?;
+            let (wallet, _) = store::lock_wallet(conn, wallet_id, None).await?;
+            let now = self.now();
             let hold = store::find_hold(conn, wallet_id, hold_id)
                 .await?
                 .ok_or(LedgerError::HoldNotFound { hold_id })?
                 .state()?;
-            // Captured or released since it was listed: nothing left to expire.
-            if hold.status != crate::model::HoldStatus::Open || hold.expires_at > now {
+            // Read under the wallet lock, the hold's status is what prevents a second expiry
+            // (the partial unique index on closing entries is the backstop).
+            if hold.status != HoldStatus::Open || hold.expires_at > now {
                 return Ok(None);
             }
-            let request = Request::Expire { hold };
-            match decide(&wallet, None, &request, now)? {
+            match decide(&wallet, None, &Request::Expire { hold }, now)? {
                 Decision::Apply(movement) => {
                     let entry =
                         store::apply(conn, &wallet, &movement, &reference, &actor, now).await?;
                     tracing::info!(
-                        wallet_id = %wallet_id, hold_id = %hold_id,
-                        amount = entry.amount.minor(), "hold expired"
+                        %wallet_id, %hold_id, amount = entry.amount.minor(), "hold expired"
                     );
                     Ok(Some(entry))
                 }
@@ -413,13 +423,33 @@ impl Ledger {
         reason: Reason,
         actor: Actor,
     ) -> Result<FreezeOutcome, LedgerError> {
-        let now = self.now();
         conn.transaction(async move |conn| {
             // Same lock as money movements, so a debit never races a freeze.
-            store::lock_wallet(conn, wallet_id, None).await?;
-            let changed =
-                store::set_freeze(conn, wallet_id, source, freeze, &reason, &actor, now).await?;
+            let (wallet, _) = store::lock_wallet(conn, wallet_id, None).await?;
+            let now = self.now();
+            let mut frozen_by = wallet.frozen_by.clone();
+            let changed = if freeze {
+                !frozen_by.contains(&source) && {
+                    frozen_by.push(source);
+                    true
+                }
+            } else {
+                let before = frozen_by.len();
+                frozen_by.retain(|s| *s != source);
+                frozen_by.len() != before
+            };
             if changed {
+                let action = if freeze { "freeze" } else { "unfreeze" };
+                store::record_freeze_change(
+                    conn,
+                    wallet_id,
+                    &frozen_by,
+                    (action, source),
+                    &reason,
+                    &actor,
+                    now,
+                )
+                .await?;
                 tracing::info!(
                     wallet_id = %wallet_id, source = source.as_str(), frozen = freeze,
                     actor = actor.as_str(), "wallet freeze changed"
@@ -442,9 +472,11 @@ impl Ledger {
         reference: Reference,
         actor: Actor,
     ) -> Result<Outcome<Entry>, LedgerError> {
-        let now = self.now();
         conn.transaction(async move |conn| {
             let (wallet, existing) = store::lock_wallet(conn, wallet_id, Some(&reference)).await?;
+            // Read the clock only once the lock is held: a capture that waited past the hold's
+            // deadline must see that it did.
+            let now = self.now();
             if let Some(hold_id) = hold_id
                 && existing.is_none()
             {

@@ -17,7 +17,7 @@ mod model;
 mod reconcile;
 mod store;
 
-pub use error::{LedgerError, LedgerErrorCode};
+pub use error::LedgerError;
 pub use history::{Cursor, HistoryPage, HistoryQuery};
 pub use input::{Actor, Counterparty, InputError, Reason, Reference};
 pub use ledger::{
@@ -25,7 +25,7 @@ pub use ledger::{
     Ledger, ReleaseRequest, UnfreezeRequest,
 };
 pub use model::{
-    Entry, EntryKind, Freeze, FreezeOutcome, FreezeSource, Hold, HoldReceipt, HoldStatus, Outcome,
-    WalletBalance,
+    Entry, EntryKind, Freeze, FreezeOutcome, FreezeSource, Hold, HoldReceipt, HoldStatus,
+    HoldSweep, Outcome, WalletBalance,
 };
 pub use reconcile::{Drift, Reconciliation};

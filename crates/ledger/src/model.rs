@@ -2,14 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use primitives::{Currency, EntryId, HoldId, Money, OrganizationId, WalletId};
-use serde::Serialize;
 
 use crate::input::{Actor, Counterparty, Reason, Reference};
 
 /// What an entry did to the wallet. Each kind moves balance and held in exactly one way
 /// (also enforced by the `ledger_entries_kind_shape` constraint).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     /// Money in: balance up.
     Credit,
@@ -56,7 +54,7 @@ impl EntryKind {
 }
 
 /// One append-only ledger entry, with the wallet's figures right after it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub id: EntryId,
     pub wallet_id: WalletId,
@@ -74,12 +72,10 @@ pub struct Entry {
     pub actor: Actor,
     pub created_at: DateTime<Utc>,
     /// Position in the global entry order; what history cursors point at.
-    #[serde(skip)]
     pub(crate) seq: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HoldStatus {
     Open,
     /// Fully captured.
@@ -106,7 +102,7 @@ impl HoldStatus {
 }
 
 /// A reservation of wallet funds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
     pub id: HoldId,
     pub wallet_id: WalletId,
@@ -123,15 +119,14 @@ pub struct Hold {
 }
 
 /// The result of creating a hold: the hold (as it is now) and the entry that reserved it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HoldReceipt {
     pub hold: Hold,
     pub entry: Entry,
 }
 
 /// Who froze a wallet. Freezes are kept per source: lifting one never lifts another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FreezeSource {
     /// Unpaid subscription (set and lifted by the enforcement layer).
     Billing,
@@ -160,7 +155,7 @@ impl FreezeSource {
 }
 
 /// An active freeze.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Freeze {
     pub source: FreezeSource,
     pub reason: Reason,
@@ -169,7 +164,7 @@ pub struct Freeze {
 }
 
 /// The wallet as a caller sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WalletBalance {
     pub wallet_id: WalletId,
     pub organization_id: OrganizationId,
@@ -185,7 +180,7 @@ pub struct WalletBalance {
 
 /// A freeze or unfreeze result: `changed` is false when the wallet already was in that state
 /// for that source (the call is idempotent and the original freeze is kept).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FreezeOutcome {
     pub changed: bool,
     pub wallet: WalletBalance,
@@ -193,7 +188,7 @@ pub struct FreezeOutcome {
 
 /// The result of an idempotent operation: `replayed` is true when the reference had already been
 /// applied with the same parameters and the original result is returned without writing anything.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome<T> {
     pub value: T,
     pub replayed: bool,
@@ -220,4 +215,13 @@ impl<T> Outcome<T> {
             replayed: self.replayed,
         }
     }
+}
+
+/// What one expiry sweep did.
+#[derive(Debug, Default)]
+pub struct HoldSweep {
+    /// The expiry entries written.
+    pub expired: Vec<Entry>,
+    /// Holds that could not be expired this time (retried by the next sweep).
+    pub failed: Vec<(HoldId, crate::error::LedgerError)>,
 }

@@ -6,24 +6,29 @@
 
 use diesel::{
     QueryableByName,
-    sql_types::{BigInt, Bpchar, Uuid as SqlUuid},
+    sql_types::{BigInt, Bpchar, Text, Uuid as SqlUuid},
 };
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use primitives::{Money, WalletId, parse_currency};
-use serde::Serialize;
+use primitives::{Currency, WalletId};
 use uuid::Uuid;
 
 use crate::{Ledger, error::LedgerError};
 
-/// The figures of one wallet's reconciliation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The figures of one wallet's reconciliation, in minor units.
+///
+/// Sums are computed in `numeric` and carried as `i128`, so a wallet whose entries add up beyond
+/// `i64` (which only corruption can cause) is reported with its figures instead of failing the
+/// whole run.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reconciliation {
     pub wallet_id: WalletId,
-    pub stored_balance: Money,
-    pub entries_balance: Money,
-    pub stored_held: Money,
-    pub entries_held: Money,
-    pub open_holds_held: Money,
+    /// The stored currency code; `None` when it is not a currency the ledger can hold.
+    pub currency: Option<Currency>,
+    pub stored_balance: i128,
+    pub entries_balance: i128,
+    pub stored_held: i128,
+    pub entries_held: i128,
+    pub open_holds_held: i128,
     /// Entries whose figures do not follow from the entry before them.
     pub chain_breaks: i64,
 }
@@ -33,10 +38,28 @@ pub type Drift = Reconciliation;
 
 impl Reconciliation {
     pub fn is_clean(&self) -> bool {
-        self.stored_balance == self.entries_balance
+        self.currency.is_some()
+            && self.stored_balance == self.entries_balance
             && self.stored_held == self.entries_held
             && self.stored_held == self.open_holds_held
             && self.chain_breaks == 0
+    }
+
+    /// A figure as an exact decimal string in the wallet's currency ("12.34"); minor units when
+    /// the currency is unknown.
+    pub fn decimal(&self, minor: i128) -> String {
+        let exponent = self
+            .currency
+            .and_then(|currency| currency.exponent())
+            .map_or(0, u32::from);
+        if exponent == 0 {
+            return minor.to_string();
+        }
+        let scale = 10u128.pow(exponent);
+        let magnitude = minor.unsigned_abs();
+        let sign = if minor < 0 { "-" } else { "" };
+        let width = exponent as usize;
+        format!("{sign}{}.{:0width$}", magnitude / scale, magnitude % scale)
     }
 }
 
@@ -49,22 +72,22 @@ struct Row {
     #[diesel(sql_type = BigInt)]
     stored_balance: i64,
     #[diesel(sql_type = BigInt)]
-    entries_balance: i64,
-    #[diesel(sql_type = BigInt)]
     stored_held: i64,
-    #[diesel(sql_type = BigInt)]
-    entries_held: i64,
-    #[diesel(sql_type = BigInt)]
-    open_holds_held: i64,
+    #[diesel(sql_type = Text)]
+    entries_balance: String,
+    #[diesel(sql_type = Text)]
+    entries_held: String,
+    #[diesel(sql_type = Text)]
+    open_holds_held: String,
     #[diesel(sql_type = BigInt)]
     chain_breaks: i64,
 }
 
 const RECONCILE_SQL: &str = "
 SELECT w.id AS wallet_id, w.currency, w.balance AS stored_balance, w.held AS stored_held,
-       COALESCE(e.balance, 0)::bigint AS entries_balance,
-       COALESCE(e.held, 0)::bigint AS entries_held,
-       COALESCE(h.held, 0)::bigint AS open_holds_held,
+       COALESCE(e.balance, 0)::text AS entries_balance,
+       COALESCE(e.held, 0)::text AS entries_held,
+       COALESCE(h.held, 0)::text AS open_holds_held,
        COALESCE(c.breaks, 0)::bigint AS chain_breaks
 FROM wallets w
 LEFT JOIN LATERAL (
@@ -72,33 +95,33 @@ LEFT JOIN LATERAL (
     FROM ledger_entries WHERE wallet_id = w.id
 ) e ON true
 LEFT JOIN LATERAL (
-    SELECT sum(amount - captured - released) AS held
+    SELECT sum(amount::numeric - captured - released) AS held
     FROM holds WHERE wallet_id = w.id AND status = 'open'
 ) h ON true
 LEFT JOIN LATERAL (
     SELECT count(*) AS breaks FROM (
-        SELECT balance_after - balance_change
+        SELECT balance_after::numeric - balance_change
                    <> COALESCE(lag(balance_after) OVER (ORDER BY seq), 0)
-            OR held_after - held_change
+            OR held_after::numeric - held_change
                    <> COALESCE(lag(held_after) OVER (ORDER BY seq), 0) AS broken
         FROM ledger_entries WHERE wallet_id = w.id
     ) chain WHERE broken
 ) c ON true";
 
 impl Row {
-    fn into_reconciliation(self) -> Result<Reconciliation, LedgerError> {
-        let currency = parse_currency(&self.currency)
-            .map_err(|e| LedgerError::Corrupt(format!("wallet {}: {e}", self.wallet_id)))?;
-        let money = |minor| Money::from_minor(minor, currency);
-        Ok(Reconciliation {
+    fn into_reconciliation(self) -> Reconciliation {
+        // A sum that does not even fit i128 is reported as the largest figure: still a drift.
+        let figure = |text: &str| text.parse::<i128>().unwrap_or(i128::MAX);
+        Reconciliation {
             wallet_id: WalletId::from_uuid(self.wallet_id),
-            stored_balance: money(self.stored_balance),
-            entries_balance: money(self.entries_balance),
-            stored_held: money(self.stored_held),
-            entries_held: money(self.entries_held),
-            open_holds_held: money(self.open_holds_held),
+            currency: primitives::parse_currency(&self.currency).ok(),
+            stored_balance: i128::from(self.stored_balance),
+            entries_balance: figure(&self.entries_balance),
+            stored_held: i128::from(self.stored_held),
+            entries_held: figure(&self.entries_held),
+            open_holds_held: figure(&self.open_holds_held),
             chain_breaks: self.chain_breaks,
-        })
+        }
     }
 }
 
@@ -115,8 +138,8 @@ impl Ledger {
             .await?;
         rows.into_iter()
             .next()
-            .ok_or(LedgerError::WalletNotFound)?
-            .into_reconciliation()
+            .map(Row::into_reconciliation)
+            .ok_or(LedgerError::WalletNotFound)
     }
 
     /// Reconciles every wallet and returns only those that drifted, with their figures.
@@ -125,13 +148,13 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
     ) -> Result<Vec<Drift>, LedgerError> {
         let rows: Vec<Row> = diesel::sql_query(RECONCILE_SQL).load(conn).await?;
-        let mut drifts = Vec::new();
-        for row in rows {
-            let reconciliation = row.into_reconciliation()?;
-            if !reconciliation.is_clean() {
-                tracing::error!(?reconciliation, "wallet reconciliation drift");
-                drifts.push(reconciliation);
-            }
+        let drifts: Vec<Drift> = rows
+            .into_iter()
+            .map(Row::into_reconciliation)
+            .filter(|reconciliation| !reconciliation.is_clean())
+            .collect();
+        for drift in &drifts {
+            tracing::error!(?drift, "wallet reconciliation drift");
         }
         Ok(drifts)
     }

@@ -2,7 +2,7 @@
 //! anything; `decide` does.
 
 use chrono::{DateTime, Utc};
-use db::schema::{holds, ledger_entries, wallet_freeze_events, wallet_freezes, wallets};
+use db::schema::{holds, ledger_entries, wallet_freeze_events, wallets};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use primitives::{Currency, EntryId, HoldId, Money, OrganizationId, WalletId, parse_currency};
@@ -23,6 +23,7 @@ pub(crate) struct WalletRow {
     pub currency: String,
     pub balance: i64,
     pub held: i64,
+    pub frozen_by: Vec<String>,
 }
 
 impl WalletRow {
@@ -30,26 +31,35 @@ impl WalletRow {
         parse_currency(&self.currency)
             .map_err(|e| LedgerError::Corrupt(format!("wallet {}: {e}", self.id)))
     }
+
+    pub fn frozen_by(&self) -> Result<Vec<FreezeSource>, LedgerError> {
+        let mut sources = self
+            .frozen_by
+            .iter()
+            .map(|source| parse_source(source))
+            .collect::<Result<Vec<_>, _>>()?;
+        sources.sort();
+        Ok(sources)
+    }
+
+    pub fn state(&self) -> Result<WalletState, LedgerError> {
+        Ok(WalletState {
+            id: WalletId::from_uuid(self.id),
+            currency: self.currency()?,
+            balance: self.balance,
+            held: self.held,
+            frozen_by: self.frozen_by()?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = wallet_freezes, check_for_backend(diesel::pg::Pg))]
-pub(crate) struct FreezeRow {
-    pub source: String,
-    pub reason: String,
-    pub actor: String,
-    pub frozen_at: DateTime<Utc>,
-}
-
-impl FreezeRow {
-    pub fn into_freeze(self) -> Result<Freeze, LedgerError> {
-        Ok(Freeze {
-            source: parse_source(&self.source)?,
-            reason: Reason::from_trusted(self.reason),
-            actor: Actor::from_trusted(self.actor),
-            frozen_at: self.frozen_at,
-        })
-    }
+#[diesel(table_name = wallet_freeze_events, check_for_backend(diesel::pg::Pg))]
+struct FreezeEventRow {
+    source: String,
+    reason: String,
+    actor: String,
+    created_at: DateTime<Utc>,
 }
 
 fn parse_source(value: &str) -> Result<FreezeSource, LedgerError> {
@@ -184,49 +194,40 @@ struct NewHold<'a> {
     created_at: DateTime<Utc>,
 }
 
-/// The wallet, locked for the rest of the transaction, with its active freezes and the entry
-/// already recorded under `reference`. The three queries are pipelined; PostgreSQL runs them in
-/// order, so the reads after the lock see everything committed before it was granted.
+/// The wallet, locked for the rest of the transaction, and the entry already recorded under
+/// `reference`.
+///
+/// The reference lookup is sent only after the lock is granted: under READ COMMITTED each
+/// statement sees what was committed before it started, so the lookup sees the entry of any
+/// operation that held the lock before us. (Pipelining it behind the lock would depend on the
+/// driver sending statements in order, and a subquery inside the locking statement would use
+/// the snapshot from before the lock wait.)
 pub(crate) async fn lock_wallet(
     conn: &mut AsyncPgConnection,
     wallet_id: WalletId,
     reference: Option<&Reference>,
 ) -> Result<(WalletState, Option<Entry>), LedgerError> {
-    let id = wallet_id.as_uuid();
-    let lock = wallets::table
-        .find(id)
+    let row = wallets::table
+        .find(wallet_id.as_uuid())
         .for_update()
         .select(WalletRow::as_select())
-        .get_result(&mut &*conn);
-    let freezes = wallet_freezes::table
-        .filter(wallet_freezes::wallet_id.eq(id))
-        .select(wallet_freezes::source)
-        .order(wallet_freezes::source)
-        .load::<String>(&mut &*conn);
-    let reference = reference.map(Reference::as_str).unwrap_or_default();
-    let existing = ledger_entries::table
-        .filter(ledger_entries::wallet_id.eq(id))
-        .filter(ledger_entries::reference.eq(reference))
-        .select(EntryRow::as_select())
-        .get_result(&mut &*conn);
-    let (row, freezes, existing) = futures::join!(lock, freezes, existing);
-    let row = row.optional()?.ok_or(LedgerError::WalletNotFound)?;
-    let currency = row.currency()?;
-    let frozen_by = freezes?
-        .iter()
-        .map(|source| parse_source(source))
-        .collect::<Result<Vec<_>, _>>()?;
-    let existing = existing
+        .get_result(conn)
+        .await
         .optional()?
-        .map(|entry| entry.into_entry(currency))
-        .transpose()?;
-    let state = WalletState {
-        id: wallet_id,
-        currency,
-        balance: row.balance,
-        held: row.held,
-        frozen_by,
+        .ok_or(LedgerError::WalletNotFound)?;
+    let state = row.state()?;
+    let Some(reference) = reference else {
+        return Ok((state, None));
     };
+    let existing = ledger_entries::table
+        .filter(ledger_entries::wallet_id.eq(wallet_id.as_uuid()))
+        .filter(ledger_entries::reference.eq(reference.as_str()))
+        .select(EntryRow::as_select())
+        .get_result(conn)
+        .await
+        .optional()?
+        .map(|entry| entry.into_entry(state.currency))
+        .transpose()?;
     Ok((state, existing))
 }
 
@@ -367,7 +368,7 @@ pub(crate) async fn insert_wallet(
     currency: Currency,
     now: DateTime<Utc>,
 ) -> Result<usize, LedgerError> {
-    Ok(diesel::insert_into(wallets::table)
+    let inserted = diesel::insert_into(wallets::table)
         .values((
             wallets::id.eq(wallet_id.as_uuid()),
             wallets::organization_id.eq(organization_id.as_uuid()),
@@ -377,64 +378,77 @@ pub(crate) async fn insert_wallet(
         .on_conflict(wallets::organization_id)
         .do_nothing()
         .execute(conn)
-        .await?)
+        .await;
+    match inserted {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        )) => Err(LedgerError::OrganizationNotFound),
+        other => Ok(other?),
+    }
 }
 
-pub(crate) async fn freezes(
+/// Details of the given active freezes: the latest `freeze` event of each source.
+pub(crate) async fn freeze_details(
     conn: &mut AsyncPgConnection,
     wallet_id: WalletId,
+    sources: &[FreezeSource],
 ) -> Result<Vec<Freeze>, LedgerError> {
-    wallet_freezes::table
-        .filter(wallet_freezes::wallet_id.eq(wallet_id.as_uuid()))
-        .order(wallet_freezes::frozen_at)
-        .select(FreezeRow::as_select())
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = sources.iter().map(|source| source.as_str()).collect();
+    let rows: Vec<FreezeEventRow> = wallet_freeze_events::table
+        .filter(wallet_freeze_events::wallet_id.eq(wallet_id.as_uuid()))
+        .filter(wallet_freeze_events::action.eq("freeze"))
+        .filter(wallet_freeze_events::source.eq_any(names))
+        .distinct_on(wallet_freeze_events::source)
+        .order((
+            wallet_freeze_events::source,
+            wallet_freeze_events::created_at.desc(),
+            wallet_freeze_events::id.desc(),
+        ))
+        .select(FreezeEventRow::as_select())
         .load(conn)
-        .await?
+        .await?;
+    let mut freezes = rows
         .into_iter()
-        .map(FreezeRow::into_freeze)
-        .collect()
+        .map(|row| {
+            Ok(Freeze {
+                source: parse_source(&row.source)?,
+                reason: Reason::from_trusted(row.reason),
+                actor: Actor::from_trusted(row.actor),
+                frozen_at: row.created_at,
+            })
+        })
+        .collect::<Result<Vec<_>, LedgerError>>()?;
+    freezes.sort_by_key(|freeze| freeze.frozen_at);
+    Ok(freezes)
 }
 
-/// Records a freeze or unfreeze. Returns false when nothing changed.
-pub(crate) async fn set_freeze(
+/// Sets the wallet's frozen sources (the caller holds the wallet lock and decided the change)
+/// and appends the audit event.
+pub(crate) async fn record_freeze_change(
     conn: &mut AsyncPgConnection,
     wallet_id: WalletId,
-    source: FreezeSource,
-    freeze: bool,
+    frozen_by: &[FreezeSource],
+    event: (&str, FreezeSource),
     reason: &Reason,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<bool, LedgerError> {
+) -> Result<(), LedgerError> {
     let wallet = wallet_id.as_uuid();
-    let changed = if freeze {
-        diesel::insert_into(wallet_freezes::table)
-            .values((
-                wallet_freezes::wallet_id.eq(wallet),
-                wallet_freezes::source.eq(source.as_str()),
-                wallet_freezes::reason.eq(reason.as_str()),
-                wallet_freezes::actor.eq(actor.as_str()),
-                wallet_freezes::frozen_at.eq(now),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?
-    } else {
-        diesel::delete(
-            wallet_freezes::table
-                .filter(wallet_freezes::wallet_id.eq(wallet))
-                .filter(wallet_freezes::source.eq(source.as_str())),
-        )
+    let names: Vec<&str> = frozen_by.iter().map(|source| source.as_str()).collect();
+    let (action, source) = event;
+    diesel::update(wallets::table.find(wallet))
+        .set(wallets::frozen_by.eq(names))
         .execute(conn)
-        .await?
-    };
-    if changed == 0 {
-        return Ok(false);
-    }
+        .await?;
     diesel::insert_into(wallet_freeze_events::table)
         .values((
             wallet_freeze_events::id.eq(Uuid::now_v7()),
             wallet_freeze_events::wallet_id.eq(wallet),
-            wallet_freeze_events::action.eq(if freeze { "freeze" } else { "unfreeze" }),
+            wallet_freeze_events::action.eq(action),
             wallet_freeze_events::source.eq(source.as_str()),
             wallet_freeze_events::reason.eq(reason.as_str()),
             wallet_freeze_events::actor.eq(actor.as_str()),
@@ -442,7 +456,7 @@ pub(crate) async fn set_freeze(
         ))
         .execute(conn)
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Open holds past their deadline, oldest deadline first, with their wallets.

@@ -109,10 +109,6 @@ async fn diesel_schema_matches_the_migrated_database() {
         ("api_keys", diesel_columns(schema::api_keys::table)),
         ("wallets", diesel_columns(schema::wallets::table)),
         (
-            "wallet_freezes",
-            diesel_columns(schema::wallet_freezes::table),
-        ),
-        (
             "wallet_freeze_events",
             diesel_columns(schema::wallet_freeze_events::table),
         ),

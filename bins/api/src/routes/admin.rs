@@ -57,12 +57,17 @@ pub async fn expire_holds(
     _: AdminOnly,
 ) -> Result<ApiJson<ExpiredHoldsResponse>, AppError> {
     let mut conn = state.conn().await?;
-    let expired = state
+    let sweep = state
         .ledger
         .expire_due_holds(&mut conn, SWEEP_LIMIT)
         .await?;
-    tracing::info!(expired = expired.len(), "holds expired on request");
+    tracing::info!(
+        expired = sweep.expired.len(),
+        failed = sweep.failed.len(),
+        "holds expired on request"
+    );
     Ok(ApiJson(ExpiredHoldsResponse {
-        expired: expired.len(),
+        expired: sweep.expired.len(),
+        failed: sweep.failed.len(),
     }))
 }

@@ -35,7 +35,7 @@ use crate::{
         (status = 415, description = "Not `application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input (`VALIDATION_FAILED`, `INVALID_NAME`, \
-            `UNSUPPORTED_CURRENCY`).",
+            `INVALID_CURRENCY`).",
             body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -46,7 +46,7 @@ pub async fn create_organization(
 ) -> Result<(StatusCode, ApiJson<OrganizationCreatedResponse>), AppError> {
     // Everything is validated before a connection is taken, so refused input writes nothing.
     let currency = primitives::parse_currency(&request.currency)
-        .map_err(|error| ApiError::validation("UNSUPPORTED_CURRENCY", error.to_string()))?;
+        .map_err(|error| ApiError::validation("INVALID_CURRENCY", error.to_string()))?;
     let name = OrganizationName::parse(&request.name)?;
     let ledger = state.ledger.clone();
     let mut conn = state.conn().await?;

@@ -463,12 +463,14 @@ impl From<Reconciliation> for ReconciliationResponse {
         Self {
             clean: reconciliation.is_clean(),
             wallet_id: reconciliation.wallet_id,
-            currency: reconciliation.stored_balance.currency().code().to_owned(),
-            stored_balance: decimal(reconciliation.stored_balance),
-            entries_balance: decimal(reconciliation.entries_balance),
-            stored_held: decimal(reconciliation.stored_held),
-            entries_held: decimal(reconciliation.entries_held),
-            open_holds_held: decimal(reconciliation.open_holds_held),
+            currency: reconciliation
+                .currency
+                .map_or_else(|| "unknown".to_owned(), |c| c.code().to_owned()),
+            stored_balance: reconciliation.decimal(reconciliation.stored_balance),
+            entries_balance: reconciliation.decimal(reconciliation.entries_balance),
+            stored_held: reconciliation.decimal(reconciliation.stored_held),
+            entries_held: reconciliation.decimal(reconciliation.entries_held),
+            open_holds_held: reconciliation.decimal(reconciliation.open_holds_held),
             chain_breaks: reconciliation.chain_breaks,
         }
     }
@@ -485,4 +487,7 @@ pub struct DriftsResponse {
 pub struct ExpiredHoldsResponse {
     /// Holds expired by this sweep (at most 1000; call again if it was 1000).
     pub expired: usize,
+    /// Due holds that could not be expired now (e.g. their wallet stayed locked); the next
+    /// sweep retries them.
+    pub failed: usize,
 }

@@ -289,6 +289,15 @@ fn holds_need_a_future_deadline() {
     };
     assert!(matches!(
         decide(&w, None, &hold, now()),
-        Err(LedgerError::InvalidExpiry)
+        Err(LedgerError::InvalidExpiry { .. })
+    ));
+    let too_far = Request::Hold {
+        amount: usd(1),
+        counterparty: revenue(),
+        expires_at: now() + Duration::days(367),
+    };
+    assert!(matches!(
+        decide(&w, None, &too_far, now()),
+        Err(LedgerError::InvalidExpiry { .. })
     ));
 }

@@ -8,5 +8,6 @@
 
 mod common;
 mod concurrency;
+mod hardening;
 mod model;
 mod operations;

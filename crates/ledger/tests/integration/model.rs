@@ -36,6 +36,8 @@ enum Op {
     },
     /// Repeat the n-th successful money movement with its original reference.
     Replay(usize),
+    /// Reuse the n-th successful movement's reference for a different debit.
+    ConflictingReplay(usize),
     /// Boundary probes, resolved against the model's state just before they run: debit, hold or
     /// take back by correction exactly `available + delta`, or capture `remaining + delta`.
     DebitAvailable(i64),
@@ -59,6 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Unfreeze),
         1 => (1..90i64).prop_map(|minutes| Op::AdvanceAndExpire { minutes }),
         2 => (0..20usize).prop_map(Op::Replay),
+        1 => (0..20usize).prop_map(Op::ConflictingReplay),
         2 => (-1..=1i64).prop_map(Op::DebitAvailable),
         2 => (-1..=1i64).prop_map(Op::HoldAvailable),
         1 => (-1..=1i64).prop_map(Op::CorrectAvailable),
@@ -215,6 +218,7 @@ impl Model {
                 None
             }
             Op::Replay(_)
+            | Op::ConflictingReplay(_)
             | Op::DebitAvailable(_)
             | Op::HoldAvailable(_)
             | Op::CorrectAvailable(_)
@@ -242,6 +246,19 @@ impl Case<'_> {
                 let (op, reference_value) = self.done[n % self.done.len()].clone();
                 (op, reference_value, true)
             }
+            Op::ConflictingReplay(n) if !self.done.is_empty() => {
+                let (original, reference_value) = self.done[n % self.done.len()].clone();
+                let different = match original {
+                    Op::Debit(amount) => Op::Debit(amount + 1),
+                    _ => Op::Debit(1),
+                };
+                let outcome = self.execute(conn, &different, &reference_value).await;
+                assert_eq!(
+                    outcome.as_ref().err().map(String::as_str),
+                    Some("IDEMPOTENCY_CONFLICT")
+                );
+                return Ok(false);
+            }
             other => (other.clone(), fresh, false),
         };
         let outcome = self.execute(conn, &op, &reference_value).await;
@@ -250,7 +267,11 @@ impl Case<'_> {
             if !replay
                 && !matches!(
                     op,
-                    Op::Freeze | Op::Unfreeze | Op::AdvanceAndExpire { .. } | Op::Replay(_)
+                    Op::Freeze
+                        | Op::Unfreeze
+                        | Op::AdvanceAndExpire { .. }
+                        | Op::Replay(_)
+                        | Op::ConflictingReplay(_)
                 )
             {
                 self.done.push((op, reference_value));
@@ -265,7 +286,7 @@ impl Case<'_> {
         op: &Op,
         reference_value: &str,
     ) -> Result<bool, String> {
-        let code = |e: ledger::LedgerError| e.code_str().to_owned();
+        let code = |e: ledger::LedgerError| e.code().to_owned();
         let ledger = self.ledger;
         let wallet = self.wallet;
         let actor = Actor::system("model");
@@ -372,6 +393,7 @@ impl Case<'_> {
                     .map_err(code)
             }
             Op::Replay(_)
+            | Op::ConflictingReplay(_)
             | Op::DebitAvailable(_)
             | Op::HoldAvailable(_)
             | Op::CorrectAvailable(_)
@@ -432,7 +454,7 @@ async fn check_sequence(f: &Fixture, ops: &[Op]) {
         let op = &model.resolve(op);
         let result = case.run(&mut conn, op).await;
         // Replays change nothing in the model; everything else must decide alike.
-        let is_replay = matches!(op, Op::Replay(_));
+        let is_replay = matches!(op, Op::Replay(_) | Op::ConflictingReplay(_));
         let expected = if is_replay {
             None
         } else {
