@@ -4,96 +4,19 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use primitives::{Clock, Currency, HoldId, Money, OrganizationId, WalletId};
 
 use crate::{
     decide::{Decision, Request, decide},
     error::LedgerError,
-    input::{Actor, Counterparty, Reason, Reference},
-    model::{
-        Entry, FreezeOutcome, FreezeSource, HoldReceipt, HoldStatus, HoldSweep, Outcome,
-        WalletBalance,
+    input::{Actor, Reference},
+    model::{Entry, HoldReceipt, Outcome, WalletBalance},
+    request::{
+        CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, HoldRequest, ReleaseRequest,
     },
     store,
 };
-
-/// Take money out of a wallet, e.g. for sent messages.
-#[derive(Debug, Clone)]
-pub struct DebitRequest {
-    pub wallet_id: WalletId,
-    pub amount: Money,
-    pub counterparty: Counterparty,
-    pub reference: Reference,
-    pub actor: Actor,
-}
-
-/// Put money into a wallet, e.g. a top-up paid through a provider.
-#[derive(Debug, Clone)]
-pub struct CreditRequest {
-    pub wallet_id: WalletId,
-    pub amount: Money,
-    pub counterparty: Counterparty,
-    pub reference: Reference,
-    pub actor: Actor,
-}
-
-/// Reserve funds until `expires_at`, e.g. a campaign budget.
-#[derive(Debug, Clone)]
-pub struct HoldRequest {
-    pub wallet_id: WalletId,
-    pub amount: Money,
-    /// Where captured money goes, e.g. `revenue:messages`.
-    pub counterparty: Counterparty,
-    pub expires_at: DateTime<Utc>,
-    pub reference: Reference,
-    pub actor: Actor,
-}
-
-/// Spend part or all of what a hold still reserves.
-#[derive(Debug, Clone)]
-pub struct CaptureRequest {
-    pub wallet_id: WalletId,
-    pub hold_id: HoldId,
-    pub amount: Money,
-    pub reference: Reference,
-    pub actor: Actor,
-}
-
-/// Give back whatever a hold still reserves.
-#[derive(Debug, Clone)]
-pub struct ReleaseRequest {
-    pub wallet_id: WalletId,
-    pub hold_id: HoldId,
-    pub reference: Reference,
-    pub actor: Actor,
-}
-
-/// An audited adjustment of the balance; `amount` is signed.
-#[derive(Debug, Clone)]
-pub struct CorrectionRequest {
-    pub wallet_id: WalletId,
-    pub amount: Money,
-    pub reason: Reason,
-    pub reference: Reference,
-    pub actor: Actor,
-}
-
-#[derive(Debug, Clone)]
-pub struct FreezeRequest {
-    pub wallet_id: WalletId,
-    pub source: FreezeSource,
-    pub reason: Reason,
-    pub actor: Actor,
-}
-
-#[derive(Debug, Clone)]
-pub struct UnfreezeRequest {
-    pub wallet_id: WalletId,
-    pub source: FreezeSource,
-    pub reason: Reason,
-    pub actor: Actor,
-}
 
 /// The wallet ledger. Cheap to clone; holds only the clock.
 #[derive(Debug, Clone)]
@@ -316,149 +239,6 @@ impl Ledger {
             .await?
             .ok_or(LedgerError::HoldNotFound { hold_id })?
             .into_hold(row.currency()?)
-    }
-
-    /// Expires up to `limit` open holds whose deadline has passed, each in its own transaction.
-    ///
-    /// Run it outside any transaction: each hold's expiry commits on its own, and a hold that
-    /// cannot be expired now (its wallet locked for too long, say) is reported in `failed` and
-    /// retried by the next sweep instead of stalling the others.
-    pub async fn expire_due_holds(
-        &self,
-        conn: &mut AsyncPgConnection,
-        limit: i64,
-    ) -> Result<HoldSweep, LedgerError> {
-        let due = store::due_holds(conn, self.now(), limit).await?;
-        let mut sweep = HoldSweep::default();
-        for (hold_id, wallet_id) in due {
-            match self.expire_hold(conn, wallet_id, hold_id).await {
-                Ok(Some(entry)) => sweep.expired.push(entry),
-                Ok(None) => {}
-                Err(error) => {
-                    tracing::warn!(%wallet_id, %hold_id, %error, "hold expiry failed; retried next sweep");
-                    sweep.failed.push((hold_id, error));
-                }
-            }
-        }
-        Ok(sweep)
-    }
-
-    async fn expire_hold(
-        &self,
-        conn: &mut AsyncPgConnection,
-        wallet_id: WalletId,
-        hold_id: HoldId,
-    ) -> Result<Option<Entry>, LedgerError> {
-        let reference = Reference::system(format!("expiry:{hold_id}"));
-        let actor = Actor::system("hold-expiry");
-        conn.transaction(async move |conn| {
-            // A sweep must not queue behind a long transaction on one busy wallet.
-            diesel::sql_query("SET LOCAL lock_timeout = '2s'")
-                .execute(conn)
-                .await?;
-            let (wallet, _) = store::lock_wallet(conn, wallet_id, None).await?;
-            let now = self.now();
-            let hold = store::find_hold(conn, wallet_id, hold_id)
-                .await?
-                .ok_or(LedgerError::HoldNotFound { hold_id })?
-                .state()?;
-            // Read under the wallet lock, the hold's status is what prevents a second expiry
-            // (the partial unique index on closing entries is the backstop).
-            if hold.status != HoldStatus::Open || hold.expires_at > now {
-                return Ok(None);
-            }
-            match decide(&wallet, None, &Request::Expire { hold }, now)? {
-                Decision::Apply(movement) => {
-                    let entry =
-                        store::apply(conn, &wallet, &movement, &reference, &actor, now).await?;
-                    tracing::info!(
-                        %wallet_id, %hold_id, amount = entry.amount.minor(), "hold expired"
-                    );
-                    Ok(Some(entry))
-                }
-                Decision::Replay(_) => Ok(None),
-            }
-        })
-        .await
-    }
-
-    /// Freezes the wallet for one source. Freezing an already frozen source changes nothing.
-    pub async fn freeze(
-        &self,
-        conn: &mut AsyncPgConnection,
-        request: FreezeRequest,
-    ) -> Result<FreezeOutcome, LedgerError> {
-        let FreezeRequest {
-            wallet_id,
-            source,
-            reason,
-            actor,
-        } = request;
-        self.set_freeze(conn, wallet_id, source, true, reason, actor)
-            .await
-    }
-
-    /// Lifts one source's freeze; other sources' freezes stay.
-    pub async fn unfreeze(
-        &self,
-        conn: &mut AsyncPgConnection,
-        request: UnfreezeRequest,
-    ) -> Result<FreezeOutcome, LedgerError> {
-        let UnfreezeRequest {
-            wallet_id,
-            source,
-            reason,
-            actor,
-        } = request;
-        self.set_freeze(conn, wallet_id, source, false, reason, actor)
-            .await
-    }
-
-    async fn set_freeze(
-        &self,
-        conn: &mut AsyncPgConnection,
-        wallet_id: WalletId,
-        source: FreezeSource,
-        freeze: bool,
-        reason: Reason,
-        actor: Actor,
-    ) -> Result<FreezeOutcome, LedgerError> {
-        conn.transaction(async move |conn| {
-            // Same lock as money movements, so a debit never races a freeze.
-            let (wallet, _) = store::lock_wallet(conn, wallet_id, None).await?;
-            let now = self.now();
-            let mut frozen_by = wallet.frozen_by.clone();
-            let changed = if freeze {
-                !frozen_by.contains(&source) && {
-                    frozen_by.push(source);
-                    true
-                }
-            } else {
-                let before = frozen_by.len();
-                frozen_by.retain(|s| *s != source);
-                frozen_by.len() != before
-            };
-            if changed {
-                let action = if freeze { "freeze" } else { "unfreeze" };
-                store::record_freeze_change(
-                    conn,
-                    wallet_id,
-                    &frozen_by,
-                    (action, source),
-                    &reason,
-                    &actor,
-                    now,
-                )
-                .await?;
-                tracing::info!(
-                    wallet_id = %wallet_id, source = source.as_str(), frozen = freeze,
-                    actor = actor.as_str(), "wallet freeze changed"
-                );
-            }
-            let wallet = self.balance(conn, wallet_id).await?;
-            Ok(FreezeOutcome { changed, wallet })
-        })
-        .await
     }
 
     /// The one path every money movement takes: lock the wallet (reading the reference's earlier

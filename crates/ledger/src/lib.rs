@@ -5,27 +5,32 @@
 //! their own. The wallet row lock is the single serialization point for everything that touches
 //! a wallet: balance, held amount, holds, freezes and the idempotency check.
 //!
-//! Layout: `model` and `input` hold the domain vocabulary, `decide` the pure rules (no I/O),
-//! `store` the SQL, and `ledger` the operations that join the two.
+//! Layout: `model`, `input` and `request` hold the domain vocabulary, `decide` the pure rules
+//! (no I/O), `store` the SQL, and `ledger` (money movements), `freeze`, `expiry`, `history` and
+//! `reconcile` the operations that join the two.
 
 mod decide;
 mod error;
+mod expiry;
+mod freeze;
 mod history;
 mod input;
 mod ledger;
 mod model;
 mod reconcile;
+mod request;
 mod store;
 
 pub use error::LedgerError;
 pub use history::{Cursor, HistoryPage, HistoryQuery};
 pub use input::{Actor, Counterparty, InputError, Reason, Reference};
-pub use ledger::{
-    CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, FreezeRequest, HoldRequest,
-    Ledger, ReleaseRequest, UnfreezeRequest,
-};
+pub use ledger::Ledger;
 pub use model::{
     Entry, EntryKind, Freeze, FreezeOutcome, FreezeSource, Hold, HoldReceipt, HoldStatus,
     HoldSweep, Outcome, WalletBalance,
 };
 pub use reconcile::{Drift, Reconciliation};
+pub use request::{
+    CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, FreezeRequest, HoldRequest,
+    ReleaseRequest, UnfreezeRequest,
+};
