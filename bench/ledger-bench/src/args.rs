@@ -16,6 +16,7 @@ usage: cargo run --release -p ledger-bench -- [options]
   --quick             smoke run: 2 s, 0.5 s warm-up, 1000 wallets, concurrency 1,8
   --keep              keep the benchmark database instead of dropping it
   --no-pgbench        skip the naive pgbench baseline (ledger figures only)
+  --hold-connections  ledger clients keep one pooled connection each (no checkout per debit)
   --ledger-sql        also replay the ledger's own debit SQL through pgbench (adds ~40% time)
   --help              this text
 
@@ -34,6 +35,7 @@ pub struct Args {
     pub keep: bool,
     pub pgbench: bool,
     pub ledger_sql: bool,
+    pub hold_connections: bool,
 }
 
 /// What the command line said; `None` means "not given".
@@ -48,6 +50,7 @@ struct Given {
     keep: bool,
     no_pgbench: bool,
     ledger_sql: bool,
+    hold_connections: bool,
 }
 
 impl Args {
@@ -82,6 +85,7 @@ impl Args {
                 "--keep" => given.keep = true,
                 "--no-pgbench" => given.no_pgbench = true,
                 "--ledger-sql" => given.ledger_sql = true,
+                "--hold-connections" => given.hold_connections = true,
                 "--help" | "-h" => return Ok(None),
                 other => bail!("unknown argument {other:?}\n\n{USAGE}"),
             }
@@ -130,6 +134,7 @@ impl Args {
             keep: given.keep || env("BENCH_KEEP").is_some_and(|v| v == "1" || v == "true"),
             pgbench: !given.no_pgbench,
             ledger_sql: given.ledger_sql,
+            hold_connections: given.hold_connections,
         }))
     }
 }

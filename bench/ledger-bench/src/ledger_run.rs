@@ -7,6 +7,7 @@ use std::{
 };
 
 use anyhow::Context;
+use db::AsyncPgConnection;
 use ledger::{Actor, Counterparty, DebitRequest, Ledger, Reference};
 use primitives::{Currency, Money, WalletId};
 use rand::{Rng, SeedableRng, rngs::StdRng};
@@ -35,6 +36,7 @@ struct Ctx {
     actor: Actor,
     measure_from: Instant,
     end: Instant,
+    hold_connection: bool,
 }
 
 #[derive(Default)]
@@ -58,6 +60,7 @@ pub async fn run(
         concurrency,
         warmup,
         seconds,
+        ..
     } = *plan;
     let mut config = db::DbConfig::new(url.to_owned().into(), "ledger-bench");
     config.max_connections = concurrency;
@@ -85,6 +88,7 @@ pub async fn run(
         actor: Actor::system("bench"),
         measure_from: start + warmup,
         end: start + warmup + seconds,
+        hold_connection: plan.hold_connections,
     });
     let mut tasks = tokio::task::JoinSet::new();
     for task in 0..concurrency {
@@ -120,6 +124,17 @@ async fn client(ctx: Arc<Ctx>, task: usize) -> ClientResult {
     let mut rng = StdRng::seed_from_u64(0x5eed_0000 + task as u64);
     let mut result = ClientResult::default();
     let mut n: u64 = 0;
+    let mut held = None;
+    if ctx.hold_connection {
+        match ctx.pool.get().await {
+            Ok(conn) => held = Some(conn),
+            Err(error) => {
+                result.errors_total += 1;
+                result.error_samples.push(format!("pool: {error}"));
+                return result;
+            }
+        }
+    }
     loop {
         let started = Instant::now();
         if started >= ctx.end {
@@ -131,7 +146,7 @@ async fn client(ctx: Arc<Ctx>, task: usize) -> ClientResult {
         };
         let reference = format!("{}-t{task}-{n}", ctx.reference_prefix);
         n += 1;
-        let outcome = debit(&ctx, wallet_id, reference).await;
+        let outcome = debit(&ctx, held.as_deref_mut(), wallet_id, reference).await;
         let latency = started.elapsed();
         let measured = started >= ctx.measure_from;
         match outcome {
@@ -157,7 +172,13 @@ async fn client(ctx: Arc<Ctx>, task: usize) -> ClientResult {
     result
 }
 
-async fn debit(ctx: &Ctx, wallet_id: WalletId, reference: String) -> anyhow::Result<()> {
+/// One debit, on the task's own connection when it holds one, else on one checked out for it.
+async fn debit(
+    ctx: &Ctx,
+    held: Option<&mut AsyncPgConnection>,
+    wallet_id: WalletId,
+    reference: String,
+) -> anyhow::Result<()> {
     let request = DebitRequest {
         wallet_id,
         amount: Money::from_minor(1, Currency::USD),
@@ -165,8 +186,13 @@ async fn debit(ctx: &Ctx, wallet_id: WalletId, reference: String) -> anyhow::Res
         reference: Reference::parse(reference)?,
         actor: ctx.actor.clone(),
     };
-    let mut conn = ctx.pool.get().await.context("pool")?;
-    let outcome = ctx.ledger.debit(&mut conn, request).await?;
+    let outcome = match held {
+        Some(conn) => ctx.ledger.debit(conn, request).await?,
+        None => {
+            let mut conn = ctx.pool.get().await.context("pool")?;
+            ctx.ledger.debit(&mut conn, request).await?
+        }
+    };
     if outcome.replayed {
         anyhow::bail!("a fresh reference was replayed");
     }

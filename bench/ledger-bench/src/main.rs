@@ -65,6 +65,8 @@ pub struct Plan {
     pub concurrency: usize,
     pub warmup: Duration,
     pub seconds: Duration,
+    /// Ledger clients keep one connection each instead of checking one out per debit.
+    pub hold_connections: bool,
 }
 
 fn emit(line: &Value) {
@@ -140,6 +142,7 @@ async fn run() -> anyhow::Result<()> {
             "keep": args.keep,
             "pgbench": args.pgbench,
             "ledger_sql": args.ledger_sql,
+            "hold_connections": args.hold_connections,
         },
         "database": dbname,
     }));
@@ -278,6 +281,7 @@ async fn bench(
                 concurrency,
                 warmup: args.warmup,
                 seconds: args.seconds,
+                hold_connections: args.hold_connections,
             };
             let run = ledger_run::run(&url, &ledger, Arc::clone(&wallets), &plan, &run_tag).await?;
             let (cpu_after, wal_after) = (usage::cpu(), usage::wal_position(&mut conn).await);
@@ -299,7 +303,7 @@ async fn bench(
             );
             emit(&json!({
                 "type": "result",
-                "engine": "ledger",
+                "engine": if args.hold_connections { "ledger_held_connection" } else { "ledger" },
                 "scenario": scenario.as_str(),
                 "wallets": if scenario == Scenario::Hot { 1 } else { wallets.len() },
                 "concurrency": concurrency,
@@ -389,7 +393,7 @@ async fn bench(
     emit(&json!({
         "type": "reconciliation",
         "wallets_checked": wallets.len(),
-        "drifts": drifts,
+        "drifts": drifts.iter().map(|drift| format!("{drift:?}")).collect::<Vec<_>>(),
         "clean": drifts.is_empty(),
         "debits_reported_applied": debits_applied,
         "debit_entries": debit_entries,

@@ -85,21 +85,25 @@ COMMIT;
 
 /// The ledger's own debit statements, as `store::lock_wallet` and `store::apply` send them (see
 /// the profile line), minus the pool's `SELECT 1`: what the SQL costs without the Rust client.
-/// References are random 63-bit numbers per client, so a collision is practically impossible.
+/// Mirrors the ledger at the commit this file was last changed in; if the profile line shows
+/// other statements, update it. References are random per client, so a collision is practically
+/// impossible.
 pub fn ledger_sql_script(scenario: Scenario, wallets: usize) -> String {
     let pick = match scenario {
         Scenario::Hot => "\\set i 1".to_owned(),
         Scenario::Spread => format!("\\set i random(1, {wallets})"),
     };
+    let entry_columns = "id, seq, wallet_id, kind, amount, balance_change, held_change, \
+                         balance_after, held_after, counterparty, reference, hold_id, reason, \
+                         actor, created_at";
     format!(
         "{pick}
 \\set r random(1, 1000000000000000)
 BEGIN;
-SELECT id, organization_id, currency, balance AS b, held AS h FROM wallets WHERE id = bench_wallet_id(:i) FOR UPDATE \\gset
-SELECT source FROM wallet_freezes WHERE wallet_id = bench_wallet_id(:i) ORDER BY source;
-SELECT id, seq, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, hold_id, reason, actor, created_at FROM ledger_entries WHERE wallet_id = bench_wallet_id(:i) AND reference = 'sql-' || :client_id || '-' || :r;
+SELECT id, organization_id, currency, balance AS b, held AS h, frozen_by FROM wallets WHERE id = bench_wallet_id(:i) FOR UPDATE \\gset
+SELECT {entry_columns} FROM ledger_entries WHERE wallet_id = bench_wallet_id(:i) AND reference = 'sql-' || :client_id || '-' || :r;
 UPDATE wallets SET balance = :b - 1, held = :h WHERE id = bench_wallet_id(:i);
-INSERT INTO ledger_entries (id, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, actor, created_at) VALUES (bench_uuid_v7(), bench_wallet_id(:i), 'debit', 1, -1, 0, :b - 1, :h, 'revenue:messages', 'sql-' || :client_id || '-' || :r, 'system:bench-sql', now()) RETURNING id, seq, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, hold_id, reason, actor, created_at;
+INSERT INTO ledger_entries (id, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, actor, created_at) VALUES (bench_uuid_v7(), bench_wallet_id(:i), 'debit', 1, -1, 0, :b - 1, :h, 'revenue:messages', 'sql-' || :client_id || '-' || :r, 'system:bench-sql', now()) RETURNING {entry_columns};
 COMMIT;
 "
     )
@@ -324,7 +328,6 @@ mod tests {
         assert!(script.starts_with("\\set i random(1, 100)\n"));
         let order: Vec<usize> = [
             "FOR UPDATE",
-            "wallet_freezes",
             "AND reference",
             "UPDATE wallets",
             "INSERT INTO ledger_entries",
