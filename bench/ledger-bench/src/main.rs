@@ -243,7 +243,7 @@ async fn bench(
         progress!("profiling {} sequential debits", args.profile_ops);
         let profile = profile::run(&url, &ledger, wallets[0], args.profile_ops, &run_tag).await?;
         emit(&profile);
-        debits_applied += 20 + 2 * args.profile_ops as u64;
+        debits_applied += profile::debits_written(args.profile_ops);
     }
 
     let bench_url = pgurl::PgUrl::parse(&url)?;

@@ -35,6 +35,34 @@ struct Trace {
     commits: u64,
     rollbacks: u64,
     errors: u64,
+    /// When this connection's wallet row lock was granted (the `FOR UPDATE` answer arrived).
+    lock_granted: Option<Instant>,
+    /// From sending `FOR UPDATE` to its answer: waiting for the lock, plus one round trip.
+    lock_wait: Duration,
+    /// From the `FOR UPDATE` answer to the `COMMIT` answer: how long the client kept the lock.
+    lock_hold: Duration,
+    locks: u64,
+}
+
+impl Trace {
+    fn merge(&mut self, other: Trace) {
+        self.flights += other.flights;
+        for (label, statement) in other.statements {
+            let mine = self.statements.entry(label).or_default();
+            mine.count += statement.count;
+            mine.total += statement.total;
+            if mine.sql.is_empty() {
+                mine.sql = statement.sql;
+            }
+        }
+        self.begins += other.begins;
+        self.commits += other.commits;
+        self.rollbacks += other.rollbacks;
+        self.errors += other.errors;
+        self.lock_wait += other.lock_wait;
+        self.lock_hold += other.lock_hold;
+        self.locks += other.locks;
+    }
 }
 
 #[derive(Clone, Default)]
@@ -65,10 +93,23 @@ impl Instrumentation for Recorder {
                     trace.errors += 1;
                 }
                 let sent = trace.sent.get_mut(&sql).and_then(VecDeque::pop_front);
-                let statement = trace.statements.entry(label(&sql)).or_default();
+                let now = Instant::now();
+                let label = label(&sql);
+                if label == "SELECT wallets FOR UPDATE" && error.is_none() {
+                    trace.lock_granted = Some(now);
+                    trace.locks += 1;
+                    if let Some(sent) = sent {
+                        trace.lock_wait += now - sent;
+                    }
+                } else if (sql == "COMMIT" || sql == "ROLLBACK")
+                    && let Some(granted) = trace.lock_granted.take()
+                {
+                    trace.lock_hold += now - granted;
+                }
+                let statement = trace.statements.entry(label).or_default();
                 statement.count += 1;
                 if let Some(sent) = sent {
-                    statement.total += sent.elapsed();
+                    statement.total += now - sent;
                 }
                 if statement.sql.is_empty() {
                     statement.sql = sql.chars().take(400).collect();
@@ -182,17 +223,105 @@ pub async fn run(
     let held = recorder.take();
     pool.close();
 
+    let (contended, contended_latencies, contended_seconds) =
+        contended(url, ledger, wallet_id, ops, run_tag).await?;
     Ok(json!({
         "type": "profile",
-        "note": "sequential debits on the hot wallet, one connection, concurrency 1",
+        "note": "debits on the hot wallet: sequentially on one connection (checked out per debit, \
+                 then held), and from 8 concurrent clients checking out per debit",
         "debits": ops,
-        "pool_checkout_per_debit": describe(&pooled, ops, checkout_latencies, pooled_seconds),
-        "connection_held": describe(&held, ops, held_latencies, held_seconds),
+        "pool_checkout_per_debit": describe(&pooled, checkout_latencies, pooled_seconds),
+        "connection_held": describe(&held, held_latencies, held_seconds),
+        "hot_concurrency_8": describe(&contended, contended_latencies, contended_seconds),
     }))
 }
 
-fn describe(trace: &Trace, ops: usize, latencies: Vec<Duration>, seconds: f64) -> Value {
-    let per_op = |n: u64| stats::round3(n as f64 / ops.max(1) as f64);
+const CONTENDED_CLIENTS: usize = 8;
+
+/// How many debits a profile of `ops` writes (warm-ups included), for the final entries check.
+pub fn debits_written(ops: usize) -> u64 {
+    let contended = ops.div_ceil(CONTENDED_CLIENTS) * CONTENDED_CLIENTS;
+    (20 + 2 * ops + CONTENDED_CLIENTS * 5 + contended) as u64
+}
+
+/// `ops` debits on the hot wallet from 8 clients, every pooled connection traced.
+async fn contended(
+    url: &str,
+    ledger: &Ledger,
+    wallet_id: WalletId,
+    ops: usize,
+    run_tag: &str,
+) -> anyhow::Result<(Trace, Vec<Duration>, f64)> {
+    let mut config = db::DbConfig::new(url.to_owned().into(), "ledger-bench-profile");
+    config.max_connections = CONTENDED_CLIENTS;
+    let pool = db::connect_pool(&config).context("could not build the pool")?;
+    let recorders: Vec<Recorder> = (0..CONTENDED_CLIENTS)
+        .map(|_| Recorder::default())
+        .collect();
+    {
+        let mut opened = Vec::with_capacity(CONTENDED_CLIENTS);
+        for recorder in &recorders {
+            let mut conn = pool.get().await?;
+            conn.set_instrumentation(recorder.clone());
+            opened.push(conn);
+        }
+    }
+    let counterparty = Counterparty::parse("revenue:messages")?;
+    let per_client = ops.div_ceil(CONTENDED_CLIENTS);
+    let client = |task: usize, phase: &'static str, count: usize| {
+        let (pool, ledger, counterparty) = (pool.clone(), ledger.clone(), counterparty.clone());
+        let prefix = format!("{run_tag}-profile-{phase}-t{task}");
+        async move {
+            let mut latencies = Vec::with_capacity(count);
+            for n in 0..count {
+                let request = DebitRequest {
+                    wallet_id,
+                    amount: Money::from_minor(1, Currency::USD),
+                    counterparty: counterparty.clone(),
+                    reference: Reference::parse(format!("{prefix}-{n}"))?,
+                    actor: Actor::system("bench"),
+                };
+                let op = Instant::now();
+                let mut conn = pool.get().await?;
+                ledger.debit(&mut conn, request).await?;
+                latencies.push(op.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }
+    };
+    // Warm every connection's statement cache, then measure.
+    let warm: Vec<_> = (0..CONTENDED_CLIENTS)
+        .map(|task| tokio::spawn(client(task, "warm8", 5)))
+        .collect();
+    for handle in warm {
+        handle.await??;
+    }
+    for recorder in &recorders {
+        recorder.take();
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONTENDED_CLIENTS)
+        .map(|task| tokio::spawn(client(task, "hot8", per_client)))
+        .collect();
+    let mut latencies = Vec::with_capacity(per_client * CONTENDED_CLIENTS);
+    for handle in tasks {
+        latencies.extend(handle.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    pool.close();
+    let mut trace = Trace::default();
+    for recorder in &recorders {
+        trace.merge(recorder.take());
+    }
+    Ok((trace, latencies, seconds))
+}
+
+fn describe(trace: &Trace, latencies: Vec<Duration>, seconds: f64) -> Value {
+    let ops = latencies.len().max(1);
+    let per_op = |n: u64| stats::round3(n as f64 / ops as f64);
+    let mean_ms = |total: Duration, n: u64| {
+        (n > 0).then(|| stats::round3(total.as_secs_f64() * 1000.0 / n as f64))
+    };
     let statements: u64 = trace.statements.values().map(|s| s.count).sum();
     let latencies_us = latencies
         .iter()
@@ -228,6 +357,8 @@ fn describe(trace: &Trace, ops: usize, latencies: Vec<Duration>, seconds: f64) -
         "commits": trace.commits,
         "rollbacks": trace.rollbacks,
         "failed_statements": trace.errors,
+        "mean_lock_wait_ms": mean_ms(trace.lock_wait, trace.locks),
+        "mean_lock_hold_ms": mean_ms(trace.lock_hold, trace.locks),
         "statements": by_statement,
     })
 }
