@@ -21,8 +21,8 @@ usage: cargo run --release -p ledger-bench -- [options]
   --help              this text
 
 Server: BENCH_DATABASE_URL, else DATABASE_URL, else the embedded development cluster
-(./.data/postgres). pgbench: on PATH, under `pg_config --bindir` or /usr/lib/postgresql/*/bin;
-PGBENCH=/path/to/pgbench overrides.";
+(./.data/postgres). pgbench: $PGBENCH, else `pg_config --bindir`, else the newest
+/usr/lib/postgresql/*/bin, else PATH. See docs/performance.md.";
 
 #[derive(Debug, Clone)]
 pub struct Args {
