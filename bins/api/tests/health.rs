@@ -1,7 +1,9 @@
 //! Probes and the served OpenAPI document.
 
-// Marks the helpers in `common` as test code, where unwrap is allowed.
-#![cfg(test)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test set-up helpers: a panic is how a test reports failure"
+)]
 
 #[expect(dead_code, reason = "these tests need only part of the shared helpers")]
 mod common;

@@ -1,7 +1,9 @@
 //! The organization and API-key endpoints over HTTP, against a real database.
 
-// Marks the helpers in `common` as test code, where unwrap is allowed.
-#![cfg(test)]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test set-up helpers: a panic is how a test reports failure"
+)]
 
 #[expect(dead_code, reason = "these tests need only part of the shared helpers")]
 mod common;
@@ -108,34 +110,20 @@ async fn organization_keys_are_refused_admin_operations_with_403() {
     assert_eq!(app.count_organizations().await, 1);
     assert_eq!(app.count_api_keys().await, 1);
 
-    let response = app
-        .client
-        .post(app.url("/v1/organizations"))
-        .bearer_auth(&key)
-        .json(&json!({"name": "Sneaky", "currency": "USD"}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 403, "ADMIN_REQUIRED").await;
-
-    let response = app
-        .client
-        .post(app.url(&format!("/v1/organizations/{org}/api-keys")))
-        .bearer_auth(&key)
-        .json(&json!({"name": "another"}))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 403, "ADMIN_REQUIRED").await;
-
-    let response = app
-        .client
-        .delete(app.url(&format!("/v1/organizations/{org}/api-keys/{key_id}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 403, "ADMIN_REQUIRED").await;
+    let attempts = [
+        app.client
+            .post(app.url("/v1/organizations"))
+            .json(&json!({"name": "Sneaky", "currency": "USD"})),
+        app.client
+            .post(app.url(&format!("/v1/organizations/{org}/api-keys")))
+            .json(&json!({"name": "another"})),
+        app.client
+            .delete(app.url(&format!("/v1/organizations/{org}/api-keys/{key_id}"))),
+    ];
+    for attempt in attempts {
+        let response = attempt.bearer_auth(&key).send().await.unwrap();
+        assert_problem(response, 403, "ADMIN_REQUIRED").await;
+    }
 
     assert_eq!(app.count_organizations().await, 1);
     assert_eq!(app.count_api_keys().await, 1);
@@ -185,12 +173,9 @@ async fn another_organization_is_indistinguishable_from_a_missing_one() {
 #[tokio::test]
 async fn bad_bodies_are_refused_with_problems_and_write_nothing() {
     let app = TestApp::spawn().await;
+    let url = app.url("/v1/organizations");
     let post = |body: String, content_type: &'static str| {
-        app.client
-            .post(app.url("/v1/organizations"))
-            .bearer_auth(ADMIN_TOKEN)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body)
+        app.post_raw(&url, ADMIN_TOKEN, body, Some(content_type))
             .send()
     };
     let json = "application/json";
@@ -241,7 +226,21 @@ async fn bad_bodies_are_refused_with_problems_and_write_nothing() {
     let problem = assert_problem(response, 413, "BODY_TOO_LARGE").await;
     assert_eq!(problem["limit_bytes"], BODY_LIMIT);
 
-    for currency in ["XYZ", "usd", "US", "XAU", ""] {
+    // A body that is needed but empty.
+    let response = post(String::new(), json).await.unwrap();
+    assert_problem(response, 400, "MALFORMED_JSON").await;
+    let response = app
+        .post_raw(&url, ADMIN_TOKEN, "", None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    for body in ["null", "[]", r#"{"name": null, "currency": "USD"}"#] {
+        let response = post(body.to_owned(), json).await.unwrap();
+        assert_problem(response, 422, "VALIDATION_FAILED").await;
+    }
+
+    for currency in ["XYZ", "usd", "US", "USDD", "XAU", ""] {
         let body = json!({"name": "Acme", "currency": currency}).to_string();
         let response = post(body, json).await.unwrap();
         assert_problem(response, 422, "INVALID_CURRENCY").await;
