@@ -76,8 +76,9 @@ CREATE INDEX holds_expiry ON holds (expires_at) WHERE status = 'open';
 -- Every change to a wallet's balance or held amount, append-only, with the figures after it.
 CREATE TABLE ledger_entries (
     id              uuid PRIMARY KEY,
-    -- Strict insertion order for history cursors (uuid v7 is only millisecond-ordered).
-    seq             bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+    -- Strict insertion order for history cursors (uuid v7 is only millisecond-ordered). The
+    -- identity is unique by construction; an extra UNIQUE index would cost every insert.
+    seq             bigint GENERATED ALWAYS AS IDENTITY,
     wallet_id       uuid NOT NULL REFERENCES wallets (id),
     kind            text NOT NULL
                     CHECK (kind IN ('credit', 'debit', 'hold', 'capture', 'release', 'expiry', 'correction')),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use diesel::ConnectionError;
 use diesel_async::{
     AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
-    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, deadpool},
+    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod, deadpool},
 };
 use futures::{FutureExt, future::BoxFuture};
 use secrecy::{ExposeSecret, SecretString};
@@ -55,6 +55,10 @@ pub fn connect_pool(config: &DbConfig) -> Result<DbPool, PoolBuildError> {
         application_name: config.application_name.clone(),
     };
     let mut manager_config = ManagerConfig::default();
+    // Checking out a connection must not cost a `SELECT 1` round trip per request (it was ~7% of
+    // a debit). A connection the server dropped is still detected: diesel-async marks it broken
+    // on its first failed use and the pool discards it, and callers see a retryable error.
+    manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |url| session.clone().establish(url).boxed());
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         config.url.expose_secret(),

@@ -2,9 +2,10 @@
 //! template, so database tests run in parallel without `#[serial]`.
 //!
 //! The server is `TEST_DATABASE_URL`, else `DATABASE_URL`, else a throwaway cluster that testkit
-//! runs from the installed PostgreSQL binaries in `<workspace>/target/test-postgres` (port 54321
-//! or `TEST_EMBEDDED_PG_PORT`, fsync off; left running for the next test run). Without PostgreSQL, tests fail: there is no
-//! skip, in CI or anywhere else.
+//! runs from the installed PostgreSQL binaries in `<workspace>/target/test-postgres` (fsync off;
+//! left running for the next test run). Its port is 54321 plus an offset derived from the
+//! checkout's path (the next free one if taken), or `TEST_EMBEDDED_PG_PORT`. Without PostgreSQL,
+//! tests fail: there is no skip, in CI or anywhere else.
 //!
 //! ```no_run
 //! # async fn example() {

@@ -16,9 +16,8 @@ use diesel::{
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-/// Port of the throwaway test cluster: not 5432 (a system server) nor 54320 (the dev cluster).
-/// `TEST_EMBEDDED_PG_PORT` overrides it, e.g. for a second checkout whose cluster would
-/// otherwise collide with the first one's.
+/// Lowest port of the throwaway test cluster: not 5432 (a system server) nor 54320 (the dev
+/// cluster). Each checkout adds its own offset; `TEST_EMBEDDED_PG_PORT` overrides the lot.
 const TEST_CLUSTER_PORT: u16 = 54321;
 /// Test databases older than this belong to runs that died before dropping them.
 const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
@@ -108,20 +107,38 @@ async fn start_server() -> Result<Server, String> {
         }
     }
     let dir = workspace_root()?.join("target").join("test-postgres");
-    let port = match std::env::var("TEST_EMBEDDED_PG_PORT") {
-        Ok(port) => port
-            .trim()
-            .parse()
-            .map_err(|_| format!("TEST_EMBEDDED_PG_PORT is not a port number: {port:?}"))?,
-        Err(_) => TEST_CLUSTER_PORT,
+    let ports: Vec<u16> = match std::env::var("TEST_EMBEDDED_PG_PORT") {
+        Ok(port) => vec![
+            port.trim()
+                .parse()
+                .map_err(|_| format!("TEST_EMBEDDED_PG_PORT is not a port number: {port:?}"))?,
+        ],
+        // Each checkout gets its own port, so two checkouts (a developer's and CI's fresh clone)
+        // never fight over one; a port taken by something else moves us to the next.
+        Err(_) => {
+            let base = TEST_CLUSTER_PORT + checkout_offset(&dir);
+            (base..base + 16).collect()
+        }
     };
-    let options = ClusterOptions {
-        fsync: false,
-        ..ClusterOptions::new(port)
-    };
-    let cluster = ensure_local_cluster(&dir, &options)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut last_error = String::from("no port to try");
+    let mut started = None;
+    for port in ports {
+        let options = ClusterOptions {
+            fsync: false,
+            ..ClusterOptions::new(port)
+        };
+        match ensure_local_cluster(&dir, &options).await {
+            Ok(cluster) => {
+                started = Some(cluster);
+                break;
+            }
+            Err(error @ db::embedded::EmbeddedError::PortInUse { .. }) => {
+                last_error = error.to_string();
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+    let cluster = started.ok_or(last_error)?;
     Ok(Server {
         maintenance_url: cluster.maintenance_url(),
     })
@@ -269,4 +286,15 @@ async fn drop_stale_test_databases(conn: &mut AsyncPgConnection) {
             .await;
         }
     }
+}
+
+/// A stable offset in 0..400 derived from the cluster directory (FNV-1a of its path).
+fn checkout_offset(dir: &std::path::Path) -> u16 {
+    let hash = dir
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    u16::try_from(hash % 400).unwrap_or(0)
 }
