@@ -10,10 +10,10 @@ use primitives::{Clock, Currency, HoldId, Money, OrganizationId, WalletId};
 use crate::{
     decide::{Decision, Request, decide},
     error::LedgerError,
-    input::{Actor, Reference},
     model::{Entry, HoldReceipt, Outcome, WalletBalance},
     request::{
-        CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, HoldRequest, ReleaseRequest,
+        CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, HoldRequest, MovementCall,
+        ReleaseRequest,
     },
     store,
 };
@@ -103,19 +103,7 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
         request: DebitRequest,
     ) -> Result<Outcome<Entry>, LedgerError> {
-        let DebitRequest {
-            wallet_id,
-            amount,
-            counterparty,
-            reference,
-            actor,
-        } = request;
-        let request = Request::Debit {
-            amount,
-            counterparty,
-        };
-        self.move_money(conn, wallet_id, None, request, reference, actor)
-            .await
+        self.move_money(conn, request.into()).await
     }
 
     pub async fn credit(
@@ -123,19 +111,7 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
         request: CreditRequest,
     ) -> Result<Outcome<Entry>, LedgerError> {
-        let CreditRequest {
-            wallet_id,
-            amount,
-            counterparty,
-            reference,
-            actor,
-        } = request;
-        let request = Request::Credit {
-            amount,
-            counterparty,
-        };
-        self.move_money(conn, wallet_id, None, request, reference, actor)
-            .await
+        self.move_money(conn, request.into()).await
     }
 
     pub async fn correct(
@@ -143,16 +119,7 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
         request: CorrectionRequest,
     ) -> Result<Outcome<Entry>, LedgerError> {
-        let CorrectionRequest {
-            wallet_id,
-            amount,
-            reason,
-            reference,
-            actor,
-        } = request;
-        let request = Request::Correction { amount, reason };
-        self.move_money(conn, wallet_id, None, request, reference, actor)
-            .await
+        self.move_money(conn, request.into()).await
     }
 
     pub async fn hold(
@@ -160,23 +127,9 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
         request: HoldRequest,
     ) -> Result<Outcome<HoldReceipt>, LedgerError> {
-        let HoldRequest {
-            wallet_id,
-            amount,
-            counterparty,
-            expires_at,
-            reference,
-            actor,
-        } = request;
-        let request = Request::Hold {
-            amount,
-            counterparty,
-            expires_at,
-        };
+        let wallet_id = request.wallet_id;
         conn.transaction(async move |conn| {
-            let entry = self
-                .move_money(conn, wallet_id, None, request, reference, actor)
-                .await?;
+            let entry = self.move_money(conn, request.into()).await?;
             let hold_id = entry
                 .value
                 .hold_id
@@ -192,20 +145,7 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
         request: CaptureRequest,
     ) -> Result<Outcome<Entry>, LedgerError> {
-        let CaptureRequest {
-            wallet_id,
-            hold_id,
-            amount,
-            reference,
-            actor,
-        } = request;
-        let request = Request::Capture {
-            hold_id,
-            hold: None,
-            amount,
-        };
-        self.move_money(conn, wallet_id, Some(hold_id), request, reference, actor)
-            .await
+        self.move_money(conn, request.into()).await
     }
 
     pub async fn release(
@@ -213,18 +153,7 @@ impl Ledger {
         conn: &mut AsyncPgConnection,
         request: ReleaseRequest,
     ) -> Result<Outcome<Entry>, LedgerError> {
-        let ReleaseRequest {
-            wallet_id,
-            hold_id,
-            reference,
-            actor,
-        } = request;
-        let request = Request::Release {
-            hold_id,
-            hold: None,
-        };
-        self.move_money(conn, wallet_id, Some(hold_id), request, reference, actor)
-            .await
+        self.move_money(conn, request.into()).await
     }
 
     /// A hold as it is now.
@@ -246,12 +175,15 @@ impl Ledger {
     async fn move_money(
         &self,
         conn: &mut AsyncPgConnection,
-        wallet_id: WalletId,
-        hold_id: Option<HoldId>,
-        mut request: Request,
-        reference: Reference,
-        actor: Actor,
+        movement: MovementCall,
     ) -> Result<Outcome<Entry>, LedgerError> {
+        let MovementCall {
+            wallet_id,
+            hold_id,
+            mut request,
+            reference,
+            actor,
+        } = movement;
         conn.transaction(async move |conn| {
             let (wallet, existing) = store::lock_wallet(conn, wallet_id, Some(&reference)).await?;
             // Read the clock only once the lock is held: a capture that waited past the hold's

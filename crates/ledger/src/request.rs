@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use primitives::{HoldId, Money, WalletId};
 
 use crate::{
+    decide::Request,
     input::{Actor, Counterparty, Reason, Reference},
     model::FreezeSource,
 };
@@ -84,4 +85,94 @@ pub struct UnfreezeRequest {
     pub source: FreezeSource,
     pub reason: Reason,
     pub actor: Actor,
+}
+
+/// A money movement as the ledger's single write path (`Ledger::move_money`) takes it.
+pub(crate) struct MovementCall {
+    pub wallet_id: WalletId,
+    /// The hold to load under the wallet lock (captures and releases).
+    pub hold_id: Option<HoldId>,
+    pub request: Request,
+    pub reference: Reference,
+    pub actor: Actor,
+}
+
+impl From<DebitRequest> for MovementCall {
+    fn from(r: DebitRequest) -> Self {
+        let request = Request::Debit {
+            amount: r.amount,
+            counterparty: r.counterparty,
+        };
+        Self::new(r.wallet_id, None, request, r.reference, r.actor)
+    }
+}
+
+impl From<CreditRequest> for MovementCall {
+    fn from(r: CreditRequest) -> Self {
+        let request = Request::Credit {
+            amount: r.amount,
+            counterparty: r.counterparty,
+        };
+        Self::new(r.wallet_id, None, request, r.reference, r.actor)
+    }
+}
+
+impl From<CorrectionRequest> for MovementCall {
+    fn from(r: CorrectionRequest) -> Self {
+        let request = Request::Correction {
+            amount: r.amount,
+            reason: r.reason,
+        };
+        Self::new(r.wallet_id, None, request, r.reference, r.actor)
+    }
+}
+
+impl From<HoldRequest> for MovementCall {
+    fn from(r: HoldRequest) -> Self {
+        let request = Request::Hold {
+            amount: r.amount,
+            counterparty: r.counterparty,
+            expires_at: r.expires_at,
+        };
+        Self::new(r.wallet_id, None, request, r.reference, r.actor)
+    }
+}
+
+impl From<CaptureRequest> for MovementCall {
+    fn from(r: CaptureRequest) -> Self {
+        let request = Request::Capture {
+            hold_id: r.hold_id,
+            hold: None,
+            amount: r.amount,
+        };
+        Self::new(r.wallet_id, Some(r.hold_id), request, r.reference, r.actor)
+    }
+}
+
+impl From<ReleaseRequest> for MovementCall {
+    fn from(r: ReleaseRequest) -> Self {
+        let request = Request::Release {
+            hold_id: r.hold_id,
+            hold: None,
+        };
+        Self::new(r.wallet_id, Some(r.hold_id), request, r.reference, r.actor)
+    }
+}
+
+impl MovementCall {
+    fn new(
+        wallet_id: WalletId,
+        hold_id: Option<HoldId>,
+        request: Request,
+        reference: Reference,
+        actor: Actor,
+    ) -> Self {
+        Self {
+            wallet_id,
+            hold_id,
+            request,
+            reference,
+            actor,
+        }
+    }
 }
