@@ -87,6 +87,22 @@ impl LedgerError {
         }
     }
 
+    /// A decision against the request (funds, freeze, hold state...), as opposed to a failure
+    /// of the system: for these an earlier entry under the same reference must still win.
+    pub(crate) fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::InsufficientFunds { .. }
+                | Self::FrozenWallet { .. }
+                | Self::CurrencyMismatch { .. }
+                | Self::HoldNotFound { .. }
+                | Self::HoldNotOpen { .. }
+                | Self::CaptureExceedsHold { .. }
+                | Self::BalanceOverflow { .. }
+                | Self::InvalidExpiry { .. }
+        )
+    }
+
     /// True when the same request may succeed if simply retried later.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Busy)

@@ -51,7 +51,7 @@ impl Ledger {
             diesel::sql_query("SET LOCAL lock_timeout = '2s'")
                 .execute(conn)
                 .await?;
-            let (wallet, _) = store::lock_wallet(conn, wallet_id, None).await?;
+            let wallet = store::lock_wallet(conn, wallet_id).await?;
             let now = self.now();
             let hold = store::find_hold(conn, wallet_id, hold_id)
                 .await?
@@ -64,8 +64,9 @@ impl Ledger {
             }
             match decide(&wallet, None, &Request::Expire { hold }, now)? {
                 Decision::Apply(movement) => {
-                    let entry =
-                        store::apply(conn, &wallet, &movement, &reference, &actor, now).await?;
+                    let entry = store::apply(conn, &wallet, &movement, &reference, &actor, now)
+                        .await?
+                        .ok_or_else(|| LedgerError::Corrupt(format!("{reference} already used")))?;
                     tracing::info!(
                         %wallet_id, %hold_id, amount = entry.amount.minor(), "hold expired"
                     );

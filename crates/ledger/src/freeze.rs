@@ -56,7 +56,7 @@ impl Ledger {
     ) -> Result<FreezeOutcome, LedgerError> {
         conn.transaction(async move |conn| {
             // Same lock as money movements, so a debit never races a freeze.
-            let (wallet, _) = store::lock_wallet(conn, wallet_id, None).await?;
+            let wallet = store::lock_wallet(conn, wallet_id).await?;
             let now = self.now();
             let mut frozen_by = wallet.frozen_by.clone();
             let changed = if freeze {

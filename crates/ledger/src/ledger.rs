@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use primitives::{Clock, Currency, HoldId, Money, OrganizationId, WalletId};
 
 use crate::{
-    decide::{Decision, Request, decide},
+    decide::{Decision, Request, WalletState, decide},
     error::LedgerError,
     model::{Entry, HoldReceipt, Outcome, WalletBalance},
     request::{
@@ -170,52 +170,131 @@ impl Ledger {
             .into_hold(row.currency()?)
     }
 
-    /// The one path every money movement takes: lock the wallet (reading the reference's earlier
-    /// entry and the hold under the lock), decide, then write or replay.
+    /// The one path every money movement takes.
+    ///
+    /// Optimistic first: lock the wallet, decide as if the reference were new, and write; the
+    /// entry's insert skips a reference that already has an entry. That keeps the common case to
+    /// three round trips under the wallet lock (lock, writes, commit). A refusal, or a reference
+    /// found taken (then everything is rolled back), goes through the careful path, which looks
+    /// the reference up under the lock first: a replay wins over every other rule.
     async fn move_money(
         &self,
         conn: &mut AsyncPgConnection,
-        movement: MovementCall,
+        call: MovementCall,
     ) -> Result<Outcome<Entry>, LedgerError> {
-        let MovementCall {
-            wallet_id,
-            hold_id,
-            mut request,
-            reference,
-            actor,
-        } = movement;
+        match self.apply_if_new(conn, &call).await {
+            Ok(Some(entry)) => Ok(Outcome::applied(entry)),
+            Ok(None) => self.replay_or_apply(conn, call).await,
+            Err(error) if error.is_refusal() => self.replay_or_apply(conn, call).await,
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Applies the movement assuming its reference is new. `Ok(None)`: it was not (nothing
+    /// written). A refusal is returned as is, without checking the reference.
+    async fn apply_if_new(
+        &self,
+        conn: &mut AsyncPgConnection,
+        call: &MovementCall,
+    ) -> Result<Option<Entry>, LedgerError> {
+        let result = conn
+            .transaction(async |conn| {
+                let (wallet, request, now) = self.lock_and_load(conn, call).await?;
+                let Decision::Apply(movement) = decide(&wallet, None, &request, now)? else {
+                    return Err(
+                        LedgerError::Corrupt("replay decided without an entry".into()).into(),
+                    );
+                };
+                let entry =
+                    store::apply(conn, &wallet, &movement, &call.reference, &call.actor, now)
+                        .await?
+                        // Rolls back the wallet update; the careful path answers instead.
+                        .ok_or(Attempt::ReferenceTaken)?;
+                log_movement(&wallet, &entry, call);
+                Ok(entry)
+            })
+            .await;
+        match result {
+            Ok(entry) => Ok(Some(entry)),
+            Err(Attempt::ReferenceTaken) => Ok(None),
+            Err(Attempt::Failed(error)) => Err(error),
+        }
+    }
+
+    /// The careful path: the reference's earlier entry is read under the lock before deciding.
+    async fn replay_or_apply(
+        &self,
+        conn: &mut AsyncPgConnection,
+        call: MovementCall,
+    ) -> Result<Outcome<Entry>, LedgerError> {
         conn.transaction(async move |conn| {
-            let (wallet, existing) = store::lock_wallet(conn, wallet_id, Some(&reference)).await?;
-            // Read the clock only once the lock is held: a capture that waited past the hold's
-            // deadline must see that it did.
-            let now = self.now();
-            if let Some(hold_id) = hold_id
-                && existing.is_none()
-            {
-                let hold = store::find_hold(conn, wallet_id, hold_id)
-                    .await?
-                    .map(|row| row.state())
-                    .transpose()?;
-                attach_hold(&mut request, hold);
-            }
+            let (wallet, request, now) = self.lock_and_load(conn, &call).await?;
+            let existing = store::find_entry(conn, &wallet, &call.reference).await?;
             match decide(&wallet, existing.as_ref(), &request, now)? {
                 Decision::Replay(entry) => Ok(Outcome::replayed(*entry)),
                 Decision::Apply(movement) => {
                     let entry =
-                        store::apply(conn, &wallet, &movement, &reference, &actor, now).await?;
-                    tracing::info!(
-                        wallet_id = %wallet_id, kind = entry.kind.as_str(),
-                        amount = entry.amount.minor(), currency = wallet.currency.code(),
-                        balance_after = entry.balance_after.minor(),
-                        reference = reference.as_str(), actor = actor.as_str(),
-                        "money movement"
-                    );
+                        store::apply(conn, &wallet, &movement, &call.reference, &call.actor, now)
+                            .await?
+                            .ok_or_else(|| {
+                                LedgerError::Corrupt("reference taken under the lock".into())
+                            })?;
+                    log_movement(&wallet, &entry, &call);
                     Ok(Outcome::applied(entry))
                 }
             }
         })
         .await
     }
+
+    /// Locks the wallet, then reads the clock (a capture that waited past the hold's deadline
+    /// must see that it did) and the hold the request names.
+    async fn lock_and_load(
+        &self,
+        conn: &mut AsyncPgConnection,
+        call: &MovementCall,
+    ) -> Result<(WalletState, Request, DateTime<Utc>), LedgerError> {
+        let wallet = store::lock_wallet(conn, call.wallet_id).await?;
+        let now = self.now();
+        let mut request = call.request.clone();
+        if let Some(hold_id) = call.hold_id {
+            let hold = store::find_hold(conn, call.wallet_id, hold_id)
+                .await?
+                .map(|row| row.state())
+                .transpose()?;
+            attach_hold(&mut request, hold);
+        }
+        Ok((wallet, request, now))
+    }
+}
+
+/// How the optimistic attempt ended, when it did not write.
+enum Attempt {
+    /// The reference already has an entry; everything was rolled back.
+    ReferenceTaken,
+    Failed(LedgerError),
+}
+
+impl From<LedgerError> for Attempt {
+    fn from(error: LedgerError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<diesel::result::Error> for Attempt {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+fn log_movement(wallet: &WalletState, entry: &Entry, call: &MovementCall) {
+    tracing::info!(
+        wallet_id = %wallet.id, kind = entry.kind.as_str(),
+        amount = entry.amount.minor(), currency = wallet.currency.code(),
+        balance_after = entry.balance_after.minor(),
+        reference = call.reference.as_str(), actor = call.actor.as_str(),
+        "money movement"
+    );
 }
 
 fn attach_hold(request: &mut Request, loaded: Option<crate::decide::HoldState>) {

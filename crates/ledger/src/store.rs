@@ -194,41 +194,42 @@ struct NewHold<'a> {
     created_at: DateTime<Utc>,
 }
 
-/// The wallet, locked for the rest of the transaction, and the entry already recorded under
-/// `reference`.
-///
-/// The reference lookup is sent only after the lock is granted: under READ COMMITTED each
-/// statement sees what was committed before it started, so the lookup sees the entry of any
-/// operation that held the lock before us. (Pipelining it behind the lock would depend on the
-/// driver sending statements in order, and a subquery inside the locking statement would use
-/// the snapshot from before the lock wait.)
+/// The wallet, locked for the rest of the transaction: the one serialization point of
+/// everything that touches it.
 pub(crate) async fn lock_wallet(
     conn: &mut AsyncPgConnection,
     wallet_id: WalletId,
-    reference: Option<&Reference>,
-) -> Result<(WalletState, Option<Entry>), LedgerError> {
-    let row = wallets::table
+) -> Result<WalletState, LedgerError> {
+    wallets::table
         .find(wallet_id.as_uuid())
         .for_update()
         .select(WalletRow::as_select())
         .get_result(conn)
         .await
         .optional()?
-        .ok_or(LedgerError::WalletNotFound)?;
-    let state = row.state()?;
-    let Some(reference) = reference else {
-        return Ok((state, None));
-    };
-    let existing = ledger_entries::table
-        .filter(ledger_entries::wallet_id.eq(wallet_id.as_uuid()))
+        .ok_or(LedgerError::WalletNotFound)?
+        .state()
+}
+
+/// The entry already recorded under `reference`. Called with the wallet locked: under READ
+/// COMMITTED each statement sees what was committed before it started, so this sees the entry of
+/// any operation that held the lock before us. (Sent in one pipeline with the lock it would
+/// depend on the driver's send order; as a subquery of the locking statement it would use the
+/// snapshot from before the lock wait.)
+pub(crate) async fn find_entry(
+    conn: &mut AsyncPgConnection,
+    wallet: &WalletState,
+    reference: &Reference,
+) -> Result<Option<Entry>, LedgerError> {
+    ledger_entries::table
+        .filter(ledger_entries::wallet_id.eq(wallet.id.as_uuid()))
         .filter(ledger_entries::reference.eq(reference.as_str()))
         .select(EntryRow::as_select())
         .get_result(conn)
         .await
         .optional()?
-        .map(|entry| entry.into_entry(state.currency))
-        .transpose()?;
-    Ok((state, existing))
+        .map(|entry| entry.into_entry(wallet.currency))
+        .transpose()
 }
 
 pub(crate) async fn find_hold(
@@ -247,6 +248,9 @@ pub(crate) async fn find_hold(
 
 /// Appends the entry and applies the movement to the wallet (and hold) row. The writes are
 /// pipelined; the caller's transaction makes them atomic.
+///
+/// Returns `None`, having written the wallet row, when the reference already has an entry: the
+/// caller must then roll its transaction back (and answer with a replay or a conflict).
 pub(crate) async fn apply(
     conn: &mut AsyncPgConnection,
     wallet: &WalletState,
@@ -254,7 +258,7 @@ pub(crate) async fn apply(
     reference: &Reference,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> Result<Entry, LedgerError> {
+) -> Result<Option<Entry>, LedgerError> {
     let wallet_id = wallet.id.as_uuid();
     // The hold row must exist before the entry that references it.
     if let Some(HoldChange::Create { id, expires_at }) = &movement.hold {
@@ -295,6 +299,8 @@ pub(crate) async fn apply(
             actor: actor.as_str(),
             created_at: now,
         })
+        .on_conflict((ledger_entries::wallet_id, ledger_entries::reference))
+        .do_nothing()
         .returning(EntryRow::as_returning())
         .get_result(&mut &*conn);
     let (updated, hold_updated, entry) = futures::join!(update_wallet, update_hold, insert_entry);
@@ -302,7 +308,10 @@ pub(crate) async fn apply(
         return Err(LedgerError::Corrupt("locked wallet row vanished".into()));
     }
     hold_updated?;
-    entry?.into_entry(wallet.currency)
+    entry
+        .optional()?
+        .map(|row| row.into_entry(wallet.currency))
+        .transpose()
 }
 
 async fn update_hold(

@@ -325,3 +325,52 @@ async fn the_schema_refuses_to_reopen_holds_or_point_entries_at_another_wallets_
     assert_eq!(status, "released");
     f.assert_reconciled().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_is_a_replay_even_after_the_wallet_was_drained_frozen_or_the_hold_closed() {
+    let f = Fixture::new().await;
+    f.fund(1_000).await;
+    let mut conn = f.conn().await;
+    let later = start_time() + Duration::hours(1);
+    let original = f
+        .ledger
+        .debit(&mut conn, debit(f.wallet, 600, "order-7"))
+        .await
+        .unwrap();
+    let receipt = f
+        .ledger
+        .hold(&mut conn, hold(f.wallet, 400, "budget-7", later))
+        .await
+        .unwrap()
+        .value;
+    let capture = ledger::CaptureRequest {
+        wallet_id: f.wallet,
+        hold_id: receipt.hold.id,
+        amount: usd(400),
+        reference: reference("batch-7"),
+        actor: Actor::system("dispatcher"),
+    };
+    let captured = f.ledger.capture(&mut conn, capture.clone()).await.unwrap();
+    f.ledger.freeze(&mut conn, freeze(f.wallet)).await.unwrap();
+    // Drained, frozen and the hold fully captured: every rule would now refuse these requests,
+    // but they were applied before, so they answer with the original entries.
+    let again = f
+        .ledger
+        .debit(&mut conn, debit(f.wallet, 600, "order-7"))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.value, original.value);
+    let again = f.ledger.capture(&mut conn, capture).await.unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.value, captured.value);
+    let again = f
+        .ledger
+        .hold(&mut conn, hold(f.wallet, 400, "budget-7", later))
+        .await
+        .unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.value.entry, receipt.entry);
+    assert_eq!(f.count("ledger_entries").await, 4);
+    assert_eq!(f.balance().await, (0, 0));
+}
