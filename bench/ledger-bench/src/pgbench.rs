@@ -83,8 +83,8 @@ COMMIT;
     )
 }
 
-/// The ledger's own debit statements, as `store::lock_wallet` and `store::apply` send them (see
-/// the profile line), minus the pool's `SELECT 1`: what the SQL costs without the Rust client.
+/// The ledger's own debit statements on its optimistic path, as `store::lock_wallet` and
+/// `store::apply` send them (see the profile line): what the SQL costs without the Rust client.
 /// Mirrors the ledger at the commit this file was last changed in; if the profile line shows
 /// other statements, update it. References are random per client, so a collision is practically
 /// impossible.
@@ -101,9 +101,8 @@ pub fn ledger_sql_script(scenario: Scenario, wallets: usize) -> String {
 \\set r random(1, 1000000000000000)
 BEGIN;
 SELECT id, organization_id, currency, balance AS b, held AS h, frozen_by FROM wallets WHERE id = bench_wallet_id(:i) FOR UPDATE \\gset
-SELECT {entry_columns} FROM ledger_entries WHERE wallet_id = bench_wallet_id(:i) AND reference = 'sql-' || :client_id || '-' || :r;
 UPDATE wallets SET balance = :b - 1, held = :h WHERE id = bench_wallet_id(:i);
-INSERT INTO ledger_entries (id, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, actor, created_at) VALUES (bench_uuid_v7(), bench_wallet_id(:i), 'debit', 1, -1, 0, :b - 1, :h, 'revenue:messages', 'sql-' || :client_id || '-' || :r, 'system:bench-sql', now()) RETURNING {entry_columns};
+INSERT INTO ledger_entries (id, wallet_id, kind, amount, balance_change, held_change, balance_after, held_after, counterparty, reference, actor, created_at) VALUES (bench_uuid_v7(), bench_wallet_id(:i), 'debit', 1, -1, 0, :b - 1, :h, 'revenue:messages', 'sql-' || :client_id || '-' || :r, 'system:bench-sql', now()) ON CONFLICT (wallet_id, reference) DO NOTHING RETURNING {entry_columns};
 COMMIT;
 "
     )
@@ -323,12 +322,11 @@ mod tests {
     }
 
     #[test]
-    fn the_ledger_sql_script_reads_under_the_lock_then_writes() {
+    fn the_ledger_sql_script_locks_then_writes() {
         let script = ledger_sql_script(Scenario::Spread, 100);
         assert!(script.starts_with("\\set i random(1, 100)\n"));
         let order: Vec<usize> = [
             "FOR UPDATE",
-            "AND reference",
             "UPDATE wallets",
             "INSERT INTO ledger_entries",
             "COMMIT",
