@@ -4,8 +4,7 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
-    reason = "test code: a panic is how a test reports failure"
+    reason = "test helpers: a panic is how a test reports failure"
 )]
 
 use std::{
