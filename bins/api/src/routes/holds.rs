@@ -8,7 +8,9 @@ use httpkit::{ApiBytes, ApiError, ApiJson, ApiPath, IdempotencyKey, ProblemBody}
 use ledger::Counterparty;
 use primitives::{HoldId, OrganizationId};
 
-use super::wallet::{DEFAULT_COUNTERPARTY, optional_json, positive_amount, receipt, reference};
+use super::wallet::{
+    DEFAULT_COUNTERPARTY, entry_receipt, optional_json, positive_amount, receipt, reference,
+};
 use crate::{
     AppError, AppState,
     access::WalletCaller,
@@ -195,13 +197,7 @@ pub async fn capture(
         actor: caller.actor(),
     };
     let outcome = state.ledger.capture(&mut conn, request).await?;
-    Ok(receipt(
-        outcome.replayed,
-        EntryReceipt {
-            entry: outcome.value.into(),
-            replayed: outcome.replayed,
-        },
-    ))
+    Ok(entry_receipt(outcome))
 }
 
 /// Gives back whatever the hold still reserves and closes it. The body is optional (empty or
@@ -264,11 +260,5 @@ pub async fn release(
         actor: caller.actor(),
     };
     let outcome = state.ledger.release(&mut conn, request).await?;
-    Ok(receipt(
-        outcome.replayed,
-        EntryReceipt {
-            entry: outcome.value.into(),
-            replayed: outcome.replayed,
-        },
-    ))
+    Ok(entry_receipt(outcome))
 }

@@ -7,7 +7,9 @@ use axum::{extract::State, response::Response};
 use httpkit::{ApiJson, IdempotencyKey, ProblemBody};
 use ledger::{Counterparty, Reason};
 
-use super::wallet::{DEFAULT_COUNTERPARTY, positive_amount, receipt, reference, signed_amount};
+use super::wallet::{
+    DEFAULT_COUNTERPARTY, entry_receipt, positive_amount, reference, signed_amount,
+};
 use crate::{
     AppError, AppState,
     access::{WalletAdmin, WalletCaller},
@@ -77,13 +79,7 @@ pub async fn debit(
         actor: caller.actor(),
     };
     let outcome = state.ledger.debit(&mut conn, request).await?;
-    Ok(receipt(
-        outcome.replayed,
-        EntryReceipt {
-            entry: outcome.value.into(),
-            replayed: outcome.replayed,
-        },
-    ))
+    Ok(entry_receipt(outcome))
 }
 
 /// Puts money into the wallet (admin only), e.g. a manual top-up. Recorded on frozen wallets
@@ -146,13 +142,7 @@ pub async fn credit(
         actor: admin.actor(),
     };
     let outcome = state.ledger.credit(&mut conn, request).await?;
-    Ok(receipt(
-        outcome.replayed,
-        EntryReceipt {
-            entry: outcome.value.into(),
-            replayed: outcome.replayed,
-        },
-    ))
+    Ok(entry_receipt(outcome))
 }
 
 /// An audited adjustment of the balance (admin only), with a signed amount and a mandatory
@@ -216,11 +206,5 @@ pub async fn correct(
         actor: admin.actor(),
     };
     let outcome = state.ledger.correct(&mut conn, request).await?;
-    Ok(receipt(
-        outcome.replayed,
-        EntryReceipt {
-            entry: outcome.value.into(),
-            replayed: outcome.replayed,
-        },
-    ))
+    Ok(entry_receipt(outcome))
 }

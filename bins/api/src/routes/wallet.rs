@@ -97,6 +97,19 @@ pub(super) fn receipt<T: Serialize>(replayed: bool, body: T) -> Response {
     }
 }
 
+/// The answer to a money movement that produced one entry (debit, credit, capture, release,
+/// correction).
+pub(super) fn entry_receipt(outcome: ledger::Outcome<ledger::Entry>) -> Response {
+    let replayed = outcome.replayed;
+    receipt(
+        replayed,
+        crate::wire::wallet::EntryReceipt {
+            entry: outcome.value.into(),
+            replayed,
+        },
+    )
+}
+
 /// A JSON body that may be omitted: empty (or blank) means `T::default()`. A body that is sent
 /// is held to the same rules as `ApiJson`: JSON media type, valid syntax, the expected shape.
 pub(super) fn optional_json<T: DeserializeOwned + Default>(
