@@ -1,5 +1,6 @@
-//! Who may touch an organization's wallet: extractors that check access before anything else
-//! (in particular before a body is parsed), so a refused caller learns nothing and costs little.
+//! Who may touch an organization's wallet or subscription: extractors that check access before
+//! anything else (in particular before a body is parsed), so a refused caller learns nothing and
+//! costs little.
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -66,6 +67,28 @@ impl WalletAdmin {
 }
 
 impl FromRequestParts<AppState> for WalletAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        AdminOnly::from_request_parts(parts, state).await?;
+        let ApiPath(OrganizationPath { organization_id }) =
+            ApiPath::from_request_parts(parts, state).await?;
+        Ok(Self { organization_id })
+    }
+}
+
+/// The admin, acting on the organization in the path (`/v1/admin/organizations/{organization_id}
+/// /...`): 401 without a valid credential, 403 `ADMIN_REQUIRED` for any organization key.
+/// Whether the organization exists is the handler's question (404 `ORGANIZATION_NOT_FOUND`).
+#[derive(Debug, Clone, Copy)]
+pub struct OrganizationAdmin {
+    pub organization_id: OrganizationId,
+}
+
+impl FromRequestParts<AppState> for OrganizationAdmin {
     type Rejection = ApiError;
 
     async fn from_request_parts(

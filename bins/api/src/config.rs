@@ -9,12 +9,15 @@
 //! | `DATABASE_POOL_SIZE` | `16` | most database connections held open |
 //! | `DATABASE_STATEMENT_TIMEOUT_MS` | `5000` | server-side limit for any one SQL statement |
 //! | `HOLD_EXPIRY_INTERVAL_SECS` | `30` | how often the api expires wallet holds past their deadline (up to 1000 per sweep); `0` disables the sweeper (run it elsewhere, e.g. `POST /v1/admin/holds/expire` or the worker once it exists) |
+//! | `BILLING_DUNNING_SCHEDULE` | `3:retry,5:retry+warning,7:retry+final_warning,10:suspend` | the dunning schedule: comma-separated `<day>:<retry\|suspend>[+warning\|+final_warning]` steps, days counted from the first failed payment, strictly increasing, the last one (only) `suspend` (see `subscriptions::dunning`) |
+//! | `BILLING_GRACE_PERIOD_HOURS` | `0` | how long access survives a failed payment before dunning blocks it; `0` blocks at once; must end before the schedule's first day |
 //! | `LOG_FORMAT` | `json` | `json` or `pretty` (see `httpkit::telemetry`) |
 //! | `RUST_LOG` | `info` | log filter |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::SecretString;
+use subscriptions::{DunningSchedule, LifecyclePolicy};
 
 /// Where the database is.
 #[derive(Debug, Clone)]
@@ -45,6 +48,8 @@ pub struct Config {
     pub hold_expiry_interval: Option<Duration>,
     /// Directory for development state (`./.data`): the generated admin token.
     pub data_dir: PathBuf,
+    /// The dunning schedule and grace period the subscription lifecycle runs on.
+    pub lifecycle: LifecyclePolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +64,9 @@ pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub const DEFAULT_POOL_SIZE: usize = 16;
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const DEFAULT_HOLD_EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_DUNNING_SCHEDULE: &str =
+    "3:retry,5:retry+warning,7:retry+final_warning,10:suspend";
+pub const DEFAULT_GRACE_PERIOD_HOURS: u32 = 0;
 
 impl Config {
     /// Defaults for everything but the database and the admin token, listening on a free
@@ -73,6 +81,7 @@ impl Config {
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             hold_expiry_interval: Some(DEFAULT_HOLD_EXPIRY_INTERVAL),
             data_dir: PathBuf::from(".data"),
+            lifecycle: LifecyclePolicy::default(),
         }
     }
 
@@ -116,6 +125,10 @@ impl Config {
             Some(DEFAULT_HOLD_EXPIRY_INTERVAL.as_secs()),
         )?;
         config.hold_expiry_interval = (sweep_secs > 0).then(|| Duration::from_secs(sweep_secs));
+        config.lifecycle = lifecycle(
+            get("BILLING_DUNNING_SCHEDULE"),
+            get("BILLING_GRACE_PERIOD_HOURS"),
+        )?;
         Ok(config)
     }
 
@@ -142,6 +155,30 @@ where
             reason: "no default".to_owned(),
         }),
     }
+}
+
+/// The lifecycle policy from its two variables. A grace period that does not end before the
+/// first dunning step is blamed on the grace variable: the schedule is valid on its own.
+fn lifecycle(
+    schedule: Option<String>,
+    grace_hours: Option<String>,
+) -> Result<LifecyclePolicy, ConfigError> {
+    let schedule: DunningSchedule = parse(
+        schedule,
+        "BILLING_DUNNING_SCHEDULE",
+        DEFAULT_DUNNING_SCHEDULE.parse().ok(),
+    )?;
+    let hours: u32 = parse(
+        grace_hours,
+        "BILLING_GRACE_PERIOD_HOURS",
+        Some(DEFAULT_GRACE_PERIOD_HOURS),
+    )?;
+    LifecyclePolicy::new(schedule, chrono::Duration::hours(i64::from(hours))).map_err(|error| {
+        ConfigError {
+            name: "BILLING_GRACE_PERIOD_HOURS",
+            reason: error.to_string(),
+        }
+    })
 }
 
 fn positive<T>(value: Option<String>, name: &'static str, default: T) -> Result<T, ConfigError>
@@ -186,6 +223,12 @@ mod tests {
         assert_eq!(config.pool_size, 16);
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.hold_expiry_interval, Some(Duration::from_secs(30)));
+        assert_eq!(config.lifecycle, LifecyclePolicy::default());
+        assert_eq!(
+            config.lifecycle.dunning().to_string(),
+            DEFAULT_DUNNING_SCHEDULE
+        );
+        assert_eq!(config.lifecycle.grace(), chrono::Duration::zero());
         // Blank is unset.
         let config = from(&[("DATABASE_URL", " "), ("ADMIN_TOKEN", "")]).unwrap();
         assert!(config.is_dev_mode());
@@ -202,6 +245,8 @@ mod tests {
             ("DATABASE_POOL_SIZE", "4"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "250"),
             ("HOLD_EXPIRY_INTERVAL_SECS", "5"),
+            ("BILLING_DUNNING_SCHEDULE", "2:retry+warning, 4:suspend"),
+            ("BILLING_GRACE_PERIOD_HOURS", "24"),
         ])
         .unwrap();
         assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
@@ -216,6 +261,11 @@ mod tests {
         assert_eq!(config.pool_size, 4);
         assert_eq!(config.statement_timeout, Duration::from_millis(250));
         assert_eq!(config.hold_expiry_interval, Some(Duration::from_secs(5)));
+        assert_eq!(
+            config.lifecycle.dunning().to_string(),
+            "2:retry+warning,4:suspend"
+        );
+        assert_eq!(config.lifecycle.grace(), chrono::Duration::hours(24));
         assert!(!config.is_dev_mode());
     }
 
@@ -235,6 +285,15 @@ mod tests {
             ("DATABASE_STATEMENT_TIMEOUT_MS", "1.5"),
             ("HOLD_EXPIRY_INTERVAL_SECS", "-1"),
             ("HOLD_EXPIRY_INTERVAL_SECS", "soon"),
+            ("BILLING_DUNNING_SCHEDULE", "3:retry"),
+            ("BILLING_DUNNING_SCHEDULE", "3:suspend,5:retry"),
+            ("BILLING_DUNNING_SCHEDULE", "5:retry,3:suspend"),
+            ("BILLING_DUNNING_SCHEDULE", "3:retry+shout,10:suspend"),
+            ("BILLING_DUNNING_SCHEDULE", "every day"),
+            ("BILLING_GRACE_PERIOD_HOURS", "-1"),
+            ("BILLING_GRACE_PERIOD_HOURS", "1.5"),
+            // The default schedule's first step is day 3: a 72-hour grace would outlast it.
+            ("BILLING_GRACE_PERIOD_HOURS", "72"),
         ] {
             let error = from(&[(name, value), ("ADMIN_TOKEN", "s3cret")]).unwrap_err();
             assert_eq!(error.name, name);

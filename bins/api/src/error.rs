@@ -3,10 +3,12 @@
 
 use axum::response::{IntoResponse, Response};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use enforcement::EnforcementError;
 use http::StatusCode;
 use httpkit::ApiError;
 use ledger::{InputError, LedgerError};
 use primitives::Money;
+use subscriptions::SubscriptionError;
 use tenancy::TenancyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +20,10 @@ pub enum AppError {
     Tenancy(#[from] TenancyError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Subscription(#[from] SubscriptionError),
+    #[error(transparent)]
+    Enforcement(#[from] EnforcementError),
     #[error("database error")]
     Database(#[from] DieselError),
     #[error("no database connection available")]
@@ -30,6 +36,8 @@ impl From<AppError> for ApiError {
             AppError::Api(problem) => problem,
             AppError::Tenancy(error) => tenancy_problem(error),
             AppError::Ledger(error) => ledger_problem(error),
+            AppError::Subscription(error) => subscription_problem(error),
+            AppError::Enforcement(error) => enforcement_problem(error),
             AppError::Database(error) => database_problem(&error),
             AppError::Pool(error) => ApiError::unavailable_from(&error),
         }
@@ -149,18 +157,76 @@ fn ledger_problem(error: LedgerError) -> ApiError {
             ApiError::validation(code, detail).with_member("currency", currency)
         }
         // A serialization conflict or lock timeout: the same request may succeed shortly.
-        LedgerError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "Wallet busy")
-            .with_detail(detail)
-            .with_header(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from_static("1"),
-            ),
+        LedgerError::Busy => busy(code, "Wallet busy", detail),
         LedgerError::Input(input) => {
             ApiError::validation(input.code, input.to_string()).with_member("field", input.field)
         }
         LedgerError::Database(error) => database_problem(&error),
         error @ LedgerError::Corrupt(_) => ApiError::internal_from(&error),
     }
+}
+
+/// The subscriptions domain's errors (docs/api.md). A busy subscription is retryable like a busy
+/// wallet; internal errors say nothing about their cause.
+fn subscription_problem(error: SubscriptionError) -> ApiError {
+    let code = error.code();
+    match error {
+        SubscriptionError::NotFound => subscription_not_found(),
+        SubscriptionError::OrganizationNotFound => organization_not_found(),
+        SubscriptionError::AlreadyLive { existing, .. } => ApiError::conflict(
+            code,
+            "the organization already has a live subscription; cancel it (or let it expire) \
+             before creating another",
+        )
+        .with_member("subscription_id", existing),
+        SubscriptionError::ProviderIdTaken => ApiError::conflict(
+            code,
+            "this provider subscription id already belongs to another subscription",
+        ),
+        SubscriptionError::Invalid { field, message } => {
+            ApiError::validation(code, format!("{field}: {message}")).with_member("field", field)
+        }
+        SubscriptionError::Busy => {
+            busy(code, "Subscription busy", "the subscription is busy; retry")
+        }
+        SubscriptionError::Database(error) => database_problem(&error),
+        error @ SubscriptionError::Corrupt(_) => ApiError::internal_from(&error),
+    }
+}
+
+/// Applying an event with its effects: the subscription's and the wallet's errors keep their
+/// own codes (a busy wallet is as retryable here as anywhere); a failing outbox, notification or
+/// effect is internal, and rolled the whole event back.
+fn enforcement_problem(error: EnforcementError) -> ApiError {
+    match error {
+        EnforcementError::Subscription(error) => subscription_problem(error),
+        EnforcementError::Ledger(error) => ledger_problem(error),
+        EnforcementError::Database(error) => database_problem(&error),
+        error @ (EnforcementError::Outbox(_)
+        | EnforcementError::Notification(_)
+        | EnforcementError::Effect(_)) => ApiError::internal_from(&error),
+    }
+}
+
+/// 503 with `Retry-After: 1`: a lock or serialization conflict; the same request may succeed
+/// shortly.
+fn busy(code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, title)
+        .with_detail(detail)
+        .with_header(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        )
+}
+
+/// The organization has no subscription (or the caller may not see it).
+pub fn subscription_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "SUBSCRIPTION_NOT_FOUND",
+        "Subscription not found",
+    )
+    .with_detail("the organization has no subscription")
 }
 
 fn decimal(money: Money) -> String {
@@ -259,6 +325,102 @@ mod tests {
         });
         assert_eq!(problem.member("hold_status"), Some(&"expired".into()));
         assert_eq!(problem.status(), StatusCode::CONFLICT, "not shadowed");
+    }
+
+    #[test]
+    fn subscription_errors_map_to_stable_codes_and_statuses() {
+        let cases = [
+            (SubscriptionError::NotFound, 404, "SUBSCRIPTION_NOT_FOUND"),
+            (
+                SubscriptionError::OrganizationNotFound,
+                404,
+                "ORGANIZATION_NOT_FOUND",
+            ),
+            (
+                SubscriptionError::AlreadyLive {
+                    organization: OrganizationId::new(),
+                    existing: primitives::SubscriptionId::new(),
+                },
+                409,
+                "SUBSCRIPTION_EXISTS",
+            ),
+            (
+                SubscriptionError::ProviderIdTaken,
+                409,
+                "PROVIDER_SUBSCRIPTION_TAKEN",
+            ),
+            (
+                SubscriptionError::Invalid {
+                    field: "plan",
+                    message: "too long",
+                },
+                422,
+                "VALIDATION_FAILED",
+            ),
+            (SubscriptionError::Busy, 503, "SUBSCRIPTION_BUSY"),
+            (
+                SubscriptionError::Corrupt("status of 42 (secret detail)".into()),
+                500,
+                "INTERNAL",
+            ),
+            (
+                SubscriptionError::Database(DieselError::NotFound),
+                500,
+                "INTERNAL",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let problem = ApiError::from(AppError::from(error));
+            assert_eq!(problem.status().as_u16(), status, "{code}");
+            assert_eq!(problem.code(), code);
+            let body = serde_json::to_string(&problem.body()).unwrap_or_default();
+            assert!(!body.contains("secret"), "{body}");
+        }
+        let busy = subscription_problem(SubscriptionError::Busy).into_response();
+        assert_eq!(busy.headers()[http::header::RETRY_AFTER], "1");
+        let invalid = subscription_problem(SubscriptionError::Invalid {
+            field: "plan",
+            message: "too long",
+        });
+        assert_eq!(invalid.member("field"), Some(&"plan".into()));
+    }
+
+    #[test]
+    fn enforcement_errors_keep_their_sources_codes() {
+        let cases = [
+            (
+                EnforcementError::Subscription(SubscriptionError::Busy),
+                503,
+                "SUBSCRIPTION_BUSY",
+            ),
+            (
+                EnforcementError::Ledger(LedgerError::Busy),
+                503,
+                "WALLET_BUSY",
+            ),
+            (
+                EnforcementError::Subscription(SubscriptionError::NotFound),
+                404,
+                "SUBSCRIPTION_NOT_FOUND",
+            ),
+            (
+                EnforcementError::Effect("secret detail".into()),
+                500,
+                "INTERNAL",
+            ),
+            (
+                EnforcementError::Database(DieselError::NotFound),
+                500,
+                "INTERNAL",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let problem = ApiError::from(AppError::from(error));
+            assert_eq!(problem.status().as_u16(), status, "{code}");
+            assert_eq!(problem.code(), code);
+            let body = serde_json::to_string(&problem.body()).unwrap_or_default();
+            assert!(!body.contains("secret"), "{body}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod admin_token;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod prometheus;
 pub mod readiness;
 mod routes;
 pub mod startup;

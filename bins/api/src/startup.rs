@@ -18,6 +18,7 @@ use crate::{
     admin_token::{self, AdminTokenError},
     auth::ApiKeyAuthenticator,
     config::{Config, DatabaseSource},
+    prometheus::{self, RecorderError},
     readiness::Readiness,
     routes,
     sweeper::Sweeper,
@@ -35,6 +36,8 @@ pub enum StartupError {
     Migration(#[from] db::migrations::MigrationError),
     #[error(transparent)]
     AdminToken(#[from] AdminTokenError),
+    #[error(transparent)]
+    Metrics(#[from] RecorderError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -61,8 +64,8 @@ impl Application {
         Self::build_with_clock(config, Arc::new(SystemClock)).await
     }
 
-    /// Like [`Application::build`] with the ledger on the given clock (tests move a
-    /// `ManualClock` to expire holds without sleeping).
+    /// Like [`Application::build`] with the ledger and the subscriptions on the given clock
+    /// (tests move a `ManualClock` to expire holds without sleeping).
     pub async fn build_with_clock(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -95,11 +98,16 @@ impl Application {
             println!("admin token written to {}", path.display());
         }
 
+        let ledger = ledger::Ledger::new(clock.clone());
+        let subscriptions = subscriptions::Subscriptions::new(clock, config.lifecycle.clone());
         let state = AppState {
             auth: Auth::new(admin, Arc::new(ApiKeyAuthenticator::new(pool.clone()))),
             readiness: Arc::new(Readiness::new(!config.is_dev_mode())),
             pool,
-            ledger: ledger::Ledger::new(clock),
+            enforcer: enforcement::Enforcer::new(subscriptions.clone(), ledger.clone()),
+            ledger,
+            subscriptions,
+            metrics: prometheus::recorder()?,
         };
         let router = routes::router(state.clone(), config.body_limit_bytes);
         let listener =
@@ -147,7 +155,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes (tests stop servers this way). The hold-expiry
-    /// sweeper runs alongside and stops with the server.
+    /// sweeper and the metrics upkeep run alongside and stop with the server.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -155,7 +163,9 @@ impl Application {
         let sweeper = self.hold_expiry_interval.map(|interval| {
             Sweeper::spawn(self.state.pool.clone(), self.state.ledger.clone(), interval)
         });
+        let upkeep = prometheus::spawn_upkeep(self.state.metrics.clone());
         let served = httpkit::server::serve(self.listener, self.router, shutdown).await;
+        upkeep.abort();
         if let Some(sweeper) = sweeper {
             sweeper.stop().await;
         }

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use db::{DbPool, pool::PooledConnection};
-use httpkit::Auth;
+use httpkit::{ApiError, Auth, EntitlementCheck};
+use metrics_exporter_prometheus::PrometheusHandle;
+use primitives::OrganizationId;
+use subscriptions::{AccessDecision, Feature, Subscriptions};
 
 use crate::{AppError, readiness::Readiness};
 
@@ -15,6 +18,13 @@ pub struct AppState {
     pub auth: Auth,
     pub readiness: Arc<Readiness>,
     pub ledger: ledger::Ledger,
+    /// The subscription lifecycle on the configured dunning schedule and grace period.
+    pub subscriptions: Subscriptions,
+    /// Applies subscription events with their effects (wallet freeze, notifications, outbox) in
+    /// one transaction; over the same `subscriptions` and `ledger`.
+    pub enforcer: enforcement::Enforcer,
+    /// The process's metrics, rendered by `GET /metrics`.
+    pub metrics: PrometheusHandle,
 }
 
 impl AppState {
@@ -27,6 +37,21 @@ impl AppState {
 impl FromRef<AppState> for Auth {
     fn from_ref(state: &AppState) -> Self {
         state.auth.clone()
+    }
+}
+
+/// Feature gates (`httpkit::RequireFeature`) ask the subscriptions tables.
+impl EntitlementCheck for AppState {
+    async fn check(
+        &self,
+        organization: OrganizationId,
+        feature: Feature,
+    ) -> Result<AccessDecision, ApiError> {
+        let mut conn = self.conn().await?;
+        let decision = subscriptions::access::entitlement(&mut conn, organization, feature)
+            .await
+            .map_err(AppError::from)?;
+        Ok(decision)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Probes and the served OpenAPI document.
+//! Probes, metrics and the served OpenAPI document.
 
 #![expect(
     clippy::unwrap_used,
@@ -87,10 +87,37 @@ async fn served_openapi_document_is_the_generated_one() {
         "/v1/organizations/{organization_id}",
         "/v1/organizations/{organization_id}/api-keys",
         "/v1/organizations/{organization_id}/api-keys/{key_id}",
+        "/metrics",
+        "/v1/subscription",
+        "/v1/entitlements/{feature}",
+        "/v1/admin/organizations/{organization_id}/subscription/manual-payment",
     ] {
         assert!(
             served["paths"][path].is_object(),
             "{path} is not documented"
         );
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_served_to_anyone_in_the_prometheus_text_format() {
+    // Two applications in one process share the one global recorder: building the second
+    // must not fail, and both serve what the process records.
+    let app = TestApp::spawn().await;
+    let second = TestApp::spawn().await;
+    metrics::counter!("api_health_test_probe_total").increment(3);
+    for app in [&app, &second] {
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        let text = response.text().await.unwrap();
+        assert!(text.contains("api_health_test_probe_total 3"), "{text}");
     }
 }

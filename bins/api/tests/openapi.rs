@@ -27,3 +27,21 @@ fn openapi_document_matches_the_committed_snapshot() {
         path.display()
     );
 }
+
+#[test]
+fn operation_ids_are_unique() {
+    let document = serde_json::to_value(api::openapi()).unwrap_or_default();
+    let mut seen = std::collections::BTreeSet::new();
+    let operations = document["paths"]
+        .as_object()
+        .into_iter()
+        .flat_map(|paths| paths.values())
+        .filter_map(|path| path.as_object())
+        .flat_map(|methods| methods.values());
+    for operation in operations {
+        let id = operation["operationId"].as_str().unwrap_or_default();
+        assert!(!id.is_empty(), "an operation without an id: {operation}");
+        assert!(seen.insert(id.to_owned()), "operationId {id} is used twice");
+    }
+    assert!(seen.len() > 30, "{seen:?}");
+}

@@ -6,6 +6,7 @@ diesel::table! {
         id -> Uuid,
         name -> Text,
         created_at -> Timestamptz,
+        billing_email -> Nullable<Text>,
     }
 }
 
@@ -80,18 +81,123 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox_messages (id) {
+        id -> Uuid,
+        topic -> Text,
+        dedupe_key -> Text,
+        organization_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        claim_token -> Nullable<Uuid>,
+        claimed_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        plan -> Text,
+        provider -> Nullable<Text>,
+        provider_subscription_id -> Nullable<Text>,
+        status -> Text,
+        current_period_end -> Nullable<Timestamptz>,
+        trial_end -> Nullable<Timestamptz>,
+        cancel_at_period_end -> Bool,
+        dunning_started_at -> Nullable<Timestamptz>,
+        dunning_retries_failed -> Int4,
+        next_action_at -> Nullable<Timestamptz>,
+        retry_leased_until -> Nullable<Timestamptz>,
+        last_event_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    subscription_events (id) {
+        id -> Uuid,
+        subscription_id -> Uuid,
+        source -> Text,
+        event_id -> Text,
+        kind -> Text,
+        occurred_at -> Timestamptz,
+        received_at -> Timestamptz,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+        payload -> Jsonb,
+    }
+}
+
+diesel::table! {
+    subscription_transitions (id) {
+        id -> Uuid,
+        subscription_id -> Uuid,
+        event_row_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        event_kind -> Text,
+        source -> Text,
+        effects -> Jsonb,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    access_blocks (organization_id, source) {
+        organization_id -> Uuid,
+        source -> Text,
+        reason -> Text,
+        actor -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    access_block_events (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        action -> Text,
+        source -> Text,
+        reason -> Text,
+        actor -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> organizations (organization_id));
 diesel::joinable!(wallets -> organizations (organization_id));
 diesel::joinable!(wallet_freeze_events -> wallets (wallet_id));
 diesel::joinable!(holds -> wallets (wallet_id));
 diesel::joinable!(ledger_entries -> wallets (wallet_id));
 diesel::joinable!(ledger_entries -> holds (hold_id));
+diesel::joinable!(outbox_messages -> organizations (organization_id));
+
+diesel::joinable!(subscriptions -> organizations (organization_id));
+diesel::joinable!(subscription_events -> subscriptions (subscription_id));
+diesel::joinable!(subscription_transitions -> subscriptions (subscription_id));
+diesel::joinable!(access_blocks -> organizations (organization_id));
+diesel::joinable!(access_block_events -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    subscriptions,
+    subscription_events,
+    subscription_transitions,
+    access_blocks,
+    access_block_events,
     organizations,
     api_keys,
     wallets,
     wallet_freeze_events,
     holds,
     ledger_entries,
+    outbox_messages,
 );

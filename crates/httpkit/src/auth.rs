@@ -242,6 +242,37 @@ where
     }
 }
 
+/// An organization's own key: the organization comes from the credential, not from the path.
+/// 401 without a valid credential; 403 `ORGANIZATION_KEY_REQUIRED` for the admin credential,
+/// which belongs to no organization (admin routes name the organization in their path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrganizationOnly {
+    pub organization_id: OrganizationId,
+    pub key_id: ApiKeyId,
+}
+
+impl<S> FromRequestParts<S> for OrganizationOnly
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        match principal {
+            Principal::Organization {
+                organization_id,
+                key_id,
+            } => Ok(Self {
+                organization_id,
+                key_id,
+            }),
+            Principal::Admin => Err(ApiError::organization_key_required()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

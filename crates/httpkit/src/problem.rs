@@ -131,6 +131,19 @@ impl ApiError {
         .with_detail("this operation needs the admin credential")
     }
 
+    /// 403: the route acts on the caller's own organization, and the admin credential has
+    /// none; the admin uses the routes that name the organization in their path.
+    pub fn organization_key_required() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "ORGANIZATION_KEY_REQUIRED",
+            "Organization key required",
+        )
+        .with_detail(
+            "this operation acts on the caller's own organization: use an organization API key",
+        )
+    }
+
     /// 404 with the generic code. Also the answer for another organization's resources, so
     /// their existence is not revealed.
     pub fn not_found() -> Self {
@@ -363,6 +376,11 @@ mod tests {
         let cases = [
             (ApiError::unauthorized(), 401, "UNAUTHORIZED"),
             (ApiError::admin_required(), 403, "ADMIN_REQUIRED"),
+            (
+                ApiError::organization_key_required(),
+                403,
+                "ORGANIZATION_KEY_REQUIRED",
+            ),
             (ApiError::not_found(), 404, "NOT_FOUND"),
             (ApiError::malformed_json("x"), 400, "MALFORMED_JSON"),
             (ApiError::validation_failed("x"), 422, "VALIDATION_FAILED"),

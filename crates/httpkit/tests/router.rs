@@ -16,7 +16,7 @@ use http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use httpkit::{
     AdminOnly, AdminToken, ApiBytes, ApiError, ApiJson, ApiPath, ApiQuery, Auth, AuthError,
-    Authenticated, Authenticator, IdempotencyKey, Principal, server,
+    Authenticated, Authenticator, IdempotencyKey, OrganizationOnly, Principal, server,
 };
 use primitives::{ApiKeyId, OrganizationId};
 use secrecy::SecretString;
@@ -106,6 +106,10 @@ fn fixture() -> Fixture {
             ),
         )
         .route("/admin", post(|_: AdminOnly| async { "ok" }))
+        .route(
+            "/own",
+            get(|own: OrganizationOnly| async move { own.organization_id.to_string() }),
+        )
         .route(
             "/both",
             get(|_: Authenticated, _: AdminOnly| async { "ok" }),
@@ -380,6 +384,21 @@ async fn admin_only_refuses_member_keys_with_403() {
     send(&f.router, get_with_bearer("/both", "member-key"))
         .await
         .problem(403, "ADMIN_REQUIRED");
+}
+
+#[tokio::test]
+async fn organization_only_takes_the_organization_from_the_key() {
+    let f = fixture();
+    send(&f.router, Request::get("/own").body(Body::empty()).unwrap())
+        .await
+        .problem(401, "UNAUTHORIZED");
+    let reply = send(&f.router, get_with_bearer("/own", "member-key")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, f.member_org.to_string().into_bytes());
+    // The admin belongs to no organization.
+    send(&f.router, get_with_bearer("/own", ADMIN))
+        .await
+        .problem(403, "ORGANIZATION_KEY_REQUIRED");
 }
 
 #[tokio::test]

@@ -82,6 +82,10 @@ typed_id!(
     /// An API key issued to an organization.
     ApiKeyId
 );
+typed_id!(
+    /// One subscription of an organization (an organization may have had several over time).
+    SubscriptionId
+);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,6 @@ mod ids;
 mod money;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{ApiKeyId, EntryId, HoldId, OrganizationId, WalletId};
+pub use ids::{ApiKeyId, EntryId, HoldId, OrganizationId, SubscriptionId, WalletId};
 pub use iso_currency::Currency;
 pub use money::{AmountError, Money, MoneyError, currency_exponent, parse_currency};

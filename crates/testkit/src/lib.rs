@@ -17,12 +17,15 @@
 //! Everything here panics instead of returning errors: it is for tests only.
 
 mod server;
+mod smtp;
 mod url;
 
 use std::{sync::mpsc, time::Duration};
 
 use db::{AsyncPgConnection, DbConfig, DbPool, embedded::quote_ident};
 use secrecy::SecretString;
+
+pub use smtp::{ReceivedMail, SmtpSink};
 
 /// Upper bound on how long dropping a [`TestDb`] may hold up the end of a test.
 const DROP_TIMEOUT: Duration = Duration::from_secs(10);

@@ -117,6 +117,30 @@ async fn diesel_schema_matches_the_migrated_database() {
             "ledger_entries",
             diesel_columns(schema::ledger_entries::table),
         ),
+        (
+            "outbox_messages",
+            diesel_columns(schema::outbox_messages::table),
+        ),
+        (
+            "subscriptions",
+            diesel_columns(schema::subscriptions::table),
+        ),
+        (
+            "subscription_events",
+            diesel_columns(schema::subscription_events::table),
+        ),
+        (
+            "subscription_transitions",
+            diesel_columns(schema::subscription_transitions::table),
+        ),
+        (
+            "access_blocks",
+            diesel_columns(schema::access_blocks::table),
+        ),
+        (
+            "access_block_events",
+            diesel_columns(schema::access_block_events::table),
+        ),
     ];
     let db = TestDb::new().await;
     let mut conn = db.conn().await;

@@ -1,7 +1,10 @@
-//! Probes for orchestrators.
+//! Probes for orchestrators, and the metrics for Prometheus.
 
-use axum::extract::State;
-use http::StatusCode;
+use axum::{
+    extract::State,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderValue, StatusCode, header};
 use httpkit::{ApiError, ApiJson, ProblemBody};
 
 use crate::{AppState, readiness::NotReady, wire::HealthResponse};
@@ -54,4 +57,28 @@ pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<HealthRespo
         }
         Err(error) => Err(ApiError::unavailable_from(&error)),
     }
+}
+
+/// The Prometheus text exposition format's media type.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The process's metrics in the Prometheus text format, for scrapers.
+///
+/// Unauthenticated, like the probes: a scraper should not hold the admin credential. Metrics
+/// carry no organization ids, amounts or secrets in their names or labels; keep the endpoint on
+/// the internal network as for `/readyz`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses((status = 200, description = "Metrics, Prometheus text format 0.0.4.",
+        body = String, content_type = "text/plain; version=0.0.4"))
+)]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
+    );
+    response
 }

@@ -2,11 +2,13 @@
 //! drift apart: a handler registered with `routes!` is served and documented at once.
 
 mod admin;
+mod admin_subscriptions;
 mod api_keys;
 mod health;
 mod holds;
 mod movements;
 mod organizations;
+mod subscription;
 mod wallet;
 
 use axum::{Json, Router, routing::get};
@@ -22,8 +24,8 @@ use crate::AppState;
 #[openapi(
     info(
         title = "Billing-safety API",
-        description = "Organizations, API keys and prepaid wallets. Amounts are exact decimal \
-                       strings with a `currency`. Errors are `application/problem+json` \
+        description = "Organizations, API keys, prepaid wallets, subscriptions and \
+                       entitlements. Amounts are exact decimal strings with a `currency`. Errors are `application/problem+json` \
                        documents with a stable `code`. POSTs that move money need a reference \
                        (`Idempotency-Key` header or `reference`): a retry with the same \
                        reference and parameters answers 200 with the original result and \
@@ -31,12 +33,15 @@ use crate::AppState;
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "health", description = "Liveness and readiness probes"),
+        (name = "health", description = "Liveness and readiness probes, metrics"),
         (name = "organizations", description = "Tenants"),
         (name = "api-keys", description = "Organization credentials"),
         (name = "wallet", description = "The organization's prepaid wallet"),
         (name = "holds", description = "Reserved wallet funds"),
-        (name = "admin", description = "Operations across all wallets"),
+        (name = "subscription", description = "The caller's own subscription"),
+        (name = "entitlements", description = "What the caller's subscription allows"),
+        (name = "admin", description = "Operations across all organizations: reconciliation, \
+            holds, subscriptions, access blocks"),
     )
 )]
 struct ApiDoc;
@@ -67,6 +72,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .routes(routes!(organizations::create_organization))
         .routes(routes!(organizations::get_organization))
         .routes(routes!(api_keys::create_api_key))
@@ -85,6 +91,21 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(wallet::reconcile_wallet))
         .routes(routes!(admin::reconcile_all))
         .routes(routes!(admin::expire_holds))
+        .routes(routes!(subscription::get_subscription))
+        .routes(routes!(subscription::subscription_history))
+        .routes(routes!(subscription::list_entitlements))
+        .routes(routes!(subscription::get_entitlement))
+        .routes(routes!(admin_subscriptions::admin_get_subscription))
+        .routes(routes!(admin_subscriptions::admin_subscription_history))
+        .routes(routes!(admin_subscriptions::admin_subscription_events))
+        .routes(routes!(admin_subscriptions::admin_entitlements))
+        .routes(routes!(admin_subscriptions::create_subscription))
+        .routes(routes!(
+            admin_subscriptions::list_access_blocks,
+            admin_subscriptions::block_access
+        ))
+        .routes(routes!(admin_subscriptions::lift_access_block))
+        .routes(routes!(admin_subscriptions::record_manual_payment))
 }
 
 /// The OpenAPI document served at `/openapi.json`.

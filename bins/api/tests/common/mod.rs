@@ -4,7 +4,7 @@
 use std::{future::IntoFuture, sync::Arc};
 
 use api::{
-    Application,
+    AppState, Application,
     config::{AdminTokenSource, Config, DatabaseSource},
 };
 use chrono::{SubsecRound, Utc};
@@ -30,8 +30,12 @@ pub struct TestApp {
     pub base: String,
     pub client: Client,
     pub db: TestDb,
-    /// The ledger's clock: tests move it to expire holds instead of sleeping.
+    /// The ledger's and the subscriptions' clock: tests move it to expire holds or to age
+    /// events instead of sleeping.
     pub clock: ManualClock,
+    /// The running app's state, for tests that drive the domain directly (applying
+    /// subscription events through its enforcer, say) and then look over HTTP.
+    pub state: AppState,
     _stop: oneshot::Sender<()>,
 }
 
@@ -149,6 +153,7 @@ impl TestApp {
             .await
             .unwrap();
         let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
@@ -158,6 +163,7 @@ impl TestApp {
             client: Client::new(),
             db,
             clock,
+            state,
             _stop: stop,
         }
     }

@@ -1,0 +1,9 @@
+//! Whole timelines with a manual clock: status, effects, notifications, wallet and logs at each
+//! step, on real PostgreSQL.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions unwrap"
+)]
+
+mod common;
+mod scenarios;

@@ -1,0 +1,116 @@
+//! The kinds of billing notification, with stable snake_case names (stored in the outbox and
+//! used by importers; never renamed).
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    PaymentFailed,
+    RetryScheduled,
+    PaymentWarning,
+    FinalWarning,
+    Suspended,
+    Restored,
+    TrialEnding,
+    TrialEnded,
+    CancellationScheduled,
+    Canceled,
+    Expired,
+}
+
+impl NotificationKind {
+    pub const ALL: [Self; 11] = [
+        Self::PaymentFailed,
+        Self::RetryScheduled,
+        Self::PaymentWarning,
+        Self::FinalWarning,
+        Self::Suspended,
+        Self::Restored,
+        Self::TrialEnding,
+        Self::TrialEnded,
+        Self::CancellationScheduled,
+        Self::Canceled,
+        Self::Expired,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PaymentFailed => "payment_failed",
+            Self::RetryScheduled => "retry_scheduled",
+            Self::PaymentWarning => "payment_warning",
+            Self::FinalWarning => "final_warning",
+            Self::Suspended => "suspended",
+            Self::Restored => "restored",
+            Self::TrialEnding => "trial_ending",
+            Self::TrialEnded => "trial_ended",
+            Self::CancellationScheduled => "cancellation_scheduled",
+            Self::Canceled => "canceled",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == value)
+    }
+}
+
+impl fmt::Display for NotificationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name is not one of [`NotificationKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown notification kind")]
+pub struct UnknownKind;
+
+impl FromStr for NotificationKind {
+    type Err = UnknownKind;
+
+    fn from_str(value: &str) -> Result<Self, UnknownKind> {
+        Self::parse(value).ok_or(UnknownKind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_and_round_trip_through_text_and_json() {
+        let names: Vec<&str> = NotificationKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "payment_failed",
+                "retry_scheduled",
+                "payment_warning",
+                "final_warning",
+                "suspended",
+                "restored",
+                "trial_ending",
+                "trial_ended",
+                "cancellation_scheduled",
+                "canceled",
+                "expired",
+            ]
+        );
+        for kind in NotificationKind::ALL {
+            assert_eq!(kind.as_str().parse::<NotificationKind>(), Ok(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::from(kind.as_str()));
+            assert_eq!(
+                serde_json::from_value::<NotificationKind>(json).unwrap(),
+                kind
+            );
+        }
+        assert_eq!(
+            "PaymentFailed".parse::<NotificationKind>(),
+            Err(UnknownKind)
+        );
+    }
+}

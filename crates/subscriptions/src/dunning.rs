@@ -1,0 +1,389 @@
+//! The dunning schedule: what happens on which day after the first failed payment.
+//!
+//! It is configuration (`BILLING_DUNNING_SCHEDULE`), written as comma-separated steps
+//! `<day>:<action>[+<notice>]`; the default is
+//! `3:retry,5:retry+warning,7:retry+final_warning,10:suspend`.
+//! A step's notice is sent when that step's retry fails (a success sends `restored` instead).
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::{Notice, state::DunningEpisode};
+
+/// Longest schedule accepted: a dunning run longer than a year is a typo, not a policy.
+const MAX_DAY: u32 = 366;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepAction {
+    /// Ask the provider to collect the outstanding payment again.
+    Retry,
+    /// Manual intervention: retries stop and the subscription is suspended.
+    Suspend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DunningStep {
+    /// Days after the first failure of the episode.
+    pub day: u32,
+    pub action: StepAction,
+    /// Sent when this step's retry fails.
+    pub notice: Option<Notice>,
+}
+
+/// A validated schedule: days strictly increase, every step but the last retries, the last one
+/// suspends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DunningSchedule {
+    steps: Vec<DunningStep>,
+}
+
+/// What the schedule asks for next in an episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    Retry { attempt: u32, at: DateTime<Utc> },
+    Suspend { at: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ScheduleError {
+    #[error("the dunning schedule is empty")]
+    Empty,
+    #[error("dunning step `{0}` is not `<day>:<retry|suspend>[+warning|+final_warning]`")]
+    Malformed(String),
+    #[error("dunning days must be between 1 and {MAX_DAY} and strictly increase (step `{0}`)")]
+    BadDay(String),
+    #[error("only the last dunning step may suspend, and the last step must suspend")]
+    SuspendNotLast,
+    #[error("the grace period must end before the first dunning step (day {first_day})")]
+    GraceTooLong { first_day: u32 },
+}
+
+impl DunningSchedule {
+    pub fn new(steps: Vec<DunningStep>) -> Result<Self, ScheduleError> {
+        let Some(last) = steps.last() else {
+            return Err(ScheduleError::Empty);
+        };
+        if last.action != StepAction::Suspend
+            || steps[..steps.len() - 1]
+                .iter()
+                .any(|step| step.action == StepAction::Suspend)
+        {
+            return Err(ScheduleError::SuspendNotLast);
+        }
+        let mut previous = 0;
+        for step in &steps {
+            if step.day <= previous || step.day > MAX_DAY {
+                return Err(ScheduleError::BadDay(step.to_string()));
+            }
+            previous = step.day;
+        }
+        Ok(Self { steps })
+    }
+
+    pub fn steps(&self) -> &[DunningStep] {
+        &self.steps
+    }
+
+    /// How many retries the schedule makes before suspending.
+    pub fn retries(&self) -> u32 {
+        u32::try_from(self.steps.len().saturating_sub(1)).unwrap_or(u32::MAX)
+    }
+
+    /// The step after `retries_failed` failed retries of the episode.
+    pub fn next_step(&self, episode: &DunningEpisode) -> NextStep {
+        let index = usize::try_from(episode.retries_failed).unwrap_or(usize::MAX);
+        let step = self
+            .steps
+            .get(index)
+            .or(self.steps.last())
+            .copied()
+            .unwrap_or(DEFAULT_STEPS[3]);
+        let at = episode.started_at + Duration::days(i64::from(step.day));
+        match step.action {
+            StepAction::Retry => NextStep::Retry {
+                attempt: episode.retries_failed + 1,
+                at,
+            },
+            StepAction::Suspend => NextStep::Suspend { at },
+        }
+    }
+
+    /// When the episode reaches the manual-intervention step, however many retries were made:
+    /// a provider that never answers must not keep a subscription out of `suspended` forever.
+    pub fn suspension_at(&self, episode: &DunningEpisode) -> DateTime<Utc> {
+        let last_day = self.steps.last().map_or(0, |step| step.day);
+        episode.started_at + Duration::days(i64::from(last_day))
+    }
+
+    /// The notice for a failed retry `attempt` (1-based), if its step has one.
+    pub fn notice_after_failed_retry(&self, attempt: u32) -> Option<Notice> {
+        let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
+        self.steps.get(index).and_then(|step| step.notice)
+    }
+
+    pub fn first_day(&self) -> u32 {
+        self.steps.first().map_or(0, |step| step.day)
+    }
+}
+
+const DEFAULT_STEPS: [DunningStep; 4] = [
+    DunningStep {
+        day: 3,
+        action: StepAction::Retry,
+        notice: None,
+    },
+    DunningStep {
+        day: 5,
+        action: StepAction::Retry,
+        notice: Some(Notice::PaymentWarning),
+    },
+    DunningStep {
+        day: 7,
+        action: StepAction::Retry,
+        notice: Some(Notice::FinalWarning),
+    },
+    DunningStep {
+        day: 10,
+        action: StepAction::Suspend,
+        notice: None,
+    },
+];
+
+impl Default for DunningSchedule {
+    /// Day 3 retry; day 5 retry and warning; day 7 retry and final warning; day 10 suspension.
+    fn default() -> Self {
+        Self {
+            steps: DEFAULT_STEPS.to_vec(),
+        }
+    }
+}
+
+impl fmt::Display for DunningStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let action = match self.action {
+            StepAction::Retry => "retry",
+            StepAction::Suspend => "suspend",
+        };
+        write!(f, "{}:{action}", self.day)?;
+        match self.notice {
+            Some(Notice::PaymentWarning) => f.write_str("+warning"),
+            Some(Notice::FinalWarning) => f.write_str("+final_warning"),
+            Some(other) => write!(f, "+{}", other.as_str()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl fmt::Display for DunningSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, step) in self.steps.iter().enumerate() {
+            if index > 0 {
+                f.write_str(",")?;
+            }
+            step.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for DunningStep {
+    type Err = ScheduleError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let malformed = || ScheduleError::Malformed(text.chars().take(40).collect());
+        let (day, rest) = text.trim().split_once(':').ok_or_else(malformed)?;
+        let day: u32 = day
+            .trim()
+            .parse()
+            .map_err(|_| ScheduleError::BadDay(text.chars().take(40).collect()))?;
+        let (action, notice) = match rest.trim().split_once('+') {
+            Some((action, notice)) => (action, Some(notice)),
+            None => (rest.trim(), None),
+        };
+        let action = match action.trim() {
+            "retry" => StepAction::Retry,
+            "suspend" => StepAction::Suspend,
+            _ => return Err(malformed()),
+        };
+        let notice = match notice.map(str::trim) {
+            None => None,
+            Some("warning") => Some(Notice::PaymentWarning),
+            Some("final_warning") => Some(Notice::FinalWarning),
+            Some(_) => return Err(malformed()),
+        };
+        Ok(Self {
+            day,
+            action,
+            notice,
+        })
+    }
+}
+
+impl FromStr for DunningSchedule {
+    type Err = ScheduleError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().is_empty() {
+            return Err(ScheduleError::Empty);
+        }
+        let steps = text
+            .split(',')
+            .map(str::parse)
+            .collect::<Result<Vec<DunningStep>, _>>()?;
+        Self::new(steps)
+    }
+}
+
+/// Everything configurable about the lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecyclePolicy {
+    dunning: DunningSchedule,
+    grace: Duration,
+}
+
+impl LifecyclePolicy {
+    /// `grace` is how long access survives a failed payment; it must end before the first
+    /// dunning step so a retry never runs while access is still granted.
+    pub fn new(dunning: DunningSchedule, grace: Duration) -> Result<Self, ScheduleError> {
+        let first_day = dunning.first_day();
+        if grace < Duration::zero() || grace >= Duration::days(i64::from(first_day)) {
+            return Err(ScheduleError::GraceTooLong { first_day });
+        }
+        Ok(Self { dunning, grace })
+    }
+
+    pub fn dunning(&self) -> &DunningSchedule {
+        &self.dunning
+    }
+
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+}
+
+impl Default for LifecyclePolicy {
+    /// The default schedule and no grace: access is blocked at the first failure.
+    fn default() -> Self {
+        Self {
+            dunning: DunningSchedule::default(),
+            grace: Duration::zero(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn episode(retries_failed: u32) -> DunningEpisode {
+        DunningEpisode {
+            started_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            retries_failed,
+        }
+    }
+
+    #[test]
+    fn default_schedule_round_trips_through_its_text_form() {
+        let text = "3:retry,5:retry+warning,7:retry+final_warning,10:suspend";
+        assert_eq!(DunningSchedule::default().to_string(), text);
+        assert_eq!(
+            text.parse::<DunningSchedule>(),
+            Ok(DunningSchedule::default())
+        );
+        assert_eq!(DunningSchedule::default().retries(), 3);
+    }
+
+    #[test]
+    fn steps_are_anchored_to_the_first_failure() {
+        let schedule = DunningSchedule::default();
+        let start = episode(0).started_at;
+        assert_eq!(
+            schedule.next_step(&episode(0)),
+            NextStep::Retry {
+                attempt: 1,
+                at: start + Duration::days(3)
+            }
+        );
+        assert_eq!(
+            schedule.next_step(&episode(2)),
+            NextStep::Retry {
+                attempt: 3,
+                at: start + Duration::days(7)
+            }
+        );
+        assert_eq!(
+            schedule.next_step(&episode(3)),
+            NextStep::Suspend {
+                at: start + Duration::days(10)
+            }
+        );
+        // Past the end (cannot happen through the state machine) still means suspension.
+        assert!(matches!(
+            schedule.next_step(&episode(9)),
+            NextStep::Suspend { .. }
+        ));
+        assert_eq!(schedule.notice_after_failed_retry(1), None);
+        assert_eq!(
+            schedule.notice_after_failed_retry(2),
+            Some(Notice::PaymentWarning)
+        );
+        assert_eq!(
+            schedule.notice_after_failed_retry(3),
+            Some(Notice::FinalWarning)
+        );
+        assert_eq!(schedule.notice_after_failed_retry(0), None);
+    }
+
+    #[test]
+    fn bad_schedules_are_refused_with_a_reason() {
+        for (text, expected) in [
+            ("", ScheduleError::Empty),
+            ("  ", ScheduleError::Empty),
+            ("3:retry", ScheduleError::SuspendNotLast),
+            ("3:suspend,5:retry,7:suspend", ScheduleError::SuspendNotLast),
+            (
+                "5:retry,3:suspend",
+                ScheduleError::BadDay("3:suspend".into()),
+            ),
+            (
+                "3:retry,3:suspend",
+                ScheduleError::BadDay("3:suspend".into()),
+            ),
+            ("0:suspend", ScheduleError::BadDay("0:suspend".into())),
+            ("400:suspend", ScheduleError::BadDay("400:suspend".into())),
+            ("-1:suspend", ScheduleError::BadDay("-1:suspend".into())),
+            ("x:suspend", ScheduleError::BadDay("x:suspend".into())),
+            ("3:email", ScheduleError::Malformed("3:email".into())),
+            (
+                "3:retry+sms,4:suspend",
+                ScheduleError::Malformed("3:retry+sms".into()),
+            ),
+            ("3", ScheduleError::Malformed("3".into())),
+            ("3:retry,,5:suspend", ScheduleError::Malformed("".into())),
+        ] {
+            assert_eq!(text.parse::<DunningSchedule>(), Err(expected), "{text:?}");
+        }
+        assert_eq!(
+            " 1:retry , 2:suspend "
+                .parse::<DunningSchedule>()
+                .map(|s| s.to_string()),
+            Ok("1:retry,2:suspend".to_owned())
+        );
+    }
+
+    #[test]
+    fn grace_must_end_before_the_first_retry() {
+        let schedule = DunningSchedule::default();
+        assert!(LifecyclePolicy::new(schedule.clone(), Duration::zero()).is_ok());
+        assert!(LifecyclePolicy::new(schedule.clone(), Duration::hours(71)).is_ok());
+        assert_eq!(
+            LifecyclePolicy::new(schedule.clone(), Duration::days(3)),
+            Err(ScheduleError::GraceTooLong { first_day: 3 })
+        );
+        assert!(LifecyclePolicy::new(schedule, Duration::seconds(-1)).is_err());
+    }
+}

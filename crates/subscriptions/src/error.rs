@@ -1,0 +1,66 @@
+//! Errors of the subscriptions domain, each with a stable code.
+
+use primitives::{OrganizationId, SubscriptionId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubscriptionError {
+    #[error("subscription not found")]
+    NotFound,
+    #[error("organization not found")]
+    OrganizationNotFound,
+    #[error("organization {organization} already has a live subscription {existing}")]
+    AlreadyLive {
+        organization: OrganizationId,
+        existing: SubscriptionId,
+    },
+    #[error("provider subscription id already belongs to another subscription")]
+    ProviderIdTaken,
+    #[error("invalid {field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: &'static str,
+    },
+    #[error("the subscription is busy; retry")]
+    Busy,
+    #[error("stored subscription data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(diesel::result::Error),
+}
+
+impl SubscriptionError {
+    pub(crate) fn invalid(field: &'static str, message: &'static str) -> Self {
+        Self::Invalid { field, message }
+    }
+
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound => "SUBSCRIPTION_NOT_FOUND",
+            Self::OrganizationNotFound => "ORGANIZATION_NOT_FOUND",
+            Self::AlreadyLive { .. } => "SUBSCRIPTION_EXISTS",
+            Self::ProviderIdTaken => "PROVIDER_SUBSCRIPTION_TAKEN",
+            Self::Invalid { .. } => "VALIDATION_FAILED",
+            Self::Busy => "SUBSCRIPTION_BUSY",
+            Self::Corrupt(_) | Self::Database(_) => "INTERNAL",
+        }
+    }
+
+    /// Whether trying again unchanged may succeed.
+    pub const fn is_retryable(&self) -> bool {
+        matches!(self, Self::Busy)
+    }
+}
+
+impl From<diesel::result::Error> for SubscriptionError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match &error {
+            Error::DatabaseError(
+                DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::Busy,
+            Error::DatabaseError(_, info) if info.message().contains("lock timeout") => Self::Busy,
+            _ => Self::Database(error),
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! A stored subscription as callers see it.
+
+use chrono::{DateTime, Utc};
+use primitives::{OrganizationId, SubscriptionId};
+use serde::Serialize;
+
+use crate::{SubscriptionError, SubscriptionState};
+
+/// The plan's code (`starter`, `pro-2027` ...); prices live with the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct PlanCode(String);
+
+impl PlanCode {
+    pub fn parse(value: &str) -> Result<Self, SubscriptionError> {
+        let valid = (1..=64).contains(&value.len())
+            && value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && value.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-')
+            });
+        if valid {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(SubscriptionError::invalid(
+                "plan",
+                "1 to 64 characters: lowercase letters, digits, '_', '.', '-'",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The subscription's identity at a billing provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderRef {
+    pub provider: String,
+    pub subscription_id: String,
+}
+
+impl ProviderRef {
+    pub fn parse(provider: &str, subscription_id: &str) -> Result<Self, SubscriptionError> {
+        crate::EventSource::parse(provider)
+            .map_err(|_| SubscriptionError::invalid("provider", "a lowercase provider name"))?;
+        if subscription_id.is_empty()
+            || subscription_id.len() > 200
+            || subscription_id.chars().any(|c| !c.is_ascii_graphic())
+        {
+            return Err(SubscriptionError::invalid(
+                "provider_subscription_id",
+                "1 to 200 printable ASCII characters",
+            ));
+        }
+        Ok(Self {
+            provider: provider.to_owned(),
+            subscription_id: subscription_id.to_owned(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub organization_id: OrganizationId,
+    pub plan: PlanCode,
+    pub provider: Option<ProviderRef>,
+    #[serde(flatten)]
+    pub state: SubscriptionState,
+    pub next_action_at: Option<DateTime<Utc>>,
+    /// A dunning retry is in flight at the provider until this time.
+    pub retry_leased_until: Option<DateTime<Utc>>,
+    pub last_event_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

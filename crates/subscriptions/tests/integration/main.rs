@@ -1,0 +1,9 @@
+//! The subscriptions crate against real PostgreSQL.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions unwrap"
+)]
+
+mod common;
+mod ordering;
+mod persistence;
