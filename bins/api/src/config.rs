@@ -11,11 +11,15 @@
 //! | `HOLD_EXPIRY_INTERVAL_SECS` | `30` | how often the api expires wallet holds past their deadline (up to 1000 per sweep); `0` disables the sweeper (run it elsewhere, e.g. `POST /v1/admin/holds/expire` or the worker once it exists) |
 //! | `BILLING_DUNNING_SCHEDULE` | `3:retry,5:retry+warning,7:retry+final_warning,10:suspend` | the dunning schedule: comma-separated `<day>:<retry\|suspend>[+warning\|+final_warning]` steps, days counted from the first failed payment, strictly increasing, the last one (only) `suspend` (see `subscriptions::dunning`) |
 //! | `BILLING_GRACE_PERIOD_HOURS` | `0` | how long access survives a failed payment before dunning blocks it; `0` blocks at once; must end before the schedule's first day |
+//! | `DUNNING_INTERVAL_SECS` | `60` | how often the api runs due dunning steps, trial ends and period ends (retries through the billing provider, suspension on the last day); `0` disables it (run it elsewhere) |
+//! | `NOTIFICATION_INTERVAL_SECS` | `5` | how often the api delivers queued customer notifications from the outbox; `0` disables it |
+//! | `SMTP_HOST`, `SMTP_TLS`, `SMTP_PORT`, `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_TIMEOUT_SECS` | unset | the SMTP relay for notifications (see `notifications::NotifierConfig`); without `SMTP_HOST` notifications are only logged |
 //! | `LOG_FORMAT` | `json` | `json` or `pretty` (see `httpkit::telemetry`) |
 //! | `RUST_LOG` | `info` | log filter |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use notifications::NotifierConfig;
 use secrecy::SecretString;
 use subscriptions::{DunningSchedule, LifecyclePolicy};
 
@@ -50,6 +54,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The dunning schedule and grace period the subscription lifecycle runs on.
     pub lifecycle: LifecyclePolicy,
+    /// How often due dunning steps run; `None` disables the runner.
+    pub dunning_interval: Option<Duration>,
+    /// How often queued notifications are delivered; `None` disables delivery.
+    pub notification_interval: Option<Duration>,
+    /// Where notifications go: the log, or an SMTP relay.
+    pub notifier: NotifierConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +77,8 @@ pub const DEFAULT_HOLD_EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_DUNNING_SCHEDULE: &str =
     "3:retry,5:retry+warning,7:retry+final_warning,10:suspend";
 pub const DEFAULT_GRACE_PERIOD_HOURS: u32 = 0;
+pub const DEFAULT_DUNNING_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_NOTIFICATION_INTERVAL: Duration = Duration::from_secs(5);
 
 impl Config {
     /// Defaults for everything but the database and the admin token, listening on a free
@@ -82,6 +94,9 @@ impl Config {
             hold_expiry_interval: Some(DEFAULT_HOLD_EXPIRY_INTERVAL),
             data_dir: PathBuf::from(".data"),
             lifecycle: LifecyclePolicy::default(),
+            dunning_interval: Some(DEFAULT_DUNNING_INTERVAL),
+            notification_interval: Some(DEFAULT_NOTIFICATION_INTERVAL),
+            notifier: NotifierConfig::Log,
         }
     }
 
@@ -119,12 +134,22 @@ impl Config {
             5000u64,
         )?;
         config.statement_timeout = Duration::from_millis(timeout_ms);
-        let sweep_secs: u64 = parse(
-            get("HOLD_EXPIRY_INTERVAL_SECS"),
+        config.hold_expiry_interval = interval(
+            &get,
             "HOLD_EXPIRY_INTERVAL_SECS",
-            Some(DEFAULT_HOLD_EXPIRY_INTERVAL.as_secs()),
+            DEFAULT_HOLD_EXPIRY_INTERVAL,
         )?;
-        config.hold_expiry_interval = (sweep_secs > 0).then(|| Duration::from_secs(sweep_secs));
+        config.dunning_interval =
+            interval(&get, "DUNNING_INTERVAL_SECS", DEFAULT_DUNNING_INTERVAL)?;
+        config.notification_interval = interval(
+            &get,
+            "NOTIFICATION_INTERVAL_SECS",
+            DEFAULT_NOTIFICATION_INTERVAL,
+        )?;
+        config.notifier = NotifierConfig::from_lookup(get).map_err(|error| ConfigError {
+            name: error.variable,
+            reason: error.message,
+        })?;
         config.lifecycle = lifecycle(
             get("BILLING_DUNNING_SCHEDULE"),
             get("BILLING_GRACE_PERIOD_HOURS"),
@@ -135,6 +160,16 @@ impl Config {
     pub fn is_dev_mode(&self) -> bool {
         matches!(self.database, DatabaseSource::Embedded)
     }
+}
+
+/// A background job's period in whole seconds; `0` turns the job off.
+fn interval(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Duration,
+) -> Result<Option<Duration>, ConfigError> {
+    let secs: u64 = parse(get(name), name, Some(default.as_secs()))?;
+    Ok((secs > 0).then(|| Duration::from_secs(secs)))
 }
 
 fn parse<T: std::str::FromStr>(

@@ -7,6 +7,7 @@ use enforcement::EnforcementError;
 use http::StatusCode;
 use httpkit::ApiError;
 use ledger::{InputError, LedgerError};
+use outbox::OutboxError;
 use primitives::Money;
 use subscriptions::SubscriptionError;
 use tenancy::TenancyError;
@@ -24,6 +25,8 @@ pub enum AppError {
     Subscription(#[from] SubscriptionError),
     #[error(transparent)]
     Enforcement(#[from] EnforcementError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
     #[error("database error")]
     Database(#[from] DieselError),
     #[error("no database connection available")]
@@ -38,6 +41,7 @@ impl From<AppError> for ApiError {
             AppError::Ledger(error) => ledger_problem(error),
             AppError::Subscription(error) => subscription_problem(error),
             AppError::Enforcement(error) => enforcement_problem(error),
+            AppError::Outbox(error) => outbox_problem(error),
             AppError::Database(error) => database_problem(&error),
             AppError::Pool(error) => ApiError::unavailable_from(&error),
         }
@@ -68,7 +72,9 @@ fn tenancy_problem(error: TenancyError) -> ApiError {
         TenancyError::OrganizationExists(_) => {
             ApiError::conflict(code, "an organization with this id already exists")
         }
-        TenancyError::InvalidName { .. } => ApiError::validation(code, error.to_string()),
+        TenancyError::InvalidName { .. } | TenancyError::InvalidEmail { .. } => {
+            ApiError::validation(code, error.to_string())
+        }
         TenancyError::Database(error) => database_problem(&error),
     }
 }
@@ -179,6 +185,10 @@ fn subscription_problem(error: SubscriptionError) -> ApiError {
              before creating another",
         )
         .with_member("subscription_id", existing),
+        SubscriptionError::EventIdTaken { kind } => ApiError::conflict(
+            code,
+            format!("this Idempotency-Key already names a {kind} event; use a new key"),
+        ),
         SubscriptionError::ProviderIdTaken => ApiError::conflict(
             code,
             "this provider subscription id already belongs to another subscription",
@@ -205,6 +215,33 @@ fn enforcement_problem(error: EnforcementError) -> ApiError {
         error @ (EnforcementError::Outbox(_)
         | EnforcementError::Notification(_)
         | EnforcementError::Effect(_)) => ApiError::internal_from(&error),
+    }
+}
+
+/// The outbox's operator errors (docs/outbox.md). Internal errors say nothing about their cause.
+fn outbox_problem(error: OutboxError) -> ApiError {
+    let code = error.code();
+    match error {
+        OutboxError::NotFound(id) => {
+            ApiError::new(StatusCode::NOT_FOUND, code, "Outbox message not found")
+                .with_detail("no such outbox message")
+                .with_member("message_id", id)
+        }
+        OutboxError::NotDead { id, status } => {
+            ApiError::new(StatusCode::CONFLICT, code, "Outbox message not dead")
+                .with_detail(format!(
+                    "outbox message {id} is {status}: only a dead message can be retried"
+                ))
+                .with_member("message_id", id)
+                // `status` is the problem's HTTP status (RFC 9457), hence the longer name.
+                .with_member("message_status", status.as_str())
+        }
+        OutboxError::Input(input) => {
+            ApiError::validation(code, input.to_string()).with_member("field", input.field)
+        }
+        OutboxError::Pool(error) => ApiError::unavailable_from(&error),
+        OutboxError::Database(error) => database_problem(&error),
+        error @ OutboxError::Corrupt(_) => ApiError::internal_from(&error),
     }
 }
 
@@ -421,6 +458,54 @@ mod tests {
             let body = serde_json::to_string(&problem.body()).unwrap_or_default();
             assert!(!body.contains("secret"), "{body}");
         }
+    }
+
+    #[test]
+    fn outbox_errors_map_to_stable_codes_and_statuses() {
+        let id = outbox::MessageId::new();
+        let cases = [
+            (OutboxError::NotFound(id), 404, "OUTBOX_MESSAGE_NOT_FOUND"),
+            (
+                OutboxError::NotDead {
+                    id,
+                    status: outbox::Status::Pending,
+                },
+                409,
+                "OUTBOX_MESSAGE_NOT_DEAD",
+            ),
+            (
+                OutboxError::Input(outbox::InputError {
+                    field: "topic",
+                    message: "must be 1 to 64 characters",
+                }),
+                422,
+                "INVALID_OUTBOX_INPUT",
+            ),
+            (
+                OutboxError::Corrupt("status of 42 is 'gone' (secret detail)".into()),
+                500,
+                "INTERNAL",
+            ),
+            (
+                OutboxError::Database(DieselError::NotFound),
+                500,
+                "INTERNAL",
+            ),
+        ];
+        for (error, status, code) in cases {
+            let problem = ApiError::from(AppError::from(error));
+            assert_eq!(problem.status().as_u16(), status, "{code}");
+            assert_eq!(problem.code(), code);
+            let body = serde_json::to_string(&problem.body()).unwrap_or_default();
+            assert!(!body.contains("secret"), "{body}");
+        }
+        let not_dead = outbox_problem(OutboxError::NotDead {
+            id,
+            status: outbox::Status::Delivered,
+        });
+        assert_eq!(not_dead.member("message_status"), Some(&"delivered".into()));
+        assert_eq!(not_dead.member("message_id"), Some(&id.to_string().into()));
+        assert_eq!(not_dead.status(), StatusCode::CONFLICT, "not shadowed");
     }
 
     #[test]

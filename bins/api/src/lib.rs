@@ -9,8 +9,10 @@
 pub mod access;
 pub mod admin_token;
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod error;
+pub mod jobs;
 pub mod prometheus;
 pub mod readiness;
 mod routes;

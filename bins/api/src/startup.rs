@@ -1,6 +1,6 @@
 //! Building and running the application.
 
-use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
 
 use axum::Router;
 use db::{
@@ -18,10 +18,10 @@ use crate::{
     admin_token::{self, AdminTokenError},
     auth::ApiKeyAuthenticator,
     config::{Config, DatabaseSource},
+    jobs::{self, JobPlan},
     prometheus::{self, RecorderError},
     readiness::Readiness,
     routes,
-    sweeper::Sweeper,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,8 @@ pub enum StartupError {
     AdminToken(#[from] AdminTokenError),
     #[error(transparent)]
     Metrics(#[from] RecorderError),
+    #[error("notifications are misconfigured: {0}")]
+    Notifier(#[from] notifications::ConfigError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -52,7 +54,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: Router,
     state: AppState,
-    hold_expiry_interval: Option<Duration>,
+    jobs: JobPlan,
     /// The development cluster, when there is one; it outlives the process on purpose.
     local_cluster: Option<LocalCluster>,
 }
@@ -98,13 +100,17 @@ impl Application {
             println!("admin token written to {}", path.display());
         }
 
+        let notifier = config.notifier.clone().build()?;
         let ledger = ledger::Ledger::new(clock.clone());
-        let subscriptions = subscriptions::Subscriptions::new(clock, config.lifecycle.clone());
+        let subscriptions =
+            subscriptions::Subscriptions::new(clock.clone(), config.lifecycle.clone());
         let state = AppState {
             auth: Auth::new(admin, Arc::new(ApiKeyAuthenticator::new(pool.clone()))),
             readiness: Arc::new(Readiness::new(!config.is_dev_mode())),
             pool,
             enforcer: enforcement::Enforcer::new(subscriptions.clone(), ledger.clone()),
+            // The operator routes only requeue (at the clock's now); the policy is unused there.
+            outbox: outbox::Outbox::new(clock.clone(), outbox::RetryPolicy::default()),
             ledger,
             subscriptions,
             metrics: prometheus::recorder()?,
@@ -127,7 +133,11 @@ impl Application {
             local_addr,
             router,
             state,
-            hold_expiry_interval: config.hold_expiry_interval,
+            jobs: JobPlan {
+                hold_expiry: config.hold_expiry_interval,
+                dunning: config.dunning_interval,
+                notifications: config.notification_interval.map(|every| (every, notifier)),
+            },
             local_cluster,
         })
     }
@@ -154,21 +164,17 @@ impl Application {
         self.run_until(httpkit::server::shutdown_signal()).await
     }
 
-    /// Serves until `shutdown` completes (tests stop servers this way). The hold-expiry
-    /// sweeper and the metrics upkeep run alongside and stop with the server.
+    /// Serves until `shutdown` completes (tests stop servers this way). The background jobs
+    /// and the metrics upkeep run alongside and stop with the server.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let sweeper = self.hold_expiry_interval.map(|interval| {
-            Sweeper::spawn(self.state.pool.clone(), self.state.ledger.clone(), interval)
-        });
+        let jobs = self.jobs.start(&self.state);
         let upkeep = prometheus::spawn_upkeep(self.state.metrics.clone());
         let served = httpkit::server::serve(self.listener, self.router, shutdown).await;
         upkeep.abort();
-        if let Some(sweeper) = sweeper {
-            sweeper.stop().await;
-        }
+        jobs::stop_all(jobs).await;
         served?;
         tracing::info!("api stopped");
         Ok(())

@@ -23,6 +23,8 @@ pub struct AppState {
     /// Applies subscription events with their effects (wallet freeze, notifications, outbox) in
     /// one transaction; over the same `subscriptions` and `ledger`.
     pub enforcer: enforcement::Enforcer,
+    /// The outbox on the app's clock, for the operator routes (requeueing dead letters).
+    pub outbox: outbox::Outbox,
     /// The process's metrics, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
 }

@@ -1,6 +1,7 @@
 //! Request and response bodies: the JSON contract, kept apart from domain types so the domain
 //! can change without silently changing the API (and vice versa).
 
+pub mod outbox;
 pub mod subscriptions;
 pub mod wallet;
 
@@ -20,6 +21,20 @@ pub struct CreateOrganizationRequest {
     /// ISO 4217 code of the organization's wallet currency, upper case.
     #[schema(example = "USD")]
     pub currency: String,
+    /// Where billing notices (payment failed, suspended, restored ...) go. Optional: without
+    /// one they are only logged.
+    #[schema(example = "billing@acme.example")]
+    #[serde(default)]
+    pub billing_email: Option<String>,
+}
+
+/// `PUT /v1/organizations/{organization_id}/billing-email`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BillingEmailRequest {
+    /// The new address, or `null` to stop emailing (notices are then only logged).
+    #[schema(example = "billing@acme.example")]
+    pub billing_email: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,6 +43,7 @@ pub struct OrganizationResponse {
     pub id: OrganizationId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    pub billing_email: Option<String>,
 }
 
 impl From<tenancy::Organization> for OrganizationResponse {
@@ -36,6 +52,7 @@ impl From<tenancy::Organization> for OrganizationResponse {
             id: organization.id,
             name: organization.name,
             created_at: organization.created_at,
+            billing_email: organization.billing_email,
         }
     }
 }
@@ -47,6 +64,7 @@ pub struct OrganizationCreatedResponse {
     pub id: OrganizationId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    pub billing_email: Option<String>,
     /// The organization's wallet, opened empty in `currency`.
     #[schema(value_type = uuid::Uuid)]
     pub wallet_id: WalletId,

@@ -339,3 +339,100 @@ async fn unknown_routes_and_methods_are_problems() {
     assert_eq!(response.headers()[header::ALLOW], "POST");
     assert_problem(response, 405, "METHOD_NOT_ALLOWED").await;
 }
+
+#[tokio::test]
+async fn billing_emails_are_validated_and_only_the_owner_or_admin_changes_them() {
+    let app = TestApp::spawn().await;
+    let create = |body: Value| {
+        app.client
+            .post(app.url("/v1/organizations"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    let created: Value = create(json!({
+        "name": "Acme", "currency": "USD", "billing_email": " billing@acme.example "
+    }))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(created["billing_email"], "billing@acme.example");
+    let acme = created["id"].as_str().unwrap().to_owned();
+
+    // A bad address creates nothing.
+    for bad in [json!("acme"), json!(""), json!(42), json!("a b@c.example")] {
+        let response = create(json!({"name": "Bad", "currency": "USD", "billing_email": bad}))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(status == 422 || status == 400, "{bad}: {status}");
+    }
+    assert_eq!(app.count_organizations().await, 1);
+
+    let put = |token: String, organization: String, body: Value| {
+        app.client
+            .put(app.url(&format!("/v1/organizations/{organization}/billing-email")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let (_, acme_key) = app.issue_key(&acme).await;
+    let changed: Value = put(
+        acme_key.clone(),
+        acme.clone(),
+        json!({"billing_email": "finance@acme.example"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(changed["billing_email"], "finance@acme.example");
+
+    let response = put(
+        acme_key.clone(),
+        acme.clone(),
+        json!({"billing_email": "nope"}),
+    )
+    .await
+    .unwrap();
+    assert_problem(response, 422, "INVALID_EMAIL").await;
+
+    // Another organization's key cannot see or change it.
+    let other = app.create_organization("Other").await;
+    let (_, other_key) = app.issue_key(&other).await;
+    let response = put(
+        other_key,
+        acme.clone(),
+        json!({"billing_email": "evil@x.example"}),
+    )
+    .await
+    .unwrap();
+    assert_problem(response, 404, "ORGANIZATION_NOT_FOUND").await;
+
+    // The admin may clear it.
+    let cleared: Value = put(
+        ADMIN_TOKEN.to_owned(),
+        acme.clone(),
+        json!({"billing_email": null}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(cleared["billing_email"], Value::Null);
+    let read: Value = app
+        .client
+        .get(app.url(&format!("/v1/organizations/{acme}")))
+        .bearer_auth(&acme_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["billing_email"], Value::Null);
+}

@@ -1,5 +1,5 @@
 //! The operator's side: list messages, count them, requeue dead letters. These replace raw SQL
-//! in the runbook (docs/outbox.md); the api will expose them over HTTP.
+//! in the runbook (docs/outbox.md); the api serves them under `/v1/admin/outbox`.
 
 use db::schema::outbox_messages::dsl as m;
 use diesel::{OptionalExtension, dsl::count_star, prelude::*};

@@ -12,8 +12,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
-    Context, Decision, Effect, EventEnvelope, IgnoreReason, LifecyclePolicy, SubscriptionError,
-    SubscriptionEvent, SubscriptionState, SubscriptionStatus, Transition,
+    Context, Decision, Effect, EventEnvelope, EventKind, IgnoreReason, LifecyclePolicy,
+    SubscriptionError, SubscriptionEvent, SubscriptionState, SubscriptionStatus, Transition,
     access::{self, BlockChange},
     decide, lookup,
     model::{PlanCode, ProviderRef, Subscription},
@@ -95,11 +95,11 @@ impl Subscriptions {
             ));
         }
         conn.transaction(async |conn| {
-            let known =
-                store::known_event(conn, created.source.as_str(), created.event_id.as_str())
-                    .await?;
-            if let Some((subscription_id, _)) = known {
-                return store::load(conn, SubscriptionId::from_uuid(subscription_id)).await;
+            if let Some(known) = lookup::event(conn, &created.source, &created.event_id).await? {
+                if known.kind != EventKind::Created {
+                    return Err(SubscriptionError::EventIdTaken { kind: known.kind });
+                }
+                return store::load(conn, known.subscription_id).await;
             }
             lookup::require_organization(conn, new.organization_id).await?;
             let subscription = self.insert(conn, &new).await?;

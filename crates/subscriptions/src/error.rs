@@ -15,6 +15,8 @@ pub enum SubscriptionError {
     },
     #[error("provider subscription id already belongs to another subscription")]
     ProviderIdTaken,
+    #[error("event id already names a {kind} event")]
+    EventIdTaken { kind: crate::EventKind },
     #[error("invalid {field}: {message}")]
     Invalid {
         field: &'static str,
@@ -39,6 +41,7 @@ impl SubscriptionError {
             Self::OrganizationNotFound => "ORGANIZATION_NOT_FOUND",
             Self::AlreadyLive { .. } => "SUBSCRIPTION_EXISTS",
             Self::ProviderIdTaken => "PROVIDER_SUBSCRIPTION_TAKEN",
+            Self::EventIdTaken { .. } => "IDEMPOTENCY_CONFLICT",
             Self::Invalid { .. } => "VALIDATION_FAILED",
             Self::Busy => "SUBSCRIPTION_BUSY",
             Self::Corrupt(_) | Self::Database(_) => "INTERNAL",

@@ -2,14 +2,14 @@
 
 use db::{
     AsyncPgConnection,
-    schema::{organizations, subscriptions},
+    schema::{organizations, subscription_events, subscriptions},
 };
 use diesel::{OptionalExtension, dsl::exists, prelude::*, select};
 use diesel_async::RunQueryDsl;
 use primitives::{OrganizationId, SubscriptionId};
 
 use crate::{
-    SubscriptionError,
+    EventId, EventKind, EventSource, SubscriptionError, SubscriptionEvent,
     model::{ProviderRef, Subscription},
     store::{self, SubscriptionRow},
 };
@@ -82,4 +82,52 @@ pub(crate) async fn require_organization(
     } else {
         Err(SubscriptionError::OrganizationNotFound)
     }
+}
+
+/// An event as recorded, found by its sender's id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownEvent {
+    pub subscription_id: SubscriptionId,
+    pub kind: EventKind,
+    pub outcome: String,
+    /// The event's data as stored (`SubscriptionEvent` serialized).
+    pub payload: serde_json::Value,
+}
+
+impl KnownEvent {
+    /// Whether the stored event is exactly `event` (same kind and same data).
+    pub fn is(&self, event: &SubscriptionEvent) -> bool {
+        serde_json::to_value(event).is_ok_and(|value| value == self.payload)
+    }
+}
+
+/// The event recorded under `(source, event_id)`, on whichever subscription.
+pub async fn event(
+    conn: &mut AsyncPgConnection,
+    source: &EventSource,
+    event_id: &EventId,
+) -> Result<Option<KnownEvent>, SubscriptionError> {
+    let row: Option<(uuid::Uuid, String, String, serde_json::Value)> = subscription_events::table
+        .filter(subscription_events::source.eq(source.as_str()))
+        .filter(subscription_events::event_id.eq(event_id.as_str()))
+        .select((
+            subscription_events::subscription_id,
+            subscription_events::kind,
+            subscription_events::outcome,
+            subscription_events::payload,
+        ))
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(|(subscription_id, kind, outcome, payload)| {
+        let kind = EventKind::parse(&kind)
+            .ok_or_else(|| SubscriptionError::Corrupt(format!("event kind {kind}")))?;
+        Ok(KnownEvent {
+            subscription_id: SubscriptionId::from_uuid(subscription_id),
+            kind,
+            outcome,
+            payload,
+        })
+    })
+    .transpose()
 }

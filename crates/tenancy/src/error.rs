@@ -15,6 +15,8 @@ pub enum TenancyError {
         field: &'static str,
         reason: &'static str,
     },
+    #[error("invalid billing_email: {reason}")]
+    InvalidEmail { reason: &'static str },
     #[error("database error")]
     Database(#[from] diesel::result::Error),
 }
@@ -27,6 +29,7 @@ impl TenancyError {
             Self::OrganizationExists(_) => "ORGANIZATION_EXISTS",
             Self::ApiKeyNotFound(_) => "API_KEY_NOT_FOUND",
             Self::InvalidName { .. } => "INVALID_NAME",
+            Self::InvalidEmail { .. } => "INVALID_EMAIL",
             Self::Database(_) => "DATABASE_ERROR",
         }
     }

@@ -5,6 +5,7 @@
 //! HTTP; the api maps [`TenancyError::code`] onto its problem responses.
 
 mod api_keys;
+mod email;
 mod error;
 mod name;
 mod organizations;
@@ -12,6 +13,7 @@ mod organizations;
 pub use api_keys::{
     ApiKeyIdentity, IssuedApiKey, KEY_PREFIX, authenticate, issue_api_key, revoke_api_key,
 };
+pub use email::BillingEmail;
 pub use error::TenancyError;
 pub use name::{ApiKeyName, OrganizationName};
-pub use organizations::{Organization, create_organization, get_organization};
+pub use organizations::{Organization, create_organization, get_organization, set_billing_email};

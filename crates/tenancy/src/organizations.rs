@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 use primitives::OrganizationId;
 use uuid::Uuid;
 
-use crate::{OrganizationName, TenancyError};
+use crate::{BillingEmail, OrganizationName, TenancyError};
 
 /// A customer organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Where billing notices go; without one they are only logged.
+    pub billing_email: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -23,6 +25,7 @@ struct OrganizationRow {
     id: Uuid,
     name: String,
     created_at: DateTime<Utc>,
+    billing_email: Option<String>,
 }
 
 impl From<OrganizationRow> for Organization {
@@ -31,6 +34,7 @@ impl From<OrganizationRow> for Organization {
             id: OrganizationId::from_uuid(row.id),
             name: row.name,
             created_at: row.created_at,
+            billing_email: row.billing_email,
         }
     }
 }
@@ -71,6 +75,22 @@ pub async fn get_organization(
         .find(id.as_uuid())
         .select(OrganizationRow::as_select())
         .first(conn)
+        .await
+        .optional()?
+        .map(Organization::from)
+        .ok_or(TenancyError::OrganizationNotFound(id))
+}
+
+/// Sets (or with `None` removes) the address billing notices go to.
+pub async fn set_billing_email(
+    conn: &mut AsyncPgConnection,
+    id: OrganizationId,
+    email: Option<&BillingEmail>,
+) -> Result<Organization, TenancyError> {
+    diesel::update(organizations::table.find(id.as_uuid()))
+        .set(organizations::billing_email.eq(email.map(BillingEmail::as_str)))
+        .returning(OrganizationRow::as_returning())
+        .get_result(conn)
         .await
         .optional()?
         .map(Organization::from)

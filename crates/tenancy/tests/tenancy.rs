@@ -274,3 +274,38 @@ async fn key_names_are_validated_before_anything_is_written() {
     }
     assert_eq!(count_keys(&mut conn).await, 0);
 }
+
+#[tokio::test]
+async fn billing_emails_are_set_replaced_and_removed() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    let acme = tenancy::create_organization(&mut conn, None, "Acme")
+        .await
+        .unwrap();
+    assert_eq!(acme.billing_email, None);
+    let email = tenancy::BillingEmail::parse("billing@acme.example").unwrap();
+    let updated = tenancy::set_billing_email(&mut conn, acme.id, Some(&email))
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.billing_email.as_deref(),
+        Some("billing@acme.example")
+    );
+    let read = tenancy::get_organization(&mut conn, acme.id).await.unwrap();
+    assert_eq!(read, updated);
+    let cleared = tenancy::set_billing_email(&mut conn, acme.id, None)
+        .await
+        .unwrap();
+    assert_eq!(cleared.billing_email, None);
+    let missing = tenancy::set_billing_email(&mut conn, OrganizationId::new(), Some(&email)).await;
+    assert!(matches!(
+        missing,
+        Err(TenancyError::OrganizationNotFound(_))
+    ));
+    assert_eq!(
+        tenancy::BillingEmail::parse("not an email")
+            .unwrap_err()
+            .code(),
+        "INVALID_EMAIL"
+    );
+}

@@ -2,6 +2,7 @@
 //! drift apart: a handler registered with `routes!` is served and documented at once.
 
 mod admin;
+mod admin_outbox;
 mod admin_subscriptions;
 mod api_keys;
 mod health;
@@ -41,7 +42,7 @@ use crate::AppState;
         (name = "subscription", description = "The caller's own subscription"),
         (name = "entitlements", description = "What the caller's subscription allows"),
         (name = "admin", description = "Operations across all organizations: reconciliation, \
-            holds, subscriptions, access blocks"),
+            holds, subscriptions, access blocks, the outbox"),
     )
 )]
 struct ApiDoc;
@@ -75,6 +76,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health::metrics))
         .routes(routes!(organizations::create_organization))
         .routes(routes!(organizations::get_organization))
+        .routes(routes!(organizations::set_billing_email))
         .routes(routes!(api_keys::create_api_key))
         .routes(routes!(api_keys::revoke_api_key))
         .routes(routes!(wallet::get_wallet))
@@ -106,6 +108,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(admin_subscriptions::lift_access_block))
         .routes(routes!(admin_subscriptions::record_manual_payment))
+        .routes(routes!(admin_outbox::list_outbox_messages))
+        .routes(routes!(admin_outbox::outbox_counts))
+        .routes(routes!(admin_outbox::get_outbox_message))
+        .routes(routes!(admin_outbox::retry_outbox_message))
 }
 
 /// The OpenAPI document served at `/openapi.json`.

@@ -264,6 +264,9 @@ pub async fn list_entries(
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such wallet (`WALLET_NOT_FOUND`).",
             body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The `billing` source is the subscription's \
+            (`FREEZE_SOURCE_RESERVED`).",
+            body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input (`VALIDATION_FAILED`, `INVALID_REASON`).",
             body = ProblemBody, content_type = "application/problem+json"),
     )
@@ -296,6 +299,9 @@ pub async fn freeze(
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No such wallet (`WALLET_NOT_FOUND`).",
             body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "The `billing` source is the subscription's \
+            (`FREEZE_SOURCE_RESERVED`).",
+            body = ProblemBody, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input (`VALIDATION_FAILED`, `INVALID_REASON`).",
             body = ProblemBody, content_type = "application/problem+json"),
     )
@@ -315,7 +321,17 @@ async fn set_freeze(
     freeze: bool,
 ) -> Result<ApiJson<FreezeResponse>, AppError> {
     let reason = Reason::parse(request.reason)?;
-    let source = request.source.unwrap_or(FreezeSourceWire::Admin).into();
+    let source: ledger::FreezeSource = request.source.unwrap_or(FreezeSourceWire::Admin).into();
+    if source == ledger::FreezeSource::Billing {
+        // Billing's freeze follows the subscription (set on non-payment, lifted by a payment);
+        // an operator lifting it by hand would let an unpaid organization spend.
+        return Err(ApiError::conflict(
+            "FREEZE_SOURCE_RESERVED",
+            "the billing freeze follows the subscription: record a payment to lift it, or use \
+             the admin or risk source",
+        )
+        .into());
+    }
     let mut conn = state.conn().await?;
     let wallet_id = state
         .ledger

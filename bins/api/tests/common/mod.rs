@@ -136,8 +136,8 @@ impl TestApp {
         Self::spawn_with(db, |_| {}).await
     }
 
-    /// The hold-expiry sweeper is off unless `configure` turns it on, so tests decide when
-    /// holds expire.
+    /// The background jobs (hold expiry, dunning, notification delivery) are off unless
+    /// `configure` turns them on, so tests decide when time-driven steps run.
     pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new(
             DatabaseSource::Url(SecretString::from(db.url())),
@@ -146,6 +146,8 @@ impl TestApp {
         config.body_limit_bytes = BODY_LIMIT;
         config.pool_size = 4;
         config.hold_expiry_interval = None;
+        config.dunning_interval = None;
+        config.notification_interval = None;
         configure(&mut config);
         // Whole microseconds, as PostgreSQL stores them, so times read back compare equal.
         let clock = ManualClock::new(Utc::now().trunc_subsecs(6));

@@ -17,5 +17,6 @@ mod support;
 mod admin;
 mod blocks;
 mod entitlements;
+mod jobs;
 mod manual_payment;
 mod subscription;

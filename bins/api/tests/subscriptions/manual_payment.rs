@@ -98,20 +98,27 @@ async fn a_manual_payment_restores_a_suspended_subscription_once() {
     assert_eq!(log["events"][0]["source"], "admin");
     assert_eq!(log["events"][0]["kind"], "manual_payment_received");
 
-    // The retry, even with other figures: a duplicate that changes nothing at all.
-    for body in [body.clone(), app.payment_body(60)] {
-        let before = app.billing_books().await;
-        let response =
-            send(app.manual_payment_request(&acme.id, ADMIN_TOKEN, Some(payment), &body)).await;
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()["idempotent-replayed"], "true");
-        let replay: Value = response.json().await.unwrap();
-        assert_eq!(replay["outcome"], "duplicate", "{replay}");
-        assert_eq!(replay["replayed"], true);
-        assert_eq!(replay["transition"], json!(null));
-        assert_eq!(replay["subscription"], subscription);
-        assert_eq!(app.billing_books().await, before);
-    }
+    // The retry with the same figures: a duplicate that changes nothing at all.
+    let before = app.billing_books().await;
+    let response =
+        send(app.manual_payment_request(&acme.id, ADMIN_TOKEN, Some(payment), &body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["idempotent-replayed"], "true");
+    let replay: Value = response.json().await.unwrap();
+    assert_eq!(replay["outcome"], "duplicate", "{replay}");
+    assert_eq!(replay["replayed"], true);
+    assert_eq!(replay["transition"], json!(null));
+    assert_eq!(replay["subscription"], subscription);
+    assert_eq!(app.billing_books().await, before);
+
+    // The same key with other figures is a conflict, not a silent duplicate.
+    let other = app.payment_body(60);
+    let response =
+        send(app.manual_payment_request(&acme.id, ADMIN_TOKEN, Some(payment), &other)).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "IDEMPOTENCY_CONFLICT");
+    assert_eq!(app.billing_books().await, before);
 
     // Counted for Prometheus.
     let metrics = send(app.client.get(app.url("/metrics"))).await;
@@ -231,6 +238,21 @@ async fn a_key_of_another_event_is_a_conflict() {
             ADMIN_TOKEN,
             Some(creation),
             &app.payment_body(30),
+        )),
+        409,
+        "IDEMPOTENCY_CONFLICT",
+    )
+    .await;
+
+    // Nor is a payment's key a creation's: it must not hand back the paying organization's
+    // subscription.
+    let fourth = app.org_with_key("Fourth").await;
+    app.refused_billing(
+        send(app.create_request(
+            &fourth.id,
+            ADMIN_TOKEN,
+            Some(shared),
+            &json!({"plan": "pro"}),
         )),
         409,
         "IDEMPOTENCY_CONFLICT",

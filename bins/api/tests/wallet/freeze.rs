@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{ADMIN_TOKEN, JSON, TestApp, created, key, ok, send};
+use crate::common::{ADMIN_TOKEN, JSON, TestApp, assert_problem, created, key, ok, send};
 
 #[tokio::test]
 async fn a_frozen_wallet_refuses_debits_and_holds_but_records_credits() {
@@ -70,8 +70,15 @@ async fn a_frozen_wallet_refuses_debits_and_holds_but_records_credits() {
     app.refused(app.debit(&org, Some(&key()), "1.00"), 409, "FROZEN_WALLET")
         .await;
 
+    // Billing's freeze follows the subscription: an operator can neither set nor lift it.
+    let billing = json!({"reason": "invoice overdue", "source": "billing"});
+    let before = app.books().await;
+    assert_problem(freeze(billing.clone()).await, 409, "FREEZE_SOURCE_RESERVED").await;
+    assert_problem(unfreeze(billing).await, 409, "FREEZE_SOURCE_RESERVED").await;
+    assert_eq!(app.books().await, before);
+
     // Two sources: both must be lifted.
-    ok(freeze(json!({"reason": "invoice overdue", "source": "billing"})).await).await;
+    ok(freeze(json!({"reason": "operator hold", "source": "admin"})).await).await;
     let problem = app
         .refused(app.debit(&org, Some(&key()), "1.00"), 409, "FROZEN_WALLET")
         .await;
@@ -82,8 +89,8 @@ async fn a_frozen_wallet_refuses_debits_and_holds_but_records_credits() {
         .map(|s| s.as_str().unwrap())
         .collect();
     sources.sort_unstable();
-    assert_eq!(sources, ["billing", "risk"]);
-    let lifted = ok(unfreeze(json!({"reason": "paid", "source": "billing"})).await).await;
+    assert_eq!(sources, ["admin", "risk"]);
+    let lifted = ok(unfreeze(json!({"reason": "released", "source": "admin"})).await).await;
     assert_eq!(lifted["changed"], true);
     assert_eq!(lifted["wallet"]["frozen"], true, "risk's freeze stays");
 

@@ -124,7 +124,12 @@ async fn the_sweeper_stops_promptly_when_asked() {
     app.clock.advance(chrono::TimeDelta::seconds(61));
     let ledger = ledger::Ledger::new(std::sync::Arc::new(app.clock.clone()));
     // A long interval: after its first sweep the sweeper waits an hour for the next one.
-    let sweeper = api::sweeper::Sweeper::spawn(app.db.pool(), ledger, Duration::from_secs(3600));
+    let pool = app.db.pool();
+    let sweeper =
+        api::background::Periodic::spawn("hold_expiry", Duration::from_secs(3600), move || {
+            let (pool, ledger) = (pool.clone(), ledger.clone());
+            async move { api::sweeper::sweep(&pool, &ledger).await }
+        });
 
     // It is alive: the first sweep, right at the start, expires the due hold.
     wait_until_expired(&app, &org, &hold_id).await;

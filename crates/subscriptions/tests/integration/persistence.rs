@@ -195,6 +195,14 @@ async fn one_live_subscription_per_organization_and_creation_is_idempotent() {
     fixture
         .apply(id, &envelope("test", "cancel", start(), cancel))
         .await;
+    // An id that named another kind of event is not a creation to replay.
+    let named_cancel = envelope("test", "cancel", start(), SubscriptionEvent::Created);
+    let error = fixture
+        .subscriptions
+        .create(&mut conn, new(), &named_cancel)
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "IDEMPOTENCY_CONFLICT");
     let fresh = fixture
         .subscriptions
         .create(&mut conn, new(), &other)

@@ -1,0 +1,50 @@
+//! Periodic background jobs the api runs until the worker binary exists: hold expiry, dunning,
+//! notification delivery. Each job is safe to run in several api instances at once (the domain
+//! crates make a second run of the same step a no-op), so no coordination is needed.
+
+use std::{future::Future, time::Duration};
+
+use tokio::{sync::watch, task::JoinHandle, time::MissedTickBehavior};
+
+/// A job running every `interval`; [`Periodic::stop`] ends it after the run in progress.
+pub struct Periodic {
+    name: &'static str,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Periodic {
+    /// Starts `job`. A job logs its own errors: a database outage must not end the loop.
+    pub fn spawn<F, Fut>(name: &'static str, interval: Duration, job: F) -> Self
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            tracing::info!(
+                job = name,
+                interval_secs = interval.as_secs(),
+                "background job started"
+            );
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = ticks.tick() => job().await,
+                }
+            }
+            tracing::info!(job = name, "background job stopped");
+        });
+        Self { name, stop, task }
+    }
+
+    pub async fn stop(self) {
+        // The receiver lives as long as the task; a send error means it has already ended.
+        let _ = self.stop.send(true);
+        if let Err(error) = self.task.await {
+            tracing::error!(job = self.name, %error, "background job failed");
+        }
+    }
+}
