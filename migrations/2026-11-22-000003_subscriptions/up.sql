@@ -23,8 +23,9 @@ CREATE TABLE subscriptions (
     dunning_retries_failed    integer NOT NULL DEFAULT 0 CHECK (dunning_retries_failed >= 0),
     -- When the runner must look at this subscription next (derived from the state by code).
     next_action_at            timestamptz,
-    -- A dunning retry in flight at the provider: no second runner starts one before this time.
-    retry_leased_until        timestamptz,
+    -- A due action in hand (a retry in flight at the provider, say): no other runner takes it
+    -- before this time. Cleared whenever the state changes.
+    action_leased_until        timestamptz,
     -- The occurred-at time of the newest applied event; older ones are stale.
     last_event_at             timestamptz,
     created_at                timestamptz NOT NULL,

@@ -114,7 +114,7 @@ diesel::table! {
         dunning_started_at -> Nullable<Timestamptz>,
         dunning_retries_failed -> Int4,
         next_action_at -> Nullable<Timestamptz>,
-        retry_leased_until -> Nullable<Timestamptz>,
+        action_leased_until -> Nullable<Timestamptz>,
         last_event_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,

@@ -10,8 +10,8 @@ use db::DbPool;
 use diesel_async::AsyncConnection;
 use primitives::{Money, OrganizationId, SubscriptionId};
 use subscriptions::{
-    DueAction, EventEnvelope, EventId, EventSource, FailureReason, ProviderRef, Subscription,
-    SubscriptionEvent, due,
+    DueAction, EventEnvelope, EventId, EventSource, FailureReason, Outcome, ProviderRef,
+    Subscription, SubscriptionEvent, due,
 };
 
 use crate::{EnforcementError, Enforcer};
@@ -59,11 +59,25 @@ pub trait PaymentRetrier: Send + Sync {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunReport {
+    /// Scheduled steps (grace end, suspension, trial end, period end) that changed the state.
     pub events_applied: usize,
+    /// Scheduled steps the state machine ignored or had already seen.
+    pub events_unchanged: usize,
+    /// Subscriptions whose step failed (logged); they run again after their lease.
+    pub failed: usize,
     pub retries_paid: usize,
     pub retries_declined: usize,
     pub retries_pending: usize,
     pub retries_errored: usize,
+}
+
+impl RunReport {
+    fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Applied { .. } => self.events_applied += 1,
+            _ => self.events_unchanged += 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -91,36 +105,54 @@ impl<R: PaymentRetrier> DunningRunner<R> {
         self
     }
 
-    /// One pass: everything due now (up to the batch size).
+    /// One pass: everything due now (up to the batch size). One subscription's failure is
+    /// logged and counted, never allowed to stop the others.
     pub async fn run_once(&self, pool: &DbPool) -> Result<RunReport, EnforcementError> {
         let mut report = RunReport::default();
         for work in self.claim(pool).await? {
-            let subscription = &work.subscription;
-            match work.action {
-                DueAction::Retry { attempt } => {
-                    self.retry(pool, subscription, attempt, &mut report).await?;
-                }
-                action => {
-                    let Some((source, event)) = scheduled_event(action) else {
-                        continue;
-                    };
-                    let due_at = work.due_at;
-                    let event_id = format!(
-                        "{}:{}:{}",
-                        action.as_str(),
-                        subscription.id,
-                        due_at.timestamp()
-                    );
-                    self.apply(pool, subscription, source, &event_id, due_at, event)
-                        .await?;
-                    report.events_applied += 1;
-                }
+            if let Err(error) = self.run_one(pool, &work, &mut report).await {
+                tracing::error!(
+                    event = "dunning_step_failed",
+                    organization = %work.subscription.organization_id,
+                    subscription = %work.subscription.id,
+                    action = work.action.as_str(),
+                    %error,
+                    "a due subscription step failed; it runs again after its lease",
+                );
+                report.failed += 1;
             }
         }
         Ok(report)
     }
 
-    /// Finds due work and leases the retries among it, in one short transaction.
+    async fn run_one(
+        &self,
+        pool: &DbPool,
+        work: &due::DueWork,
+        report: &mut RunReport,
+    ) -> Result<(), EnforcementError> {
+        let subscription = &work.subscription;
+        if let DueAction::Retry { attempt } = work.action {
+            return self.retry(pool, subscription, attempt, report).await;
+        }
+        let Some((source, event)) = scheduled_event(work.action) else {
+            return Ok(());
+        };
+        // The id comes from the schedule, so two runners (or a rerun) apply the step once.
+        let event_id = format!(
+            "{}:{}:{}",
+            work.action.as_str(),
+            subscription.id,
+            work.due_at.timestamp()
+        );
+        let outcome = self
+            .apply(pool, subscription, source, &event_id, work.due_at, event)
+            .await?;
+        report.count(&outcome);
+        Ok(())
+    }
+
+    /// Finds due work and leases it, in one short transaction.
     async fn claim(&self, pool: &DbPool) -> Result<Vec<due::DueWork>, EnforcementError> {
         let mut conn = pool.get().await.map_err(|error| {
             EnforcementError::Effect(format!("no database connection: {error}"))
@@ -132,9 +164,7 @@ impl<R: PaymentRetrier> DunningRunner<R> {
             .transaction(async |conn| {
                 let work = due::due(conn, policy, now, batch).await?;
                 for item in &work {
-                    if matches!(item.action, DueAction::Retry { .. }) {
-                        due::lease_retry(conn, item.subscription.id, now, lease).await?;
-                    }
+                    due::lease_action(conn, item.subscription.id, now, lease).await?;
                 }
                 Ok::<_, EnforcementError>(work)
             })
@@ -213,7 +243,12 @@ impl<R: PaymentRetrier> DunningRunner<R> {
         event_id: &str,
         occurred_at: DateTime<Utc>,
         event: SubscriptionEvent,
-    ) -> Result<(), EnforcementError> {
+    ) -> Result<Outcome, EnforcementError> {
+        // A clock-driven step is never "out of order": a provider event stamped later (or a
+        // provider clock running ahead of ours) must not make it stale and leave it undone.
+        let occurred_at = subscription
+            .last_event_at
+            .map_or(occurred_at, |last| last.max(occurred_at));
         let envelope = EventEnvelope {
             source: EventSource::parse(source)?,
             event_id: EventId::parse(event_id)?,
@@ -223,10 +258,11 @@ impl<R: PaymentRetrier> DunningRunner<R> {
         let mut conn = pool.get().await.map_err(|error| {
             EnforcementError::Effect(format!("no database connection: {error}"))
         })?;
-        self.enforcer
+        let applied = self
+            .enforcer
             .apply(&mut conn, subscription.id, &envelope)
             .await?;
-        Ok(())
+        Ok(applied.outcome)
     }
 }
 

@@ -20,7 +20,7 @@ pub struct DueWork {
 }
 
 /// Up to `limit` subscriptions whose next action is due at `now`, oldest first, skipping rows
-/// another runner holds and retries another runner has in flight. Uses the partial index on
+/// another runner holds and actions another runner has in hand. Uses the partial index on
 /// `next_action_at`.
 pub async fn due(
     conn: &mut AsyncPgConnection,
@@ -31,9 +31,9 @@ pub async fn due(
     let rows: Vec<SubscriptionRow> = subscriptions::table
         .filter(subscriptions::next_action_at.le(now))
         .filter(
-            subscriptions::retry_leased_until
+            subscriptions::action_leased_until
                 .is_null()
-                .or(subscriptions::retry_leased_until.le(now)),
+                .or(subscriptions::action_leased_until.le(now)),
         )
         .order(subscriptions::next_action_at.asc())
         .limit(limit.clamp(1, 1_000))
@@ -58,15 +58,17 @@ pub async fn due(
     Ok(work)
 }
 
-/// Marks a retry as in flight until `now + lease`, so no other runner starts the same one.
-pub async fn lease_retry(
+/// Marks the due action as in hand until `now + lease`, so no other runner takes it meanwhile.
+/// A state change clears the lease; an action that changed nothing (ignored, say) is looked at
+/// again only after the lease, so it cannot crowd out the rest of the queue.
+pub async fn lease_action(
     conn: &mut AsyncPgConnection,
     id: SubscriptionId,
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<(), SubscriptionError> {
     diesel::update(subscriptions::table.find(id.as_uuid()))
-        .set(subscriptions::retry_leased_until.eq(now + lease))
+        .set(subscriptions::action_leased_until.eq(now + lease))
         .execute(conn)
         .await?;
     Ok(())

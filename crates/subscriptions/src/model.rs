@@ -69,8 +69,8 @@ pub struct Subscription {
     #[serde(flatten)]
     pub state: SubscriptionState,
     pub next_action_at: Option<DateTime<Utc>>,
-    /// A dunning retry is in flight at the provider until this time.
-    pub retry_leased_until: Option<DateTime<Utc>>,
+    /// A runner has the due action in hand (a retry in flight at the provider, say) until then.
+    pub action_leased_until: Option<DateTime<Utc>>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

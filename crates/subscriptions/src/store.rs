@@ -30,7 +30,7 @@ pub(crate) struct SubscriptionRow {
     pub dunning_started_at: Option<DateTime<Utc>>,
     pub dunning_retries_failed: i32,
     pub next_action_at: Option<DateTime<Utc>>,
-    pub retry_leased_until: Option<DateTime<Utc>>,
+    pub action_leased_until: Option<DateTime<Utc>>,
     pub last_event_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -65,7 +65,7 @@ impl SubscriptionRow {
                 }),
             },
             next_action_at: self.next_action_at,
-            retry_leased_until: self.retry_leased_until,
+            action_leased_until: self.action_leased_until,
             last_event_at: self.last_event_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -124,7 +124,7 @@ pub(crate) async fn save_state(
             subscriptions::dunning_retries_failed.eq(retries),
             subscriptions::next_action_at.eq(next_action_at),
             // A new state means any retry in flight belonged to the old one.
-            subscriptions::retry_leased_until.eq(None::<DateTime<Utc>>),
+            subscriptions::action_leased_until.eq(None::<DateTime<Utc>>),
             subscriptions::last_event_at.eq(last_event_at),
             subscriptions::updated_at.eq(now),
         ))

@@ -335,3 +335,45 @@ async fn a_provider_that_never_answers_still_ends_in_suspension_on_day_ten() {
     assert_eq!(world.notifications().await, ["payment_failed", "suspended"]);
     assert_eq!(world.day(11).await, RunReport::default());
 }
+
+#[tokio::test]
+async fn a_later_stamped_provider_event_does_not_make_a_scheduled_step_stale() {
+    let world = World::new(LifecyclePolicy::default()).await;
+    world
+        .deliver(SubscriptionEvent::TrialStarted {
+            trial_end: start() + Duration::days(14),
+        })
+        .await;
+    // The provider's notice arrives stamped after the trial's end (its clock runs ahead, or the
+    // runner was down for an hour).
+    world
+        .clock
+        .set(start() + Duration::days(14) + Duration::hours(1));
+    world
+        .deliver(SubscriptionEvent::TrialEndingSoon {
+            trial_end: start() + Duration::days(14),
+        })
+        .await;
+    world
+        .clock
+        .set(start() + Duration::days(14) + Duration::hours(2));
+    let report = world.runner.run_once(&world.pool).await.unwrap();
+    assert_eq!(report.events_applied, 1, "{report:?}");
+    assert_eq!(world.status().await, S::PastDue);
+}
+
+#[tokio::test]
+async fn a_step_that_changes_nothing_waits_for_its_lease_instead_of_repeating() {
+    let world = failed_on_day_zero(LifecyclePolicy::default()).await;
+    world.provider.answer(Err(RetryError {
+        message: "timeout".into(),
+    }));
+    assert_eq!(world.day(3).await.retries_errored, 1);
+    // Within the lease nothing is taken again, however often the runner runs.
+    for _ in 0..3 {
+        assert_eq!(
+            world.runner.run_once(&world.pool).await.unwrap(),
+            RunReport::default()
+        );
+    }
+}

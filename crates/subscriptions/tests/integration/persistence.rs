@@ -245,7 +245,7 @@ async fn the_due_query_finds_what_is_due_and_skips_leased_retries() {
     assert_eq!(work.len(), 1);
     assert_eq!(work[0].action, DueAction::Retry { attempt: 1 });
 
-    due::lease_retry(&mut conn, id, at_day_3, Duration::minutes(15))
+    due::lease_action(&mut conn, id, at_day_3, Duration::minutes(15))
         .await
         .unwrap();
     assert!(
