@@ -55,6 +55,20 @@ async fn dunning_and_notification_jobs_suspend_on_schedule_and_email_the_custome
     ok(response).await;
 
     app.fail_payment(&acme.id).await;
+    // Counted for the operators' dashboards.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"payment_failures_total{attempt="0"}"#),
+        "{metrics}"
+    );
     eventually("the payment-failed email", || async {
         sink.messages().len() == 1
     })
