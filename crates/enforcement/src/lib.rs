@@ -13,8 +13,10 @@ pub mod effects;
 mod enforcer;
 mod error;
 mod failure;
+mod provider_retrier;
 mod runner;
 
 pub use enforcer::Enforcer;
 pub use error::EnforcementError;
+pub use provider_retrier::ProviderRetrier;
 pub use runner::{DunningRunner, PaymentRetrier, RetryError, RetryRequest, RetryResult, RunReport};

@@ -22,7 +22,7 @@ use primitives::{Currency, ManualClock, Money, OrganizationId, SubscriptionId};
 use secrecy::SecretString;
 use subscriptions::{
     Applied, EventEnvelope, EventId, EventSource, Feature, LifecyclePolicy, NewSubscription,
-    PlanCode, SubscriptionEvent, SubscriptionStatus, Subscriptions, access, lookup,
+    PlanCode, ProviderRef, SubscriptionEvent, SubscriptionStatus, Subscriptions, access, lookup,
 };
 use testkit::TestDb;
 
@@ -100,6 +100,11 @@ pub struct World {
 
 impl World {
     pub async fn new(policy: LifecyclePolicy) -> Self {
+        Self::billed_by(policy, None).await
+    }
+
+    /// A world whose subscription is billed through `provider` (its id at the provider).
+    pub async fn billed_by(policy: LifecyclePolicy, billed_through: Option<ProviderRef>) -> Self {
         let logs = Logs::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -138,7 +143,7 @@ impl World {
         let new = NewSubscription {
             organization_id: organization,
             plan: PlanCode::parse("pro").unwrap(),
-            provider: None,
+            provider: billed_through,
         };
         let subscription = subscriptions
             .create(&mut conn, new, &created)

@@ -1,0 +1,87 @@
+//! Normalized billing events: what a provider's webhook means, in one vocabulary for all
+//! providers.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use primitives::Money;
+use serde::Serialize;
+
+/// Which provider an event or call belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderName {
+    Paypal,
+    Stripe,
+    Payhere,
+}
+
+impl ProviderName {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Paypal => "paypal",
+            Self::Stripe => "stripe",
+            Self::Payhere => "payhere",
+        }
+    }
+}
+
+impl fmt::Display for ProviderName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened, independent of the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BillingEventKind {
+    SubscriptionCreated,
+    SubscriptionActivated,
+    SubscriptionUpdated,
+    TrialWillEnd,
+    PaymentSucceeded,
+    PaymentFailed,
+    /// The customer must act (3-D Secure and the like) before the payment can go through.
+    PaymentActionRequired,
+    SubscriptionPaused,
+    SubscriptionResumed,
+    SubscriptionSuspended,
+    SubscriptionCanceled,
+    SubscriptionExpired,
+    WalletTopUpCompleted,
+    /// A top-up was refunded or reversed: money left the wallet's funding.
+    TopUpRefunded,
+    Chargeback,
+}
+
+/// One normalized event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BillingEvent {
+    pub provider: ProviderName,
+    /// The provider's id for the event; with `provider`, unique (duplicates are recognised by it).
+    pub provider_event_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub kind: BillingEventKind,
+    /// Our organization reference as the provider echoes it back (`custom_id`, `metadata`,
+    /// `custom_1`), when present.
+    pub organization_ref: Option<String>,
+    pub provider_subscription_id: Option<String>,
+    pub amount: Option<Money>,
+    /// The provider's own event type, for logs.
+    pub provider_event_type: String,
+}
+
+/// What a verified webhook carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ParsedWebhook {
+    Events {
+        events: Vec<BillingEvent>,
+    },
+    /// A type we do not act on: acknowledged, never an error.
+    Ignored {
+        provider_event_type: String,
+        provider_event_id: Option<String>,
+    },
+}

@@ -1,0 +1,28 @@
+//! Billing providers behind one trait (DESIGN.md section 6; G3, G9, G10, G12).
+//!
+//! - [`BillingProvider`]: create, inspect, cancel, pause, reactivate, retry a payment, verify a
+//!   webhook over its raw bytes, parse a verified webhook into [`BillingEvent`]s.
+//! - [`VerifiedWebhook`] can only be made by a provider's `verify_webhook`, so nothing parses a
+//!   body whose signature was not checked.
+//! - [`http::ApiClient`]: the one place HTTP calls are made: base URL, timeouts, and retries with
+//!   backoff and jitter only where a retry cannot charge twice.
+//!
+//! The crate knows no database and serves no HTTP; the webhook receiver and the enforcement
+//! layer use it.
+
+mod error;
+mod event;
+pub mod http;
+pub mod payhere;
+pub mod paypal;
+mod provider;
+pub mod stripe;
+mod webhook;
+
+pub use error::ProviderError;
+pub use event::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderName};
+pub use provider::{
+    BillingProvider, CreateSubscription, CreatedSubscription, ProviderSubscription,
+    ProviderSubscriptionStatus, RetryOutcome,
+};
+pub use webhook::{VerifiedWebhook, VerifyError, WebhookRequest};

@@ -1,0 +1,413 @@
+//! The PayHere adapter: `md5sig` verification of payment notifications, notifications as
+//! [`BillingEvent`](crate::BillingEvent)s, checkout forms, and the Subscription Manager API.
+//!
+//! # Configuration ([`PayHereConfig`])
+//!
+//! | field | env ([`PayHereConfig::from_lookup`]) | meaning | default |
+//! |---|---|---|---|
+//! | `merchant_id` | `PAYHERE_MERCHANT_ID` | the merchant id notifications must name | required |
+//! | `merchant_secrets` | `PAYHERE_MERCHANT_SECRET` (comma-separated) | merchant secrets; PayHere issues one per domain or app, and a notification signed by any of them passes. The first signs checkout forms | required, at least one |
+//! | `api` | `PAYHERE_APP_ID`, `PAYHERE_APP_SECRET` | Subscription Manager API credentials (a business app with that permission) | none: API calls fail with `Config` |
+//! | `base_url` | `PAYHERE_BASE_URL` | root of the API and the checkout page | `https://www.payhere.lk` (sandbox: `https://sandbox.payhere.lk`) |
+//! | `notify_url` | `PAYHERE_NOTIFY_URL` | where PayHere posts notifications (put in checkout forms) | none: checkout forms fail with `Config` |
+//! | `timeout` | `PAYHERE_TIMEOUT_SECS` | per attempt | 30 s |
+//! | `retry` | | [`RetryPolicy`] of [`crate::http`] | 4 attempts, 250 ms doubling to 10 s |
+//! | `token_refresh_margin` | | an OAuth token is replaced this long before it expires | 60 s |
+//!
+//! # Verification
+//!
+//! The notification is a form-encoded body; the signature is a body field, not a header:
+//! `md5sig = UPPER(MD5(merchant_id + order_id + payhere_amount + payhere_currency +
+//! status_code + UPPER(MD5(merchant_secret))))` over the values as sent. Rules and their errors
+//! are in [`signature`]; in short: duplicate fields, a missing signed field or `md5sig`
+//! (`MalformedBody("missing md5sig")`), an amount without exactly two decimals, and another
+//! merchant's id are `MalformedBody`; a wrong or lower-case `md5sig` is `BadSignature`. Headers
+//! are not read.
+//!
+//! The signature covers decoded values, not bytes: the same fields in another order or
+//! percent-encoded differently verify, and mean the same. And it covers five fields only, which
+//! decides what the adapter believes:
+//!
+//! - **Organization**: taken from the signed `order_id` ([`OrderRef`]:
+//!   `SUB-{organization}.{nonce}`, `TOPUP-{organization}.{nonce}`), never from `custom_1`,
+//!   which neither PayHere's checkout hash nor `md5sig` covers (the customer can edit it in the
+//!   checkout form). A differing `custom_1` is logged and ignored. Order ids that are not ours
+//!   give no organization.
+//! - **Top-up or not**: the signed `TOPUP-` prefix, not `custom_2`.
+//! - **Success or failure**: the signed `status_code`. The unsigned `message_type` only tells
+//!   an authorization from an installment, or reports a stopped or completed subscription.
+//! - **Event ids** (PayHere has none): one-off payments `{order_id}/{status_code}#{kind}`, from
+//!   signed fields only, so a redelivery or a replay with any unsigned field altered is a
+//!   duplicate (G3). Recurring installments share order id and `md5sig`, so their ids,
+//!   `{order_id}/{subscription_id}/{payment_id}/{status_code}#{kind}`, need PayHere's unsigned
+//!   `payment_id` and `subscription_id` (a relabelled `message_type` still gives the same id).
+//!   Whoever holds a genuine notification could therefore present it as another installment or
+//!   another subscription, or relabel it `RECURRING_STOPPED`. So the enforcement layer must
+//!   check that `provider_subscription_id` belongs to `organization_ref` (both set by the first
+//!   `AUTHORIZATION_SUCCESS`), and may confirm an installment or a stop with
+//!   [`PayHereProvider::subscription_payments`] or [`BillingProvider::subscription`] before
+//!   acting.
+//!
+//! # Events
+//!
+//! `occurred_at` is the adapter's [`Clock`] when parsing (parse on receipt): PayHere sends no
+//! timestamp, so PayHere events order by arrival, and a late redelivery is recognised by its id,
+//! not by its age. Amounts are `payhere_amount` in `payhere_currency` as
+//! [`primitives::Money`] (a currency we cannot hold is [`ProviderError::Decode`]). A
+//! `subscription_id` or `payment_id` that is not digits, or a recurring notification of a known
+//! type without `subscription_id`, is [`ProviderError::Decode`] too.
+//!
+//! | notification | `status_code` | events | subscription id | amount |
+//! |---|---|---|---|---|
+//! | one-off, order `TOPUP-...` | 2 | `WalletTopUpCompleted` | | yes |
+//! | one-off, order `SUB-...` (a manual payment) | 2 | `PaymentSucceeded` | | yes |
+//! | one-off, order `TOPUP-...`/`SUB-...` | -3 | `Chargeback` | | yes |
+//! | one-off, order `TOPUP-...`/`SUB-...` | 0, -1, -2 | ignored: no money moved | | |
+//! | one-off, any other order id | any | ignored: not attributable | | |
+//! | recurring, any `message_type` below | -3 | `Chargeback` | `subscription_id` | yes |
+//! | `AUTHORIZATION_SUCCESS`/`_FAILED` | 2 | `SubscriptionActivated`, `PaymentSucceeded` | `subscription_id` | payment |
+//! | `RECURRING_INSTALLMENT_SUCCESS`/`_FAILED` | 2 | `PaymentSucceeded` | `subscription_id` | yes |
+//! | `AUTHORIZATION_*`, `RECURRING_INSTALLMENT_*` | -2 | `PaymentFailed` | `subscription_id` | yes |
+//! | `RECURRING_INSTALLMENT_*` | -1 | `PaymentFailed` | `subscription_id` | yes |
+//! | `AUTHORIZATION_*` | -1 | ignored: the customer left the checkout | | |
+//! | `AUTHORIZATION_*`, `RECURRING_INSTALLMENT_*` | 0 | ignored: pending | | |
+//! | `RECURRING_STOPPED` | 0, -1, -2, 2 | `SubscriptionCanceled` | `subscription_id` | |
+//! | `RECURRING_COMPLETE` | 0, -1, -2, 2 | `SubscriptionExpired` | `subscription_id` | |
+//! | recurring, other or no `message_type` | any | ignored | | |
+//! | any | other codes | ignored | | |
+//!
+//! `message_type` is read case-insensitively with spaces as underscores. `provider_event_type`
+//! is `payment:{status_code}` (one-off) or `{MESSAGE_TYPE}:{status_code}`.
+//!
+//! # Calls
+//!
+//! Token `POST /merchant/v1/oauth/token` (Basic `app_id:app_secret`,
+//! `grant_type=client_credentials`), cached until `token_refresh_margin` before expiry and
+//! fetched again once on a 401; then Bearer: list `GET /merchant/v1/subscription` (also serves
+//! [`BillingProvider::subscription`], PayHere having no single-subscription call); payments
+//! `GET /merchant/v1/subscription/{id}/payments`; retry `POST /merchant/v1/subscription/retry`
+//! and cancel `POST /merchant/v1/subscription/cancel`, both with JSON `{"subscription_id": id}`.
+//! PayHere has no idempotency header: the callers' keys are not sent, and retry and cancel are
+//! resent only after a 429, never after a 5xx or a lost connection, which may have acted
+//! already. `create_subscription`, `pause` and `reactivate` are
+//! [`ProviderError::Unsupported`]: subscriptions start with [`PayHereProvider::checkout_form`],
+//! and PayHere has no pause or resume.
+
+mod api;
+mod checkout;
+mod events;
+mod notification;
+mod order;
+pub mod signature;
+mod token;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use primitives::Clock;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use api::{PayHerePayment, PayHereSubscription};
+pub use checkout::{CheckoutCustomer, CheckoutForm, CheckoutRequest, Recurrence};
+pub use order::{OrderPurpose, OrderRef};
+
+use crate::http::{ApiClient, RetryPolicy};
+use crate::{
+    BillingProvider, CreateSubscription, CreatedSubscription, ParsedWebhook, ProviderError,
+    ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError, WebhookRequest,
+};
+
+const PAYHERE: ProviderName = ProviderName::Payhere;
+
+/// Credentials of a PayHere business app allowed to use the Subscription Manager API.
+#[derive(Debug, Clone)]
+pub struct PayHereApiCredentials {
+    pub app_id: String,
+    pub app_secret: SecretString,
+}
+
+/// How the adapter reaches PayHere and checks its notifications. `Debug` shows no secret.
+#[derive(Debug, Clone)]
+pub struct PayHereConfig {
+    pub merchant_id: String,
+    /// Any may sign a notification; the first signs checkout forms.
+    pub merchant_secrets: Vec<SecretString>,
+    pub api: Option<PayHereApiCredentials>,
+    pub base_url: String,
+    pub notify_url: Option<String>,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+    pub token_refresh_margin: Duration,
+}
+
+impl PayHereConfig {
+    pub const LIVE_BASE_URL: &str = "https://www.payhere.lk";
+    pub const SANDBOX_BASE_URL: &str = "https://sandbox.payhere.lk";
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+
+    /// The defaults of the table in the module documentation (live PayHere, no API
+    /// credentials, no notify URL).
+    pub fn new(merchant_id: impl Into<String>, merchant_secret: SecretString) -> Self {
+        Self {
+            merchant_id: merchant_id.into(),
+            merchant_secrets: vec![merchant_secret],
+            api: None,
+            base_url: Self::LIVE_BASE_URL.to_owned(),
+            notify_url: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+            retry: RetryPolicy::DEFAULT,
+            token_refresh_margin: Self::DEFAULT_TOKEN_REFRESH_MARGIN,
+        }
+    }
+
+    /// Reads the environment variables of the module documentation through `lookup` (pass
+    /// `|name| std::env::var(name).ok()`; tests pass a map). Errors name the variable, never
+    /// its value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
+        let config = |message: String| ProviderError::Config {
+            provider: PAYHERE,
+            message,
+        };
+        let required = |name: &str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .ok_or_else(|| config(format!("{name} is not set")))
+        };
+        let secrets: Vec<SecretString> = required("PAYHERE_MERCHANT_SECRET")?
+            .split(',')
+            .map(|secret| SecretString::from(secret.trim().to_owned()))
+            .collect();
+        let mut result = Self {
+            merchant_secrets: secrets,
+            ..Self::new(
+                required("PAYHERE_MERCHANT_ID")?.trim(),
+                SecretString::from(""),
+            )
+        };
+        result.api = match (lookup("PAYHERE_APP_ID"), lookup("PAYHERE_APP_SECRET")) {
+            (Some(app_id), Some(app_secret)) => Some(PayHereApiCredentials {
+                app_id: app_id.trim().to_owned(),
+                app_secret: SecretString::from(app_secret.trim().to_owned()),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(config(
+                    "PAYHERE_APP_ID and PAYHERE_APP_SECRET are set together or not at all".into(),
+                ));
+            }
+        };
+        if let Some(base_url) = lookup("PAYHERE_BASE_URL") {
+            result.base_url = base_url.trim().to_owned();
+        }
+        result.notify_url = lookup("PAYHERE_NOTIFY_URL").map(|url| url.trim().to_owned());
+        if let Some(timeout) = lookup("PAYHERE_TIMEOUT_SECS") {
+            let secs: u64 = timeout
+                .trim()
+                .parse()
+                .map_err(|_| config("PAYHERE_TIMEOUT_SECS is not a number of seconds".into()))?;
+            result.timeout = Duration::from_secs(secs);
+        }
+        Ok(result)
+    }
+}
+
+/// PayHere behind [`BillingProvider`].
+#[derive(Debug)]
+pub struct PayHereProvider {
+    merchant_id: String,
+    keys: Vec<signature::SigningKey>,
+    base_url: String,
+    notify_url: Option<String>,
+    api: api::Api,
+    clock: Arc<dyn Clock>,
+}
+
+impl PayHereProvider {
+    /// Checks the configuration: an empty secret or merchant id would refuse (or, worse,
+    /// accept) every notification, so it is refused here rather than at the first one.
+    pub fn new(config: PayHereConfig, clock: Arc<dyn Clock>) -> Result<Self, ProviderError> {
+        let misconfigured = |message: &str| ProviderError::Config {
+            provider: PAYHERE,
+            message: message.to_owned(),
+        };
+        if config.merchant_id.trim().is_empty() {
+            return Err(misconfigured("the merchant id is empty"));
+        }
+        if config.merchant_secrets.is_empty() {
+            return Err(misconfigured("no merchant secret is configured"));
+        }
+        if config
+            .merchant_secrets
+            .iter()
+            .any(|secret| secret.expose_secret().is_empty())
+        {
+            return Err(misconfigured("a merchant secret is empty"));
+        }
+        let tokens = match &config.api {
+            Some(credentials) => {
+                if credentials.app_id.is_empty()
+                    || credentials.app_secret.expose_secret().is_empty()
+                {
+                    return Err(misconfigured("the API app id or app secret is empty"));
+                }
+                Some(token::TokenSource::new(
+                    &credentials.app_id,
+                    &credentials.app_secret,
+                    config.token_refresh_margin,
+                    Arc::clone(&clock),
+                ))
+            }
+            None => None,
+        };
+        let client = ApiClient::new(PAYHERE, &config.base_url, config.timeout, config.retry)?;
+        Ok(Self {
+            merchant_id: config.merchant_id,
+            keys: config
+                .merchant_secrets
+                .iter()
+                .map(signature::SigningKey::new)
+                .collect(),
+            base_url: config.base_url,
+            notify_url: config.notify_url,
+            api: api::Api::new(client, tokens),
+            clock,
+        })
+    }
+
+    /// The signed form that starts a top-up or a subscription in the customer's browser.
+    pub fn checkout_form(&self, request: &CheckoutRequest) -> Result<CheckoutForm, ProviderError> {
+        let notify_url = self
+            .notify_url
+            .as_deref()
+            .ok_or_else(|| ProviderError::Config {
+                provider: PAYHERE,
+                message: "no notify URL is configured for checkout forms".to_owned(),
+            })?;
+        let key = self.keys.first().ok_or_else(|| ProviderError::Config {
+            provider: PAYHERE,
+            message: "no merchant secret is configured".to_owned(),
+        })?;
+        checkout::build(request, &self.merchant_id, notify_url, &self.base_url, key)
+    }
+
+    /// Every subscription of the merchant (`GET /merchant/v1/subscription`).
+    pub async fn list_subscriptions(&self) -> Result<Vec<PayHereSubscription>, ProviderError> {
+        self.api.list_subscriptions().await
+    }
+
+    /// The payments of one subscription (`GET /merchant/v1/subscription/{id}/payments`), for
+    /// reconciliation and for confirming an installment a notification reports.
+    pub async fn subscription_payments(
+        &self,
+        provider_subscription_id: &str,
+    ) -> Result<Vec<PayHerePayment>, ProviderError> {
+        self.api
+            .subscription_payments(provider_subscription_id)
+            .await
+    }
+
+    fn verify(&self, request: WebhookRequest<'_>) -> Result<VerifiedWebhook, VerifyError> {
+        let notification =
+            notification::Notification::parse(request.body).map_err(VerifyError::MalformedBody)?;
+        signature::verify(&notification, &self.merchant_id, &self.keys)?;
+        Ok(VerifiedWebhook::new(PAYHERE, request.body))
+    }
+}
+
+impl BillingProvider for PayHereProvider {
+    fn name(&self) -> ProviderName {
+        PAYHERE
+    }
+
+    /// PayHere creates subscriptions only from a checkout form the customer's browser posts,
+    /// with the customer's name, address and phone, which this request does not carry.
+    async fn create_subscription(
+        &self,
+        _request: &CreateSubscription,
+    ) -> Result<CreatedSubscription, ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: PAYHERE,
+            operation: "create_subscription (PayHere subscriptions start from a checkout form: \
+                        PayHereProvider::checkout_form)",
+        })
+    }
+
+    async fn subscription(
+        &self,
+        provider_subscription_id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        self.api.subscription(provider_subscription_id).await
+    }
+
+    /// PayHere records no reason and takes no idempotency key; a repeated cancel succeeds once
+    /// the subscription is canceled.
+    async fn cancel(
+        &self,
+        provider_subscription_id: &str,
+        _reason: &str,
+        _idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.api.cancel(provider_subscription_id).await
+    }
+
+    async fn pause(
+        &self,
+        _provider_subscription_id: &str,
+        _reason: &str,
+        _idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: PAYHERE,
+            operation: "pause (the Subscription Manager API can only cancel; access is \
+                        blocked on our side instead)",
+        })
+    }
+
+    async fn reactivate(
+        &self,
+        _provider_subscription_id: &str,
+        _reason: &str,
+        _idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        Err(ProviderError::Unsupported {
+            provider: PAYHERE,
+            operation: "reactivate (the Subscription Manager API has no resume; a canceled \
+                        subscription needs a new checkout)",
+        })
+    }
+
+    /// Not resent after a 5xx or a lost connection: PayHere has no idempotency key, and a
+    /// second retry could charge twice.
+    async fn retry_payment(
+        &self,
+        provider_subscription_id: &str,
+        _idempotency_key: &str,
+    ) -> Result<RetryOutcome, ProviderError> {
+        self.api.retry(provider_subscription_id).await
+    }
+
+    async fn verify_webhook(
+        &self,
+        request: WebhookRequest<'_>,
+    ) -> Result<VerifiedWebhook, VerifyError> {
+        self.verify(request)
+    }
+
+    fn parse_webhook(&self, webhook: &VerifiedWebhook) -> Result<ParsedWebhook, ProviderError> {
+        let decode = |message: String| ProviderError::Decode {
+            provider: PAYHERE,
+            message,
+        };
+        if webhook.provider() != PAYHERE {
+            return Err(decode(format!(
+                "a {} webhook handed to the PayHere adapter",
+                webhook.provider()
+            )));
+        }
+        let notification = notification::Notification::parse(webhook.body())
+            .map_err(|reason| decode(reason.to_owned()))?;
+        events::parse(&notification, self.clock.now())
+    }
+}

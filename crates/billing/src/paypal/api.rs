@@ -1,0 +1,308 @@
+//! The Subscriptions REST calls. Every call carries a Bearer token from [`TokenSource`]; a 401
+//! drops that token and the call is sent once more with a fresh one (PayPal revokes tokens
+//! before their stated expiry now and then). Every POST carries `PayPal-Request-Id` = the
+//! caller's idempotency key, identical on every retry, so PayPal acts on it at most once.
+
+use chrono::{DateTime, Utc};
+use http::header::AUTHORIZATION;
+use http::{HeaderName, Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+
+use super::oauth::{TokenSource, sensitive};
+use super::{events, wire};
+use crate::http::{ApiClient, ApiRequest, ApiResponse};
+use crate::{
+    CreateSubscription, CreatedSubscription, ProviderError, ProviderName, ProviderSubscription,
+    ProviderSubscriptionStatus, RetryOutcome,
+};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("paypal-request-id");
+/// PayPal's error messages are short; anything longer is cut so an error stays a log line.
+const MAX_MESSAGE_CHARS: usize = 500;
+const DUNNING_NOTE: &str = "Outstanding balance collected after a failed payment";
+
+/// The state changes PayPal offers on a subscription, each `POST .../{id}/{action}`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Transition {
+    Suspend,
+    Cancel,
+    Activate,
+}
+
+impl Transition {
+    const fn action(self) -> &'static str {
+        match self {
+            Self::Suspend => "suspend",
+            Self::Cancel => "cancel",
+            Self::Activate => "activate",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct PayPalApi {
+    client: ApiClient,
+    tokens: TokenSource,
+}
+
+impl PayPalApi {
+    pub(crate) fn new(client: ApiClient, tokens: TokenSource) -> Self {
+        Self { client, tokens }
+    }
+
+    pub(crate) async fn create_subscription(
+        &self,
+        request: &CreateSubscription,
+    ) -> Result<CreatedSubscription, ProviderError> {
+        let context = (request.return_url.is_some() || request.cancel_url.is_some()).then_some(
+            wire::ApplicationContext {
+                return_url: request.return_url.as_deref(),
+                cancel_url: request.cancel_url.as_deref(),
+            },
+        );
+        let body = wire::CreateSubscription {
+            plan_id: &request.plan_id,
+            custom_id: &request.organization_ref,
+            application_context: context,
+        };
+        let call = keyed(
+            ApiRequest::new(Method::POST, "/v1/billing/subscriptions").json(to_json(&body)?),
+            &request.idempotency_key,
+        )?;
+        let created: wire::Subscription = self.call(call).await?.json(ProviderName::Paypal)?;
+        let status = status(created.status.as_deref().unwrap_or("APPROVAL_PENDING"))?;
+        let approval_url = created
+            .links
+            .iter()
+            .find(|link| link.rel == "approve")
+            .map(|link| link.href.clone());
+        Ok(CreatedSubscription {
+            provider_subscription_id: created.id,
+            approval_url,
+            status,
+        })
+    }
+
+    pub(crate) async fn subscription(
+        &self,
+        id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        let sub = self.fetch_subscription(id).await?;
+        let provider_status = sub.status.clone().unwrap_or_default();
+        Ok(ProviderSubscription {
+            status: status(&provider_status)?,
+            provider_status,
+            current_period_end: sub
+                .billing_info
+                .as_ref()
+                .and_then(|info| info.next_billing_time.as_deref())
+                .and_then(|raw| DateTime::parse_from_rfc3339(raw).ok())
+                .map(|time| time.with_timezone(&Utc)),
+            organization_ref: sub.custom_id.filter(|custom| !custom.is_empty()),
+            provider_subscription_id: sub.id,
+        })
+    }
+
+    pub(crate) async fn transition(
+        &self,
+        id: &str,
+        transition: Transition,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        let path = subscription_path(id, Some(transition.action()))?;
+        let call = keyed(
+            ApiRequest::new(Method::POST, path).json(to_json(&wire::Reason { reason })?),
+            idempotency_key,
+        )?;
+        self.call(call).await.map(drop)
+    }
+
+    /// Charges the outstanding balance PayPal reports for the subscription (dunning). Nothing
+    /// outstanding is [`RetryOutcome::NothingDue`], with no charge attempted.
+    pub(crate) async fn capture_outstanding(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<RetryOutcome, ProviderError> {
+        let sub = self.fetch_subscription(id).await?;
+        let Some(outstanding) = sub.billing_info.and_then(|info| info.outstanding_balance) else {
+            return Ok(RetryOutcome::NothingDue);
+        };
+        let owed = events::money(&outstanding.value, &outstanding.currency_code)?;
+        if !owed.is_positive() {
+            return Ok(RetryOutcome::NothingDue);
+        }
+        let body = wire::CaptureRequest {
+            note: DUNNING_NOTE,
+            capture_type: "OUTSTANDING_BALANCE",
+            amount: &outstanding,
+        };
+        let call = keyed(
+            ApiRequest::new(Method::POST, subscription_path(id, Some("capture"))?)
+                .json(to_json(&body)?),
+            idempotency_key,
+        )?;
+        let response = self.call(call).await?;
+        // PayPal answers 202 with the transaction, or with no body at all: the result then
+        // arrives by webhook.
+        let transaction: wire::CaptureTransaction =
+            if response.body.iter().all(u8::is_ascii_whitespace) {
+                wire::CaptureTransaction::default()
+            } else {
+                response.json(ProviderName::Paypal)?
+            };
+        Ok(match transaction.status.as_deref() {
+            Some("COMPLETED") => {
+                let paid = transaction
+                    .amount_with_breakdown
+                    .and_then(|breakdown| breakdown.gross_amount)
+                    .map(|gross| events::money(&gross.value, &gross.currency_code))
+                    .transpose()?;
+                RetryOutcome::Paid {
+                    amount: Some(paid.unwrap_or(owed)),
+                }
+            }
+            Some(declined @ ("DECLINED" | "FAILED")) => RetryOutcome::Declined {
+                reason: declined.to_owned(),
+            },
+            _ => RetryOutcome::Pending,
+        })
+    }
+
+    async fn fetch_subscription(&self, id: &str) -> Result<wire::Subscription, ProviderError> {
+        let call = ApiRequest::new(Method::GET, subscription_path(id, None)?);
+        self.call(call).await?.json(ProviderName::Paypal)
+    }
+
+    /// Sends with a Bearer token; after a 401 once more with a fresh token; any other
+    /// non-success answer becomes [`ProviderError::Api`].
+    async fn call(&self, request: ApiRequest) -> Result<ApiResponse, ProviderError> {
+        let token = self.tokens.token().await?;
+        let mut response = self.send_with(&request, &token).await?;
+        if response.status == StatusCode::UNAUTHORIZED {
+            self.tokens.invalidate(&token).await;
+            let fresh = self.tokens.token().await?;
+            response = self.send_with(&request, &fresh).await?;
+        }
+        if response.status.is_success() {
+            Ok(response)
+        } else {
+            Err(error_from(&response))
+        }
+    }
+
+    async fn send_with(
+        &self,
+        request: &ApiRequest,
+        token: &SecretString,
+    ) -> Result<ApiResponse, ProviderError> {
+        let mut request = request.clone();
+        request.headers.insert(
+            AUTHORIZATION,
+            sensitive(&format!("Bearer {}", token.expose_secret()))?,
+        );
+        self.client.send(&request).await
+    }
+}
+
+/// Marks a POST with PayPal's idempotency header and as safe to resend: with the same
+/// `PayPal-Request-Id` PayPal returns the first result instead of acting again.
+fn keyed(request: ApiRequest, idempotency_key: &str) -> Result<ApiRequest, ProviderError> {
+    if idempotency_key.trim().is_empty() {
+        return Err(ProviderError::Config {
+            provider: ProviderName::Paypal,
+            message: "a POST needs a non-empty idempotency key".into(),
+        });
+    }
+    Ok(request
+        .header(ProviderName::Paypal, REQUEST_ID, idempotency_key)?
+        .retry_safe())
+}
+
+/// `/v1/billing/subscriptions/{id}[/{action}]`, refusing ids that are not PayPal ids so that
+/// no caller-supplied text can change the path.
+fn subscription_path(id: &str, action: Option<&str>) -> Result<String, ProviderError> {
+    let is_id = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !is_id {
+        return Err(ProviderError::Config {
+            provider: ProviderName::Paypal,
+            message: "subscription id is not a PayPal id".into(),
+        });
+    }
+    Ok(match action {
+        Some(action) => format!("/v1/billing/subscriptions/{id}/{action}"),
+        None => format!("/v1/billing/subscriptions/{id}"),
+    })
+}
+
+fn status(raw: &str) -> Result<ProviderSubscriptionStatus, ProviderError> {
+    use ProviderSubscriptionStatus as S;
+    Ok(match raw {
+        // Approved by the buyer but not yet active: still waiting, as far as access goes.
+        "APPROVAL_PENDING" | "APPROVED" => S::Pending,
+        "ACTIVE" => S::Active,
+        "SUSPENDED" => S::Suspended,
+        "CANCELLED" => S::Canceled,
+        "EXPIRED" => S::Expired,
+        other => {
+            return Err(ProviderError::Decode {
+                provider: ProviderName::Paypal,
+                message: format!(
+                    "unknown subscription status {:?}",
+                    other.chars().take(40).collect::<String>()
+                ),
+            });
+        }
+    })
+}
+
+fn to_json(body: &impl Serialize) -> Result<serde_json::Value, ProviderError> {
+    serde_json::to_value(body).map_err(|e| ProviderError::Config {
+        provider: ProviderName::Paypal,
+        message: format!("request body: {e}"),
+    })
+}
+
+/// PayPal's error answer as [`ProviderError::Api`]: the code is the most specific one PayPal
+/// gives (`details[0].issue`, else `name`, else OAuth's `error`), the message keeps `name`,
+/// `message` and the issue's description.
+pub(crate) fn error_from(response: &ApiResponse) -> ProviderError {
+    let body: wire::ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
+    let detail = body.details.first();
+    let code = detail
+        .and_then(|d| d.issue.clone())
+        .or_else(|| body.name.clone())
+        .or_else(|| body.error.clone())
+        .unwrap_or_else(|| format!("HTTP_{}", response.status.as_u16()));
+    let message = [
+        body.name.as_deref(),
+        body.message.as_deref(),
+        detail.and_then(|d| d.description.as_deref()),
+        body.error_description.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(": ");
+    let message = if message.is_empty() {
+        response
+            .status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_owned()
+    } else {
+        message.chars().take(MAX_MESSAGE_CHARS).collect()
+    };
+    ProviderError::Api {
+        provider: ProviderName::Paypal,
+        status: response.status.as_u16(),
+        code: code.chars().take(100).collect(),
+        message,
+    }
+}

@@ -1,0 +1,241 @@
+//! PayPal webhook events to normalized [`BillingEvent`]s.
+//!
+//! Our model of PayPal: subscriptions (Subscriptions v1 API) are paid through v1 *sales* that
+//! carry the subscription as `billing_agreement_id`; wallet top-ups are Orders v2 *captures*.
+//!
+//! | PayPal event | normalized |
+//! |---|---|
+//! | `BILLING.SUBSCRIPTION.CREATED` | `SubscriptionCreated` |
+//! | `BILLING.SUBSCRIPTION.ACTIVATED`, `...RE-ACTIVATED` | `SubscriptionActivated` |
+//! | `BILLING.SUBSCRIPTION.UPDATED` | `SubscriptionUpdated` |
+//! | `BILLING.SUBSCRIPTION.SUSPENDED` | `SubscriptionSuspended` |
+//! | `BILLING.SUBSCRIPTION.CANCELLED` | `SubscriptionCanceled` |
+//! | `BILLING.SUBSCRIPTION.EXPIRED` | `SubscriptionExpired` |
+//! | `BILLING.SUBSCRIPTION.PAYMENT.FAILED` | `PaymentFailed` (amount of `last_failed_payment`) |
+//! | `PAYMENT.SALE.COMPLETED` with `billing_agreement_id` | `PaymentSucceeded` |
+//! | `PAYMENT.SALE.COMPLETED` without | ignored: a one-off v1 sale this platform never creates |
+//! | `PAYMENT.SALE.REFUNDED` | ignored: a refund of a subscription payment is the merchant's own act; it touches no wallet and changes no access |
+//! | `PAYMENT.SALE.REVERSED` | `Chargeback` (subscription id when present) |
+//! | `PAYMENT.CAPTURE.COMPLETED` | `WalletTopUpCompleted` (gross amount) |
+//! | `PAYMENT.CAPTURE.REFUNDED` | `TopUpRefunded` |
+//! | `PAYMENT.CAPTURE.REVERSED` | `Chargeback` |
+//! | `PAYMENT.CAPTURE.DENIED` | `PaymentFailed` without a subscription (a top-up that failed) |
+//! | anything else | ignored |
+//!
+//! Amounts are positive magnitudes (v1 refunds write theirs negative), parsed exactly with the
+//! currency's exponent. `occurred_at` is the event's `create_time`; when that is missing or not
+//! a real time (PayPal's simulator sends month 19) it falls back to the resource's
+//! `update_time`, `status_update_time`, `create_time`, and last to the time we parse it, so a
+//! genuine event is never refused for PayPal's own bad date.
+
+use chrono::{DateTime, Utc};
+use primitives::{Money, parse_currency};
+use serde::de::DeserializeOwned;
+
+use super::wire;
+use crate::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderError, ProviderName};
+
+/// What an event type means, before its resource is read.
+#[derive(Debug, Clone, Copy)]
+enum Meaning {
+    Subscription(BillingEventKind),
+    SubscriptionPaymentFailed,
+    SaleCompleted,
+    SaleReversed,
+    Capture(BillingEventKind),
+}
+
+fn meaning(event_type: &str) -> Option<Meaning> {
+    use BillingEventKind as K;
+    Some(match event_type {
+        "BILLING.SUBSCRIPTION.CREATED" => Meaning::Subscription(K::SubscriptionCreated),
+        "BILLING.SUBSCRIPTION.ACTIVATED" | "BILLING.SUBSCRIPTION.RE-ACTIVATED" => {
+            Meaning::Subscription(K::SubscriptionActivated)
+        }
+        "BILLING.SUBSCRIPTION.UPDATED" => Meaning::Subscription(K::SubscriptionUpdated),
+        "BILLING.SUBSCRIPTION.SUSPENDED" => Meaning::Subscription(K::SubscriptionSuspended),
+        "BILLING.SUBSCRIPTION.CANCELLED" => Meaning::Subscription(K::SubscriptionCanceled),
+        "BILLING.SUBSCRIPTION.EXPIRED" => Meaning::Subscription(K::SubscriptionExpired),
+        "BILLING.SUBSCRIPTION.PAYMENT.FAILED" => Meaning::SubscriptionPaymentFailed,
+        "PAYMENT.SALE.COMPLETED" => Meaning::SaleCompleted,
+        "PAYMENT.SALE.REVERSED" => Meaning::SaleReversed,
+        "PAYMENT.CAPTURE.COMPLETED" => Meaning::Capture(K::WalletTopUpCompleted),
+        "PAYMENT.CAPTURE.REFUNDED" => Meaning::Capture(K::TopUpRefunded),
+        "PAYMENT.CAPTURE.REVERSED" => Meaning::Capture(K::Chargeback),
+        "PAYMENT.CAPTURE.DENIED" => Meaning::Capture(K::PaymentFailed),
+        _ => return None,
+    })
+}
+
+/// Parses a verified body. `now` is the last fallback for `occurred_at`.
+pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, ProviderError> {
+    let event: wire::Event = serde_json::from_slice(body)
+        .map_err(|e| decode(format!("webhook body is not a PayPal event: {e}")))?;
+    let Some(meaning) = meaning(&event.event_type) else {
+        return Ok(ignored(event));
+    };
+    let mut normalized = BillingEvent {
+        provider: ProviderName::Paypal,
+        provider_event_id: event.id.clone(),
+        occurred_at: now,
+        kind: BillingEventKind::SubscriptionUpdated,
+        organization_ref: None,
+        provider_subscription_id: None,
+        amount: None,
+        provider_event_type: event.event_type.clone(),
+    };
+    let resource_times: [Option<String>; 3];
+    match meaning {
+        Meaning::Subscription(_) | Meaning::SubscriptionPaymentFailed => {
+            let sub: wire::Subscription = resource(&event)?;
+            if let Meaning::Subscription(kind) = meaning {
+                normalized.kind = kind;
+            } else {
+                normalized.kind = BillingEventKind::PaymentFailed;
+                normalized.amount = sub
+                    .billing_info
+                    .as_ref()
+                    .and_then(|info| info.last_failed_payment.as_ref())
+                    .and_then(|failed| failed.amount.as_ref())
+                    .map(|amount| money(&amount.value, &amount.currency_code))
+                    .transpose()?;
+            }
+            normalized.organization_ref = reference([sub.custom_id.as_deref()]);
+            normalized.provider_subscription_id = Some(sub.id);
+            resource_times = [sub.update_time, sub.status_update_time, sub.create_time];
+        }
+        Meaning::SaleCompleted | Meaning::SaleReversed => {
+            let sale: wire::Sale = resource(&event)?;
+            let agreement = reference([sale.billing_agreement_id.as_deref()]);
+            if matches!(meaning, Meaning::SaleCompleted) && agreement.is_none() {
+                return Ok(ignored(event));
+            }
+            normalized.kind = match meaning {
+                Meaning::SaleCompleted => BillingEventKind::PaymentSucceeded,
+                _ => BillingEventKind::Chargeback,
+            };
+            let amount = sale
+                .amount
+                .as_ref()
+                .ok_or_else(|| decode("sale has no amount".into()))?;
+            normalized.amount = Some(magnitude(money(&amount.total, &amount.currency)?)?);
+            normalized.organization_ref =
+                reference([sale.custom_id.as_deref(), sale.custom.as_deref()]);
+            normalized.provider_subscription_id = agreement;
+            resource_times = [sale.update_time, sale.create_time, None];
+        }
+        Meaning::Capture(kind) => {
+            let capture: wire::Capture = resource(&event)?;
+            normalized.kind = kind;
+            let amount = capture
+                .amount
+                .as_ref()
+                .ok_or_else(|| decode("capture has no amount".into()))?;
+            normalized.amount = Some(magnitude(money(&amount.value, &amount.currency_code)?)?);
+            normalized.organization_ref = reference([capture.custom_id.as_deref()]);
+            resource_times = [capture.update_time, capture.create_time, None];
+        }
+    }
+    normalized.occurred_at = std::iter::once(event.create_time.as_deref())
+        .chain(resource_times.iter().map(Option::as_deref))
+        .flatten()
+        .find_map(parse_time)
+        .unwrap_or(now);
+    Ok(ParsedWebhook::Events {
+        events: vec![normalized],
+    })
+}
+
+fn ignored(event: wire::Event) -> ParsedWebhook {
+    ParsedWebhook::Ignored {
+        provider_event_type: event.event_type,
+        provider_event_id: Some(event.id),
+    }
+}
+
+fn resource<T: DeserializeOwned>(event: &wire::Event) -> Result<T, ProviderError> {
+    T::deserialize(&event.resource)
+        .map_err(|e| decode(format!("{} resource: {e}", event.event_type)))
+}
+
+/// The first non-empty reference among `candidates`.
+fn reference<const N: usize>(candidates: [Option<&str>; N]) -> Option<String> {
+    candidates
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|time| time.with_timezone(&Utc))
+}
+
+/// An exact amount: too many decimals for the currency, or an unknown currency, is an error.
+pub(super) fn money(value: &str, currency: &str) -> Result<Money, ProviderError> {
+    let currency = parse_currency(currency).map_err(|e| decode(e.to_string()))?;
+    Money::parse(value, currency).map_err(|e| decode(e.to_string()))
+}
+
+/// The positive size of an amount (v1 refunds are written negative); zero is not a payment.
+fn magnitude(amount: Money) -> Result<Money, ProviderError> {
+    let positive = if amount.minor() < 0 {
+        amount
+            .checked_neg()
+            .map_err(|e| decode(format!("amount: {e}")))?
+    } else {
+        amount
+    };
+    if positive.is_positive() {
+        Ok(positive)
+    } else {
+        Err(decode("amount is zero".into()))
+    }
+}
+
+fn decode(message: String) -> ProviderError {
+    ProviderError::Decode {
+        provider: ProviderName::Paypal,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn too_many_decimals_is_a_decode_error_not_a_rounding() {
+        let body = br#"{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","create_time":"2024-01-01T00:00:00Z","resource":{"amount":{"currency_code":"USD","value":"10.001"},"custom_id":"org"}}"#;
+        assert!(matches!(
+            parse(body, now()),
+            Err(ProviderError::Decode { .. })
+        ));
+        let yen = br#"{"id":"WH-1","event_type":"PAYMENT.CAPTURE.COMPLETED","create_time":"2024-01-01T00:00:00Z","resource":{"amount":{"currency_code":"JPY","value":"10.5"}}}"#;
+        assert!(matches!(
+            parse(yen, now()),
+            Err(ProviderError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_types_are_ignored_and_bad_dates_fall_back() {
+        let body = br#"{"id":"WH-2","event_type":"CHECKOUT.ORDER.APPROVED","resource":{}}"#;
+        assert!(matches!(
+            parse(body, now()),
+            Ok(ParsedWebhook::Ignored { .. })
+        ));
+        let body = br#"{"id":"WH-3","event_type":"BILLING.SUBSCRIPTION.ACTIVATED","create_time":"2018-19-12T22:20:32.000Z","resource":{"id":"I-1"}}"#;
+        let Ok(ParsedWebhook::Events { events }) = parse(body, now()) else {
+            panic!("not parsed");
+        };
+        assert_eq!(events[0].occurred_at, now());
+    }
+}

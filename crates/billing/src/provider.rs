@@ -1,0 +1,133 @@
+//! The one trait every billing provider implements.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use primitives::Money;
+use serde::Serialize;
+
+use crate::{
+    ParsedWebhook, ProviderError, ProviderName, VerifiedWebhook, VerifyError, WebhookRequest,
+};
+
+/// What to create at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateSubscription {
+    /// The provider's plan or price id.
+    pub plan_id: String,
+    /// Our organization reference, echoed back in webhooks (`custom_id`, `metadata`, `custom_1`).
+    pub organization_ref: String,
+    /// Where the customer returns after approving (PayPal, PayHere).
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    /// The provider's customer id, where it has one (Stripe).
+    pub customer_id: Option<String>,
+    /// Stable across retries of this creation, so a retried call creates one subscription.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CreatedSubscription {
+    pub provider_subscription_id: String,
+    /// Where the customer must go to approve, when the provider needs that.
+    pub approval_url: Option<String>,
+    pub status: ProviderSubscriptionStatus,
+}
+
+/// The provider's view of a subscription's status, mapped onto a small common set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderSubscriptionStatus {
+    /// Created, waiting for the customer's approval or first payment.
+    Pending,
+    Trialing,
+    Active,
+    PastDue,
+    Paused,
+    Suspended,
+    Canceled,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderSubscription {
+    pub provider_subscription_id: String,
+    pub status: ProviderSubscriptionStatus,
+    /// The provider's own status text, for logs.
+    pub provider_status: String,
+    pub current_period_end: Option<DateTime<Utc>>,
+    pub organization_ref: Option<String>,
+}
+
+/// The result of asking the provider to collect an outstanding payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RetryOutcome {
+    Paid {
+        amount: Option<Money>,
+    },
+    Declined {
+        reason: String,
+    },
+    /// Accepted; the result arrives by webhook.
+    Pending,
+    /// Nothing was outstanding.
+    NothingDue,
+}
+
+/// A billing provider. Every mutating call takes an idempotency key that the adapter sends in
+/// the provider's own idempotency header, so a retried call never acts twice.
+pub trait BillingProvider: Send + Sync {
+    fn name(&self) -> ProviderName;
+
+    fn create_subscription(
+        &self,
+        request: &CreateSubscription,
+    ) -> impl Future<Output = Result<CreatedSubscription, ProviderError>> + Send;
+
+    fn subscription(
+        &self,
+        provider_subscription_id: &str,
+    ) -> impl Future<Output = Result<ProviderSubscription, ProviderError>> + Send;
+
+    fn cancel(
+        &self,
+        provider_subscription_id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Suspends (PayPal) or pauses collection (Stripe).
+    fn pause(
+        &self,
+        provider_subscription_id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    fn reactivate(
+        &self,
+        provider_subscription_id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+
+    /// Collects the outstanding balance again (dunning).
+    fn retry_payment(
+        &self,
+        provider_subscription_id: &str,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<RetryOutcome, ProviderError>> + Send;
+
+    /// Checks the signature over the raw bytes. Async because PayPal's certificate may need
+    /// fetching (after the URL was checked against the allow-list).
+    fn verify_webhook(
+        &self,
+        request: WebhookRequest<'_>,
+    ) -> impl Future<Output = Result<VerifiedWebhook, VerifyError>> + Send;
+
+    /// Turns a verified webhook into normalized events. Unknown types are
+    /// [`ParsedWebhook::Ignored`], never an error; a body that does not have the shape its type
+    /// promises is [`ProviderError::Decode`].
+    fn parse_webhook(&self, webhook: &VerifiedWebhook) -> Result<ParsedWebhook, ProviderError>;
+}

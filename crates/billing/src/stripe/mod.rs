@@ -1,0 +1,306 @@
+//! The Stripe adapter: `Stripe-Signature` verification, Stripe events as [`BillingEvent`](crate::BillingEvent)s, and
+//! the subscription calls over Stripe's REST API.
+//!
+//! # Configuration ([`StripeConfig`])
+//!
+//! | field | meaning | default |
+//! |---|---|---|
+//! | `secret_key` | API secret key `sk_live_...`/`sk_test_...` (or a restricted `rk_...`), sent as `Authorization: Bearer` | required |
+//! | `webhook_secrets` | the endpoint's signing secrets `whsec_...`; during a rotation both the old and the new one (any may match) | required, at least one |
+//! | `tolerance` | how far a delivery's `t=` may be from our clock, in either direction | 300 s |
+//! | `base_url` | API root | `https://api.stripe.com` |
+//! | `api_version` | pins `Stripe-Version` on our calls (webhook shapes follow the endpoint's own version, set at Stripe) | none: the account's default |
+//! | `timeout` | per attempt | 30 s |
+//! | `retry` | [`RetryPolicy`] of [`crate::http`] | 4 attempts, 250 ms doubling to 10 s |
+//!
+//! # Verification
+//!
+//! `Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>...]`: HMAC-SHA256 over
+//! `"{t}.{raw body}"` keyed by the whole secret string (prefix included), compared in constant
+//! time. Any configured secret matching any `v1` passes; `v0` and unknown schemes are ignored, so
+//! a header without `v1` is refused. The timestamp must be within the tolerance of the injected
+//! [`Clock`] both ways (a delivery from the future is as suspicious as a replay).
+//!
+//! # Conventions at Stripe
+//!
+//! - `metadata[organization_id]` names our organization on every object we create: the
+//!   subscription (set by [`BillingProvider::create_subscription`]), Checkout Sessions and
+//!   PaymentIntents. Invoices carry the subscription's metadata in
+//!   `parent.subscription_details.metadata` (legacy: `subscription_details.metadata`).
+//! - `metadata[purpose]=wallet_topup` marks the object whose success credits the wallet: the
+//!   Checkout Session (mode `payment`) of a Checkout top-up, or a PaymentIntent created directly.
+//!   Mark only one of them: a Checkout payment also fires `payment_intent.succeeded`, and two
+//!   marked objects would credit the same money twice. For a Checkout top-up, give the
+//!   PaymentIntent `payment_intent_data[metadata][purpose]=wallet_topup_checkout` (and the
+//!   organization id): Stripe copies a PaymentIntent's metadata onto its charge, so refunds are
+//!   recognised, while its `payment_intent.succeeded` stays uncredited.
+//!
+//! # Events
+//!
+//! | Stripe event | condition | [`BillingEventKind`](crate::BillingEventKind) | subscription id | amount |
+//! |---|---|---|---|---|
+//! | `customer.subscription.created` | | `SubscriptionCreated` | `id` | |
+//! | `customer.subscription.updated` | status `canceled` | `SubscriptionCanceled` | `id` | |
+//! | | status `incomplete_expired` | `SubscriptionExpired` | | |
+//! | | status `paused` | `SubscriptionPaused` | | |
+//! | | status `unpaid` (Stripe's retries exhausted) | `SubscriptionSuspended` | | |
+//! | | `pause_collection` set | `SubscriptionPaused` | | |
+//! | | `active`/`trialing`, `pause_collection` just cleared | `SubscriptionResumed` | | |
+//! | | anything else (`active`, `trialing`, `past_due`, `incomplete`) | `SubscriptionUpdated` | | |
+//! | `customer.subscription.deleted` | | `SubscriptionCanceled` | `id` | |
+//! | `customer.subscription.paused` | | `SubscriptionPaused` | `id` | |
+//! | `customer.subscription.resumed` | | `SubscriptionResumed` | `id` | |
+//! | `customer.subscription.trial_will_end` | | `TrialWillEnd` | `id` | |
+//! | `invoice.paid` | invoice of a subscription | `PaymentSucceeded` | `parent.subscription_details.subscription`, legacy `subscription` | `amount_paid` |
+//! | `invoice.payment_failed` | invoice of a subscription | `PaymentFailed` | as above | `amount_due` |
+//! | `invoice.payment_action_required` | invoice of a subscription | `PaymentActionRequired` | as above | `amount_due` |
+//! | `checkout.session.completed`, `checkout.session.async_payment_succeeded` | mode `payment`, `purpose=wallet_topup`, `payment_status=paid` | `WalletTopUpCompleted` | | `amount_total` |
+//! | `payment_intent.succeeded` | `purpose=wallet_topup` | `WalletTopUpCompleted` | | `amount_received` |
+//! | `charge.refunded` | `purpose` `wallet_topup` or `wallet_topup_checkout` | `TopUpRefunded` | | this refund: `amount_refunded` less the previous attributes' |
+//! | `charge.dispute.created` | | `Chargeback` | | `amount` |
+//!
+//! Every other type, and the conditions above when not met (a one-off invoice, a subscription
+//! checkout, an unpaid session, an invoice's PaymentIntent, a refund of a subscription payment),
+//! is [`ParsedWebhook::Ignored`]. A known type whose object lacks what its mapping needs is
+//! [`ProviderError::Decode`]. The organization is `metadata.organization_id` of the event's
+//! object (for invoices as described above). Amounts are [`primitives::Money`] from Stripe's
+//! integer minor units (ISK and UGX, which Stripe writes with two zero decimals, divided by 100).
+//!
+//! # Subscription status
+//!
+//! | Stripe | [`ProviderSubscriptionStatus`](crate::ProviderSubscriptionStatus) |
+//! |---|---|
+//! | `incomplete` | `Pending` |
+//! | `trialing` / `active` | `Trialing` / `Active`, or `Paused` while `pause_collection` is set |
+//! | `past_due` | `PastDue` |
+//! | `unpaid` | `Suspended` |
+//! | `paused` | `Paused` |
+//! | `canceled` | `Canceled` |
+//! | `incomplete_expired` | `Expired` |
+//!
+//! # Calls
+//!
+//! Create `POST /v1/subscriptions` (`customer`, `items[0][price]`,
+//! `metadata[organization_id]`, `expand[0]=latest_invoice`; an `incomplete` subscription
+//! returns its hosted invoice URL as the approval URL); get `GET /v1/subscriptions/{id}`; cancel
+//! `DELETE /v1/subscriptions/{id}` (the reason as `cancellation_details[comment]`); pause
+//! `POST /v1/subscriptions/{id}` with `pause_collection[behavior]=void`; reactivate the same with
+//! `pause_collection=` (cleared); retry `GET /v1/invoices?subscription={id}&status=open&limit=1`
+//! then `POST /v1/invoices/{invoice}/pay` (402 is `Declined`, no open invoice `NothingDue`).
+//! Every POST and DELETE carries the caller's `Idempotency-Key`.
+
+mod amount;
+mod api;
+mod events;
+mod signature;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderName;
+use primitives::Clock;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use events::{
+    ORGANIZATION_METADATA_KEY, PURPOSE_METADATA_KEY, PURPOSE_WALLET_TOPUP,
+    PURPOSE_WALLET_TOPUP_CHECKOUT,
+};
+
+use crate::http::{ApiClient, RetryPolicy};
+use crate::{
+    BillingProvider, CreateSubscription, CreatedSubscription, ParsedWebhook, ProviderError,
+    ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError, WebhookRequest,
+};
+
+const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("stripe-signature");
+
+/// How the adapter reaches Stripe and checks its webhooks. `Debug` shows no secret.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    /// `sk_...` (or a restricted `rk_...` key).
+    pub secret_key: SecretString,
+    /// The endpoint's `whsec_...` secrets; several while one is being rolled.
+    pub webhook_secrets: Vec<SecretString>,
+    /// Allowed distance between a delivery's timestamp and our clock, either way.
+    pub tolerance: Duration,
+    pub base_url: String,
+    /// `Stripe-Version` sent on our calls, when pinned.
+    pub api_version: Option<String>,
+    /// Per attempt.
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl StripeConfig {
+    pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
+    /// Stripe's own libraries' default.
+    pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// The defaults of the table in the module documentation.
+    pub fn new(secret_key: SecretString, webhook_secrets: Vec<SecretString>) -> Self {
+        Self {
+            secret_key,
+            webhook_secrets,
+            tolerance: Self::DEFAULT_TOLERANCE,
+            base_url: Self::DEFAULT_BASE_URL.to_owned(),
+            api_version: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+            retry: RetryPolicy::DEFAULT,
+        }
+    }
+}
+
+/// Stripe behind [`BillingProvider`].
+#[derive(Debug, Clone)]
+pub struct StripeProvider {
+    api: api::Api,
+    webhook_secrets: Vec<SecretString>,
+    tolerance_secs: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl StripeProvider {
+    /// Checks the configuration; a secret that is empty would make every signature (or call)
+    /// fail, so it is refused here rather than at the first webhook.
+    pub fn new(config: StripeConfig, clock: Arc<dyn Clock>) -> Result<Self, ProviderError> {
+        let misconfigured = |message: &str| ProviderError::Config {
+            provider: ProviderName::Stripe,
+            message: message.to_owned(),
+        };
+        if config.secret_key.expose_secret().trim().is_empty() {
+            return Err(misconfigured("the secret key is empty"));
+        }
+        if config.webhook_secrets.is_empty() {
+            return Err(misconfigured("no webhook signing secret is configured"));
+        }
+        if config
+            .webhook_secrets
+            .iter()
+            .any(|secret| secret.expose_secret().is_empty())
+        {
+            return Err(misconfigured("a webhook signing secret is empty"));
+        }
+        let client = ApiClient::new(
+            ProviderName::Stripe,
+            &config.base_url,
+            config.timeout,
+            config.retry,
+        )?;
+        Ok(Self {
+            api: api::Api::new(client, config.secret_key, config.api_version),
+            webhook_secrets: config.webhook_secrets,
+            tolerance_secs: config.tolerance.as_secs(),
+            clock,
+        })
+    }
+
+    fn verify(&self, request: WebhookRequest<'_>) -> Result<VerifiedWebhook, VerifyError> {
+        let malformed = |reason| VerifyError::MalformedHeader {
+            header: signature::HEADER,
+            reason,
+        };
+        let mut values = request.headers.get_all(SIGNATURE_HEADER).into_iter();
+        let value = values
+            .next()
+            .ok_or(VerifyError::MissingHeader(signature::HEADER))?;
+        if values.next().is_some() {
+            return Err(malformed("sent more than once"));
+        }
+        let value = value.to_str().map_err(|_| malformed("not visible ASCII"))?;
+        signature::Verifier {
+            secrets: &self.webhook_secrets,
+            tolerance_secs: self.tolerance_secs,
+            now: self.clock.now(),
+        }
+        .verify(value, request.body)?;
+        Ok(VerifiedWebhook::new(ProviderName::Stripe, request.body))
+    }
+}
+
+impl BillingProvider for StripeProvider {
+    fn name(&self) -> ProviderName {
+        ProviderName::Stripe
+    }
+
+    /// `return_url` and `cancel_url` are not used: Stripe collects through the customer's saved
+    /// payment method or the hosted invoice.
+    async fn create_subscription(
+        &self,
+        request: &CreateSubscription,
+    ) -> Result<CreatedSubscription, ProviderError> {
+        self.api.create_subscription(request).await
+    }
+
+    async fn subscription(
+        &self,
+        provider_subscription_id: &str,
+    ) -> Result<ProviderSubscription, ProviderError> {
+        self.api.subscription(provider_subscription_id).await
+    }
+
+    async fn cancel(
+        &self,
+        provider_subscription_id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.api
+            .cancel(provider_subscription_id, reason, idempotency_key)
+            .await
+    }
+
+    /// Stripe has no field for a pause reason; the caller records it.
+    async fn pause(
+        &self,
+        provider_subscription_id: &str,
+        _reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.api
+            .pause(provider_subscription_id, idempotency_key)
+            .await
+    }
+
+    async fn reactivate(
+        &self,
+        provider_subscription_id: &str,
+        _reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.api
+            .resume(provider_subscription_id, idempotency_key)
+            .await
+    }
+
+    async fn retry_payment(
+        &self,
+        provider_subscription_id: &str,
+        idempotency_key: &str,
+    ) -> Result<RetryOutcome, ProviderError> {
+        self.api
+            .retry_payment(provider_subscription_id, idempotency_key)
+            .await
+    }
+
+    async fn verify_webhook(
+        &self,
+        request: WebhookRequest<'_>,
+    ) -> Result<VerifiedWebhook, VerifyError> {
+        self.verify(request)
+    }
+
+    fn parse_webhook(&self, webhook: &VerifiedWebhook) -> Result<ParsedWebhook, ProviderError> {
+        if webhook.provider() != ProviderName::Stripe {
+            return Err(ProviderError::Decode {
+                provider: ProviderName::Stripe,
+                message: format!(
+                    "a {} webhook handed to the Stripe adapter",
+                    webhook.provider()
+                ),
+            });
+        }
+        events::parse(webhook.body())
+    }
+}

@@ -1,0 +1,355 @@
+//! Every event type to its normalized event, as reviewed insta snapshots, plus the cases that
+//! must be ignored or refused.
+
+use billing::{BillingEventKind, ParsedWebhook, ProviderError, ProviderName};
+use primitives::{Currency, Money};
+use serde_json::{Value, json};
+
+use crate::common::{fixture, parse};
+
+async fn parsed(name: &str) -> ParsedWebhook {
+    parse(&fixture(name))
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"))
+}
+
+/// The fixture with `edit` applied to its JSON.
+async fn parsed_edited(
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) -> Result<ParsedWebhook, ProviderError> {
+    let mut value: Value = serde_json::from_slice(&fixture(name)).unwrap();
+    edit(&mut value);
+    parse(&serde_json::to_vec_pretty(&value).unwrap()).await
+}
+
+fn single(parsed: &ParsedWebhook) -> &billing::BillingEvent {
+    match parsed {
+        ParsedWebhook::Events { events } if events.len() == 1 => &events[0],
+        other => panic!("expected one event, got {other:?}"),
+    }
+}
+
+fn kind(parsed: &ParsedWebhook) -> BillingEventKind {
+    single(parsed).kind
+}
+
+fn is_ignored(parsed: &ParsedWebhook) -> bool {
+    matches!(parsed, ParsedWebhook::Ignored { .. })
+}
+
+macro_rules! snapshot_tests {
+    ($($test:ident => $fixture:literal,)*) => {$(
+        #[tokio::test]
+        async fn $test() {
+            insta::assert_json_snapshot!(stringify!($test), parsed($fixture).await);
+        }
+    )*};
+}
+
+snapshot_tests! {
+    subscription_created => "customer.subscription.created",
+    subscription_updated => "customer.subscription.updated",
+    subscription_updated_pause_collection => "customer.subscription.updated.pause_collection",
+    subscription_updated_resume_collection => "customer.subscription.updated.resume_collection",
+    subscription_updated_unpaid => "customer.subscription.updated.unpaid",
+    subscription_deleted => "customer.subscription.deleted",
+    subscription_paused => "customer.subscription.paused",
+    subscription_resumed => "customer.subscription.resumed",
+    subscription_trial_will_end => "customer.subscription.trial_will_end",
+    invoice_paid => "invoice.paid",
+    invoice_paid_legacy_api_version => "invoice.paid.legacy",
+    invoice_paid_zero_decimal_currency => "invoice.paid.jpy",
+    invoice_payment_failed => "invoice.payment_failed",
+    invoice_payment_action_required => "invoice.payment_action_required",
+    checkout_session_completed_topup => "checkout.session.completed.topup",
+    checkout_session_completed_subscription_is_ignored => "checkout.session.completed.subscription",
+    checkout_session_completed_unpaid_is_ignored => "checkout.session.completed.unpaid",
+    checkout_session_async_payment_succeeded_topup => "checkout.session.async_payment_succeeded",
+    payment_intent_succeeded_topup => "payment_intent.succeeded.topup",
+    payment_intent_succeeded_of_an_invoice_is_ignored => "payment_intent.succeeded.invoice",
+    charge_refunded_topup => "charge.refunded",
+    charge_refunded_second_partial_refund => "charge.refunded.second_partial",
+    charge_refunded_subscription_payment_is_ignored => "charge.refunded.subscription",
+    charge_dispute_created => "charge.dispute.created",
+}
+
+#[tokio::test]
+async fn updated_maps_by_the_new_status() {
+    for (status, expected) in [
+        ("active", BillingEventKind::SubscriptionUpdated),
+        ("trialing", BillingEventKind::SubscriptionUpdated),
+        ("past_due", BillingEventKind::SubscriptionUpdated),
+        ("incomplete", BillingEventKind::SubscriptionUpdated),
+        ("unpaid", BillingEventKind::SubscriptionSuspended),
+        ("paused", BillingEventKind::SubscriptionPaused),
+        ("canceled", BillingEventKind::SubscriptionCanceled),
+        ("incomplete_expired", BillingEventKind::SubscriptionExpired),
+        // A status Stripe may add later is still an update, not an error.
+        ("some_future_status", BillingEventKind::SubscriptionUpdated),
+    ] {
+        let parsed = parsed_edited("customer.subscription.updated", |event| {
+            event["data"]["object"]["status"] = json!(status);
+        })
+        .await
+        .unwrap();
+        assert_eq!(kind(&parsed), expected, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_cancellation_wins_over_a_collection_pause() {
+    let parsed = parsed_edited("customer.subscription.updated.pause_collection", |event| {
+        event["data"]["object"]["status"] = json!("canceled");
+    })
+    .await
+    .unwrap();
+    assert_eq!(kind(&parsed), BillingEventKind::SubscriptionCanceled);
+}
+
+#[tokio::test]
+async fn an_update_without_previous_attributes_is_not_a_resume() {
+    let parsed = parsed_edited("customer.subscription.updated.resume_collection", |event| {
+        event["data"]
+            .as_object_mut()
+            .unwrap()
+            .remove("previous_attributes");
+    })
+    .await
+    .unwrap();
+    assert_eq!(kind(&parsed), BillingEventKind::SubscriptionUpdated);
+}
+
+#[tokio::test]
+async fn invoices_read_the_new_parent_before_the_legacy_fields() {
+    let parsed = parsed_edited("invoice.paid", |event| {
+        let invoice = &mut event["data"]["object"];
+        invoice["subscription"] = json!("sub_legacy_field");
+        invoice["subscription_details"] = json!({"metadata": {"organization_id": "org-legacy"}});
+    })
+    .await
+    .unwrap();
+    let event = single(&parsed);
+    assert_eq!(
+        event.provider_subscription_id.as_deref(),
+        Some("sub_1R8mKqLkdIwHu7ixAbCdEf01")
+    );
+    assert_eq!(
+        event.organization_ref.as_deref(),
+        Some("0195f3a2-7c1e-7b3a-9f1d-2c4e6a8b0d12")
+    );
+}
+
+#[tokio::test]
+async fn an_invoice_without_any_subscription_metadata_falls_back_to_its_own() {
+    let parsed = parsed_edited("invoice.paid", |event| {
+        let invoice = &mut event["data"]["object"];
+        invoice["parent"]["subscription_details"]["metadata"] = json!({});
+        invoice["metadata"] = json!({"organization_id": "org-on-invoice"});
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        single(&parsed).organization_ref.as_deref(),
+        Some("org-on-invoice")
+    );
+}
+
+#[tokio::test]
+async fn a_one_off_invoice_is_ignored() {
+    let parsed = parsed_edited("invoice.paid", |event| {
+        let invoice = &mut event["data"]["object"];
+        invoice["parent"] = json!({"type": "quote_details", "quote_details": {"quote": "qt_1"}, "subscription_details": null});
+    })
+    .await
+    .unwrap();
+    assert!(is_ignored(&parsed), "{parsed:?}");
+}
+
+#[tokio::test]
+async fn stripes_two_decimal_isk_becomes_whole_kronur() {
+    let parsed = parsed_edited("invoice.paid", |event| {
+        let invoice = &mut event["data"]["object"];
+        invoice["currency"] = json!("isk");
+        invoice["amount_paid"] = json!(790_000);
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        single(&parsed).amount,
+        Some(Money::from_minor(7_900, Currency::ISK))
+    );
+}
+
+#[tokio::test]
+async fn a_topup_without_the_purpose_is_not_credited() {
+    for name in [
+        "checkout.session.completed.topup",
+        "payment_intent.succeeded.topup",
+        "charge.refunded",
+    ] {
+        let parsed = parsed_edited(name, |event| {
+            event["data"]["object"]["metadata"] = json!({"organization_id": "org-1"});
+        })
+        .await
+        .unwrap();
+        assert!(is_ignored(&parsed), "{name}: {parsed:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_payment_intent_behind_a_checkout_topup_is_not_credited_twice_but_its_refund_counts() {
+    let purpose = json!({
+        "organization_id": "org-1",
+        "purpose": billing::stripe::PURPOSE_WALLET_TOPUP_CHECKOUT,
+    });
+    let succeeded = parsed_edited("payment_intent.succeeded.topup", |event| {
+        event["data"]["object"]["metadata"] = purpose.clone();
+    })
+    .await
+    .unwrap();
+    assert!(is_ignored(&succeeded), "{succeeded:?}");
+    let refunded = parsed_edited("charge.refunded", |event| {
+        event["data"]["object"]["metadata"] = purpose.clone();
+    })
+    .await
+    .unwrap();
+    assert_eq!(kind(&refunded), BillingEventKind::TopUpRefunded);
+    assert_eq!(single(&refunded).organization_ref.as_deref(), Some("org-1"));
+}
+
+#[tokio::test]
+async fn a_refund_without_previous_attributes_counts_the_whole_refunded_amount() {
+    let parsed = parsed_edited("charge.refunded", |event| {
+        event["data"]
+            .as_object_mut()
+            .unwrap()
+            .remove("previous_attributes");
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        single(&parsed).amount,
+        Some(Money::from_minor(400, Currency::EUR))
+    );
+}
+
+#[tokio::test]
+async fn unknown_types_are_ignored_with_their_id() {
+    for event_type in [
+        "customer.created",
+        "invoice.payment_succeeded",
+        "payout.paid",
+        "v2.core.account.updated",
+    ] {
+        let parsed = parsed_edited("invoice.paid", |event| {
+            event["type"] = json!(event_type);
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            parsed,
+            ParsedWebhook::Ignored {
+                provider_event_type: event_type.into(),
+                provider_event_id: Some("evt_1R9xP1LkdIwHu7ixInvPai01".into()),
+            }
+        );
+    }
+}
+
+fn is_decode(result: &Result<ParsedWebhook, ProviderError>) -> bool {
+    matches!(
+        result,
+        Err(ProviderError::Decode {
+            provider: ProviderName::Stripe,
+            ..
+        })
+    )
+}
+
+#[tokio::test]
+async fn a_known_type_with_a_malformed_object_is_a_decode_error() {
+    type Edit = fn(&mut Value);
+    let cases: [(&str, Edit); 10] = [
+        ("invoice.paid", |e| {
+            e["data"]["object"]["amount_paid"] = json!("49.00")
+        }),
+        ("invoice.paid", |e| {
+            e["data"]["object"]["currency"] = json!("zzz")
+        }),
+        ("invoice.paid", |e| {
+            e["data"]["object"]["amount_paid"] = json!(-4900)
+        }),
+        ("invoice.payment_failed", |e| {
+            e["data"]["object"]
+                .as_object_mut()
+                .unwrap()
+                .remove("amount_due");
+        }),
+        ("customer.subscription.updated", |e| {
+            e["data"]["object"] = json!([])
+        }),
+        ("customer.subscription.created", |e| {
+            e["data"]["object"].as_object_mut().unwrap().remove("id");
+        }),
+        ("checkout.session.completed.topup", |e| {
+            e["data"]["object"]["amount_total"] = Value::Null
+        }),
+        ("payment_intent.succeeded.topup", |e| {
+            e["data"]["object"]["metadata"] = json!({"purpose": 1})
+        }),
+        // The cumulative refunded amount shrank: not a refund we can book.
+        ("charge.refunded.second_partial", |e| {
+            e["data"]["previous_attributes"]["amount_refunded"] = json!(2000);
+        }),
+        ("charge.dispute.created", |e| {
+            e["data"]["object"]["amount"] = json!(10.5)
+        }),
+    ];
+    for (name, edit) in cases {
+        let result = parsed_edited(name, edit).await;
+        assert!(is_decode(&result), "{name}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_envelope_is_a_decode_error() {
+    for body in [
+        json!({"object": "event", "type": "invoice.paid", "created": 1, "data": {"object": {}}}),
+        json!({"id": "evt_1", "created": 1, "data": {"object": {}}}),
+        json!({"id": "evt_1", "type": "x", "created": "yesterday", "data": {"object": {}}}),
+        json!({"id": "evt_1", "type": "x", "created": 1}),
+        json!({"id": "", "type": "x", "created": 1, "data": {"object": {}}}),
+        json!({"id": "evt_1", "type": "x", "created": i64::MAX, "data": {"object": {}}}),
+    ] {
+        let body = serde_json::to_vec(&body).unwrap();
+        // Signed at 0 and verified there: the envelope's own `created` is what is broken.
+        let (provider, _) = crate::common::provider_at(crate::common::UNREACHABLE, 0);
+        let headers = crate::common::signed(crate::common::WEBHOOK_SECRET, 0, &body);
+        let verified = billing::BillingProvider::verify_webhook(
+            &provider,
+            billing::WebhookRequest {
+                headers: &headers,
+                body: &body,
+            },
+        )
+        .await
+        .unwrap();
+        let result = billing::BillingProvider::parse_webhook(&provider, &verified);
+        assert!(is_decode(&result), "{result:?}");
+    }
+}
+
+#[tokio::test]
+async fn event_id_time_and_type_come_from_the_envelope() {
+    let parsed = parsed("invoice.payment_failed").await;
+    let event = single(&parsed);
+    assert_eq!(event.provider, ProviderName::Stripe);
+    assert_eq!(event.provider_event_id, "evt_1R9xP0LkdIwHu7ixInvFai01");
+    assert_eq!(event.provider_event_type, "invoice.payment_failed");
+    assert_eq!(
+        event.occurred_at.timestamp(),
+        1_743_465_600 + 30 * 86_400 + 3_600
+    );
+    assert_eq!(event.amount, Some(Money::from_minor(4_900, Currency::USD)));
+}
