@@ -68,6 +68,13 @@ pub struct BillingEvent {
     pub organization_ref: Option<String>,
     pub provider_subscription_id: Option<String>,
     pub amount: Option<Money>,
+    /// The provider's id of the payment, refund or dispute behind the event (charge or payment
+    /// intent, sale or capture, payment id), when there is one. Several events about one payment
+    /// share it, so the ledger can credit or debit it once (G3).
+    pub payment_reference: Option<String>,
+    /// The end of the period a payment or activation pays for (or the next billing date), when
+    /// the provider says; the subscription's period is extended to it.
+    pub period_end: Option<DateTime<Utc>>,
     /// The provider's own event type, for logs.
     pub provider_event_type: String,
 }

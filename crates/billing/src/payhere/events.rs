@@ -6,13 +6,22 @@
 //! failure; the unsigned `message_type` only tells an authorization from an installment, or
 //! reports the end of a subscription. The organization comes from the signed order id, never
 //! from `custom_1`.
+//!
+//! Two more unsigned fields are carried, never deciding money or organization:
+//! - `payment_id` as [`BillingEvent::payment_reference`] of every event about a payment
+//!   (PayHere repeats the paid payment's id in its chargeback, so the debit meets its credit);
+//! - `item_rec_date_next` as [`BillingEvent::period_end`] of a successful recurring payment
+//!   (and its activation): the calendar date in Sri Lanka, read as the start of that day in
+//!   Asia/Colombo ([`next_billing_date`]). A date that cannot be read is `None` and a warning,
+//!   never an error: it is not signed, so refusing a signed payment over it would let it veto
+//!   money that did move.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use primitives::{Money, parse_currency};
 
 use super::notification::{
-    AMOUNT, CURRENCY, CUSTOM_1, MESSAGE_TYPE, Notification, ORDER_ID, PAYMENT_ID, RECURRING,
-    STATUS_CODE, SUBSCRIPTION_ID,
+    AMOUNT, CURRENCY, CUSTOM_1, MESSAGE_TYPE, NEXT_DATE, Notification, ORDER_ID, PAYMENT_ID,
+    RECURRING, STATUS_CODE, SUBSCRIPTION_ID,
 };
 use super::order::{OrderPurpose, OrderRef};
 use crate::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderError, ProviderName};
@@ -22,6 +31,11 @@ const PAYHERE: ProviderName = ProviderName::Payhere;
 const MAX_ID_DIGITS: usize = 32;
 /// An unknown `message_type` is echoed into logs only this long, and only in `[A-Z0-9_-]`.
 const MAX_TYPE_CHARS: usize = 64;
+/// An unreadable `item_rec_date_next` is echoed into logs only this long (escaped).
+const MAX_LOGGED_DATE_CHARS: usize = 32;
+/// Sri Lanka's offset, UTC+05:30: Asia/Colombo has had no other offset, and no daylight saving
+/// time, since 2006.
+const COLOMBO_OFFSET_SECS: i32 = 5 * 3600 + 30 * 60;
 
 /// PayHere's `status_code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +125,40 @@ fn numeric_id<'a>(
     }
 }
 
+/// `item_rec_date_next` (`YYYY-MM-DD`, exactly) as the start of that day in Asia/Colombo:
+/// PayHere is a Sri Lankan gateway, writes its dates in Sri Lanka time (the API's `date`s are
+/// too), and charges the next installment during that Sri Lankan day, so the period paid for
+/// ends when that day begins there (`2026-02-01` is `2026-01-31T18:30:00Z`). Absent or empty is
+/// `None`; anything else unreadable is `None` with a warning.
+fn next_billing_date(notification: &Notification) -> Option<DateTime<Utc>> {
+    let raw = notification.get(NEXT_DATE)?;
+    let parsed = is_iso_date(raw)
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .zip(FixedOffset::east_opt(COLOMBO_OFFSET_SECS))
+        .and_then(|(midnight, colombo)| midnight.and_local_timezone(colombo).single())
+        .map(|start| start.with_timezone(&Utc));
+    if parsed.is_none() {
+        let shown: String = raw.chars().take(MAX_LOGGED_DATE_CHARS).collect();
+        tracing::warn!(
+            provider = %PAYHERE,
+            item_rec_date_next = ?shown,
+            "item_rec_date_next is not a YYYY-MM-DD date; the event carries no period end"
+        );
+    }
+    parsed
+}
+
+/// Four digits, `-`, two digits, `-`, two digits: chrono alone would also take `2026-2-1`.
+fn is_iso_date(raw: &str) -> bool {
+    raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        })
+}
+
 /// Everything one notification's events share.
 struct Context<'a> {
     /// Stable across deliveries of the same notification; see [`parse`].
@@ -120,10 +168,53 @@ struct Context<'a> {
     organization_ref: Option<&'a str>,
     subscription_id: Option<&'a str>,
     amount: Money,
+    /// PayHere's `payment_id` (digits), for [`BillingEvent::payment_reference`].
+    payment_id: Option<&'a str>,
+}
+
+/// What one event carries besides the notification's common fields.
+#[derive(Clone, Copy)]
+struct Carries {
+    amount: bool,
+    payment: bool,
+    period_end: Option<DateTime<Utc>>,
+}
+
+impl Carries {
+    /// Money moved (or failed, or went back): the amount and the payment it concerns.
+    const PAYMENT: Self = Self {
+        amount: true,
+        payment: true,
+        period_end: None,
+    };
+    /// About the subscription, not a payment: a stop or a completion.
+    const NOTHING: Self = Self {
+        amount: false,
+        payment: false,
+        period_end: None,
+    };
+
+    /// A successful recurring payment and the period it pays for.
+    const fn paid_until(period_end: Option<DateTime<Utc>>) -> Self {
+        Self {
+            period_end,
+            ..Self::PAYMENT
+        }
+    }
+
+    /// An activation: the authorization payment that started it and the period it pays for,
+    /// but not its amount (that is the payment event's).
+    const fn activated_until(period_end: Option<DateTime<Utc>>) -> Self {
+        Self {
+            amount: false,
+            payment: true,
+            period_end,
+        }
+    }
 }
 
 impl Context<'_> {
-    fn event(&self, kind: BillingEventKind, amount: Option<Money>) -> BillingEvent {
+    fn event(&self, kind: BillingEventKind, carries: Carries) -> BillingEvent {
         BillingEvent {
             provider: PAYHERE,
             provider_event_id: format!("{}#{}", self.base_id, kind_tag(kind)),
@@ -131,16 +222,21 @@ impl Context<'_> {
             kind,
             organization_ref: self.organization_ref.map(str::to_owned),
             provider_subscription_id: self.subscription_id.map(str::to_owned),
-            amount,
+            amount: carries.amount.then_some(self.amount),
+            payment_reference: self
+                .payment_id
+                .filter(|_| carries.payment)
+                .map(str::to_owned),
+            period_end: carries.period_end,
             provider_event_type: self.event_type.clone(),
         }
     }
 
-    fn events(&self, kinds: &[(BillingEventKind, bool)]) -> ParsedWebhook {
+    fn events(&self, kinds: &[(BillingEventKind, Carries)]) -> ParsedWebhook {
         ParsedWebhook::Events {
             events: kinds
                 .iter()
-                .map(|&(kind, with_amount)| self.event(kind, with_amount.then_some(self.amount)))
+                .map(|&(kind, carries)| self.event(kind, carries))
                 .collect(),
         }
     }
@@ -170,6 +266,11 @@ impl Context<'_> {
 ///
 /// Each event appends `#{kind}`, since one notification can mean two events (and a stop or
 /// completion is told from a payment by it).
+///
+/// `payment_reference` is `payment_id` on every event about a payment (paid, failed, charged
+/// back; an activation too: its authorization payment), none on a stop or completion.
+/// `period_end` is [`next_billing_date`] on a successful recurring payment and its activation
+/// only: a failed or charged-back payment paid for no period.
 pub(crate) fn parse(
     notification: &Notification,
     received_at: DateTime<Utc>,
@@ -198,37 +299,44 @@ pub(crate) fn parse(
         );
     }
     let status = Status::from_wire(status_code);
+    // Unsigned, but it goes into recurring event ids and the ledger's payment key: digits only.
+    let payment_id = numeric_id(notification, PAYMENT_ID)?;
+    let signed = Signed {
+        order_id,
+        status_code,
+        status,
+        order: order.as_ref(),
+        amount,
+    };
     if notification.get(RECURRING) == Some("1") {
-        recurring(
-            notification,
-            order_id,
-            status_code,
-            status,
-            order.as_ref(),
-            amount,
-            received_at,
-        )
+        recurring(notification, &signed, payment_id, received_at)
     } else {
-        Ok(one_off(
-            order_id,
-            status_code,
-            status,
-            order.as_ref(),
-            amount,
-            received_at,
-        ))
+        Ok(one_off(&signed, payment_id, received_at))
     }
 }
 
-fn one_off(
-    order_id: &str,
-    status_code: &str,
+/// The signed fields as read, shared by one-off and recurring notifications.
+struct Signed<'a> {
+    order_id: &'a str,
+    status_code: &'a str,
     status: Option<Status>,
-    order: Option<&OrderRef>,
+    order: Option<&'a OrderRef>,
     amount: Money,
+}
+
+fn one_off(
+    signed: &Signed<'_>,
+    payment_id: Option<&str>,
     received_at: DateTime<Utc>,
 ) -> ParsedWebhook {
     use BillingEventKind as K;
+    let Signed {
+        order_id,
+        status_code,
+        status,
+        order,
+        amount,
+    } = *signed;
     let context = Context {
         base_id: format!("{order_id}/{status_code}"),
         event_type: format!("payment:{}", normalize_type(status_code)),
@@ -236,16 +344,20 @@ fn one_off(
         organization_ref: order.map(OrderRef::organization_ref),
         subscription_id: None,
         amount,
+        payment_id,
     };
     let purpose = order.map(OrderRef::purpose);
     match (purpose, status) {
+        // A one-off payment pays for no period: no period end.
         (Some(OrderPurpose::TopUp), Some(Status::Success)) => {
-            context.events(&[(K::WalletTopUpCompleted, true)])
+            context.events(&[(K::WalletTopUpCompleted, Carries::PAYMENT)])
         }
         (Some(OrderPurpose::Subscription), Some(Status::Success)) => {
-            context.events(&[(K::PaymentSucceeded, true)])
+            context.events(&[(K::PaymentSucceeded, Carries::PAYMENT)])
         }
-        (Some(_), Some(Status::ChargedBack)) => context.events(&[(K::Chargeback, true)]),
+        (Some(_), Some(Status::ChargedBack)) => {
+            context.events(&[(K::Chargeback, Carries::PAYMENT)])
+        }
         // Pending, canceled and failed one-off payments moved no money and change nothing;
         // an order id that is not ours cannot be attributed to an organization.
         _ => context.ignored(),
@@ -254,14 +366,18 @@ fn one_off(
 
 fn recurring(
     notification: &Notification,
-    order_id: &str,
-    status_code: &str,
-    status: Option<Status>,
-    order: Option<&OrderRef>,
-    amount: Money,
+    signed: &Signed<'_>,
+    payment_id: Option<&str>,
     received_at: DateTime<Utc>,
 ) -> Result<ParsedWebhook, ProviderError> {
     use BillingEventKind as K;
+    let Signed {
+        order_id,
+        status_code,
+        status,
+        order,
+        amount,
+    } = *signed;
     let raw_type = match normalize_type(notification.get(MESSAGE_TYPE).unwrap_or_default()) {
         absent if absent.is_empty() => "NO_MESSAGE_TYPE".to_owned(),
         present => present,
@@ -269,7 +385,6 @@ fn recurring(
     let message = MessageType::from_normalized(&raw_type);
     let event_type = format!("{raw_type}:{}", normalize_type(status_code));
     let subscription_id = numeric_id(notification, SUBSCRIPTION_ID)?;
-    let payment_id = numeric_id(notification, PAYMENT_ID)?;
     let base_id = format!(
         "{order_id}/{}/{}/{status_code}",
         subscription_id.unwrap_or("-"),
@@ -282,6 +397,7 @@ fn recurring(
         organization_ref: order.map(OrderRef::organization_ref),
         subscription_id,
         amount,
+        payment_id,
     };
     let (Some(message), Some(status)) = (message, status) else {
         return Ok(context.ignored());
@@ -293,18 +409,28 @@ fn recurring(
     }
     Ok(match (message, status) {
         // Signed, and whatever message_type says, money went back.
-        (_, Status::ChargedBack) => context.events(&[(K::Chargeback, true)]),
-        (MessageType::Stopped, _) => context.events(&[(K::SubscriptionCanceled, false)]),
-        (MessageType::Complete, _) => context.events(&[(K::SubscriptionExpired, false)]),
-        (message, Status::Success) if message.is_authorization() => context.events(&[
-            (K::SubscriptionActivated, false),
-            (K::PaymentSucceeded, true),
-        ]),
-        (_, Status::Success) => context.events(&[(K::PaymentSucceeded, true)]),
-        (_, Status::Failed) => context.events(&[(K::PaymentFailed, true)]),
+        (_, Status::ChargedBack) => context.events(&[(K::Chargeback, Carries::PAYMENT)]),
+        (MessageType::Stopped, _) => context.events(&[(K::SubscriptionCanceled, Carries::NOTHING)]),
+        (MessageType::Complete, _) => context.events(&[(K::SubscriptionExpired, Carries::NOTHING)]),
+        (message, Status::Success) if message.is_authorization() => {
+            let period_end = next_billing_date(notification);
+            context.events(&[
+                (
+                    K::SubscriptionActivated,
+                    Carries::activated_until(period_end),
+                ),
+                (K::PaymentSucceeded, Carries::paid_until(period_end)),
+            ])
+        }
+        (_, Status::Success) => context.events(&[(
+            K::PaymentSucceeded,
+            Carries::paid_until(next_billing_date(notification)),
+        )]),
+        // A failed payment paid for no period, whatever date PayHere will try next.
+        (_, Status::Failed) => context.events(&[(K::PaymentFailed, Carries::PAYMENT)]),
         // The customer left the authorization: no subscription exists to act on.
         (message, Status::Canceled) if message.is_authorization() => context.ignored(),
-        (_, Status::Canceled) => context.events(&[(K::PaymentFailed, true)]),
+        (_, Status::Canceled) => context.events(&[(K::PaymentFailed, Carries::PAYMENT)]),
         (_, Status::Pending) => context.ignored(),
     })
 }
@@ -356,6 +482,36 @@ mod tests {
             K::Chargeback,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind_tag(kind));
+        }
+    }
+
+    #[test]
+    fn the_next_billing_date_is_the_start_of_that_day_in_colombo() {
+        let read = |body: &str| next_billing_date(&Notification::parse(body.as_bytes()).unwrap());
+        assert_eq!(
+            read("item_rec_date_next=2026-02-01"),
+            DateTime::parse_from_rfc3339("2026-01-31T18:30:00Z")
+                .ok()
+                .map(|date| date.with_timezone(&Utc))
+        );
+        assert_eq!(
+            read("item_rec_date_next=2028-02-29"),
+            DateTime::parse_from_rfc3339("2028-02-28T18:30:00Z")
+                .ok()
+                .map(|date| date.with_timezone(&Utc))
+        );
+        for unreadable in [
+            "",
+            "item_rec_date_next=",
+            "item_rec_date_next=2026-02-30",
+            "item_rec_date_next=2026-2-1",
+            "item_rec_date_next=01/02/2026",
+            "item_rec_date_next=2026-02-01+00:00:00",
+            "item_rec_date_next=%EF%BC%92026-02-01",
+            "item_rec_date_next=+2026-02-01",
+            "item_rec_date_next=1%0A2026-02",
+        ] {
+            assert_eq!(read(unreadable), None, "{unreadable}");
         }
     }
 

@@ -54,27 +54,39 @@
 //! timestamp, so PayHere events order by arrival, and a late redelivery is recognised by its id,
 //! not by its age. Amounts are `payhere_amount` in `payhere_currency` as
 //! [`primitives::Money`] (a currency we cannot hold is [`ProviderError::Decode`]). A
-//! `subscription_id` or `payment_id` that is not digits, or a recurring notification of a known
-//! type without `subscription_id`, is [`ProviderError::Decode`] too.
+//! `subscription_id` or `payment_id` that is not digits (one-off or recurring), or a recurring
+//! notification of a known type without `subscription_id`, is [`ProviderError::Decode`] too.
 //!
-//! | notification | `status_code` | events | subscription id | amount |
-//! |---|---|---|---|---|
-//! | one-off, order `TOPUP-...` | 2 | `WalletTopUpCompleted` | | yes |
-//! | one-off, order `SUB-...` (a manual payment) | 2 | `PaymentSucceeded` | | yes |
-//! | one-off, order `TOPUP-...`/`SUB-...` | -3 | `Chargeback` | | yes |
-//! | one-off, order `TOPUP-...`/`SUB-...` | 0, -1, -2 | ignored: no money moved | | |
-//! | one-off, any other order id | any | ignored: not attributable | | |
-//! | recurring, any `message_type` below | -3 | `Chargeback` | `subscription_id` | yes |
-//! | `AUTHORIZATION_SUCCESS`/`_FAILED` | 2 | `SubscriptionActivated`, `PaymentSucceeded` | `subscription_id` | payment |
-//! | `RECURRING_INSTALLMENT_SUCCESS`/`_FAILED` | 2 | `PaymentSucceeded` | `subscription_id` | yes |
-//! | `AUTHORIZATION_*`, `RECURRING_INSTALLMENT_*` | -2 | `PaymentFailed` | `subscription_id` | yes |
-//! | `RECURRING_INSTALLMENT_*` | -1 | `PaymentFailed` | `subscription_id` | yes |
-//! | `AUTHORIZATION_*` | -1 | ignored: the customer left the checkout | | |
-//! | `AUTHORIZATION_*`, `RECURRING_INSTALLMENT_*` | 0 | ignored: pending | | |
-//! | `RECURRING_STOPPED` | 0, -1, -2, 2 | `SubscriptionCanceled` | `subscription_id` | |
-//! | `RECURRING_COMPLETE` | 0, -1, -2, 2 | `SubscriptionExpired` | `subscription_id` | |
-//! | recurring, other or no `message_type` | any | ignored | | |
-//! | any | other codes | ignored | | |
+//! `payment_reference` is PayHere's `payment_id` on every event about a payment (an
+//! activation's is its authorization payment); a chargeback names the payment it takes back,
+//! so its debit meets that payment's credit. `payment_id` is not signed: for one-off payments
+//! the event id (signed fields only) is what makes a replay a duplicate, and for recurring ones
+//! it is part of the event id anyway (see "Event ids" above). `period_end` is PayHere's
+//! next recurring date, `item_rec_date_next` (`YYYY-MM-DD`, a Sri Lankan calendar date), read
+//! as the start of that day in Asia/Colombo (UTC+05:30, no daylight saving): `2026-02-01` is
+//! `2026-01-31T18:30:00Z`, when PayHere's day of the next charge begins. It is set on successful
+//! recurring payments and their activation only; it is unsigned, so an absent or unreadable
+//! date is no period end and a warning, never an error, and the enforcement layer should not
+//! extend a period by more than the plan's interval on its word alone.
+//!
+//! | notification | `status_code` | events | subscription id | amount | payment reference | period end |
+//! |---|---|---|---|---|---|---|
+//! | one-off, order `TOPUP-...` | 2 | `WalletTopUpCompleted` | | yes | `payment_id` | |
+//! | one-off, order `SUB-...` (a manual payment) | 2 | `PaymentSucceeded` | | yes | `payment_id` | |
+//! | one-off, order `TOPUP-...`/`SUB-...` | -3 | `Chargeback` | | yes | `payment_id` | |
+//! | one-off, order `TOPUP-...`/`SUB-...` | 0, -1, -2 | ignored: no money moved | | | | |
+//! | one-off, any other order id | any | ignored: not attributable | | | | |
+//! | recurring, any `message_type` below | -3 | `Chargeback` | `subscription_id` | yes | `payment_id` | |
+//! | `AUTHORIZATION_SUCCESS`/`_FAILED` | 2 | `SubscriptionActivated`, `PaymentSucceeded` | `subscription_id` | payment | `payment_id` (both) | `item_rec_date_next` (both) |
+//! | `RECURRING_INSTALLMENT_SUCCESS`/`_FAILED` | 2 | `PaymentSucceeded` | `subscription_id` | yes | `payment_id` | `item_rec_date_next` |
+//! | `AUTHORIZATION_*`, `RECURRING_INSTALLMENT_*` | -2 | `PaymentFailed` | `subscription_id` | yes | `payment_id` | |
+//! | `RECURRING_INSTALLMENT_*` | -1 | `PaymentFailed` | `subscription_id` | yes | `payment_id` | |
+//! | `AUTHORIZATION_*` | -1 | ignored: the customer left the checkout | | | | |
+//! | `AUTHORIZATION_*`, `RECURRING_INSTALLMENT_*` | 0 | ignored: pending | | | | |
+//! | `RECURRING_STOPPED` | 0, -1, -2, 2 | `SubscriptionCanceled` | `subscription_id` | | | |
+//! | `RECURRING_COMPLETE` | 0, -1, -2, 2 | `SubscriptionExpired` | `subscription_id` | | | |
+//! | recurring, other or no `message_type` | any | ignored | | | | |
+//! | any | other codes | ignored | | | | |
 //!
 //! `message_type` is read case-insensitively with spaces as underscores. `provider_event_type`
 //! is `payment:{status_code}` (one-off) or `{MESSAGE_TYPE}:{status_code}`.

@@ -3,24 +3,42 @@
 //! Our model of PayPal: subscriptions (Subscriptions v1 API) are paid through v1 *sales* that
 //! carry the subscription as `billing_agreement_id`; wallet top-ups are Orders v2 *captures*.
 //!
-//! | PayPal event | normalized |
-//! |---|---|
-//! | `BILLING.SUBSCRIPTION.CREATED` | `SubscriptionCreated` |
-//! | `BILLING.SUBSCRIPTION.ACTIVATED`, `...RE-ACTIVATED` | `SubscriptionActivated` |
-//! | `BILLING.SUBSCRIPTION.UPDATED` | `SubscriptionUpdated` |
-//! | `BILLING.SUBSCRIPTION.SUSPENDED` | `SubscriptionSuspended` |
-//! | `BILLING.SUBSCRIPTION.CANCELLED` | `SubscriptionCanceled` |
-//! | `BILLING.SUBSCRIPTION.EXPIRED` | `SubscriptionExpired` |
-//! | `BILLING.SUBSCRIPTION.PAYMENT.FAILED` | `PaymentFailed` (amount of `last_failed_payment`) |
-//! | `PAYMENT.SALE.COMPLETED` with `billing_agreement_id` | `PaymentSucceeded` |
-//! | `PAYMENT.SALE.COMPLETED` without | ignored: a one-off v1 sale this platform never creates |
-//! | `PAYMENT.SALE.REFUNDED` | ignored: a refund of a subscription payment is the merchant's own act; it touches no wallet and changes no access |
-//! | `PAYMENT.SALE.REVERSED` | `Chargeback` (subscription id when present) |
-//! | `PAYMENT.CAPTURE.COMPLETED` | `WalletTopUpCompleted` (gross amount) |
-//! | `PAYMENT.CAPTURE.REFUNDED` | `TopUpRefunded` |
-//! | `PAYMENT.CAPTURE.REVERSED` | `Chargeback` |
-//! | `PAYMENT.CAPTURE.DENIED` | `PaymentFailed` without a subscription (a top-up that failed) |
-//! | anything else | ignored |
+//! | PayPal event | normalized | `payment_reference` | `period_end` |
+//! |---|---|---|---|
+//! | `BILLING.SUBSCRIPTION.CREATED` | `SubscriptionCreated` | none | `next_billing_time` |
+//! | `BILLING.SUBSCRIPTION.ACTIVATED`, `...RE-ACTIVATED` | `SubscriptionActivated` | none | `next_billing_time` |
+//! | `BILLING.SUBSCRIPTION.UPDATED` | `SubscriptionUpdated` | none | `next_billing_time` |
+//! | `BILLING.SUBSCRIPTION.SUSPENDED` | `SubscriptionSuspended` | none | `next_billing_time` |
+//! | `BILLING.SUBSCRIPTION.CANCELLED` | `SubscriptionCanceled` | none | `next_billing_time` |
+//! | `BILLING.SUBSCRIPTION.EXPIRED` | `SubscriptionExpired` | none | `next_billing_time` |
+//! | `BILLING.SUBSCRIPTION.PAYMENT.FAILED` | `PaymentFailed` (amount of `last_failed_payment`) | none | `next_billing_time` |
+//! | `PAYMENT.SALE.COMPLETED` with `billing_agreement_id` | `PaymentSucceeded` | the sale id | none (see below) |
+//! | `PAYMENT.SALE.COMPLETED` without | ignored: a one-off v1 sale this platform never creates | | |
+//! | `PAYMENT.SALE.REFUNDED` | ignored: a refund of a subscription payment is the merchant's own act; it touches no wallet and changes no access | | |
+//! | `PAYMENT.SALE.REVERSED` | `Chargeback` (subscription id when present) | the reversed sale's id | none |
+//! | `PAYMENT.CAPTURE.COMPLETED` | `WalletTopUpCompleted` (gross amount) | the capture id | none |
+//! | `PAYMENT.CAPTURE.REFUNDED` | `TopUpRefunded` | the refunded capture's id | none |
+//! | `PAYMENT.CAPTURE.REVERSED` | `Chargeback` | the reversed capture's id | none |
+//! | `PAYMENT.CAPTURE.DENIED` | `PaymentFailed` without a subscription (a top-up that failed) | the capture id | none |
+//! | anything else | ignored | | |
+//!
+//! `payment_reference` names the payment money moved for, so every event about one payment
+//! carries the same one. A sale's is its `id`. A v1 refund or reversal names its sale as
+//! `sale_id`, else as its `rel: sale` link (`.../v1/payments/sale/{id}`), else (PayPal's own
+//! `PAYMENT.SALE.REVERSED` sample writes the reversed sale's id there) its `id`: refunds and
+//! reversals of one sale share the sale's id. `parent_payment` is never used: it is the v1
+//! `PAY-...` payment, not the sale, so it would not match the `PAYMENT.SALE.COMPLETED` event.
+//! A capture's is its `id`; a v2 refund or reversal names its capture by its `rel: up` link
+//! (`.../v2/payments/captures/{id}`), else its own `id` is used. Subscription events name no
+//! payment. A resource without an id has none.
+//!
+//! `period_end` is the subscription's `billing_info.next_billing_time`, on every subscription
+//! event that carries it, passed on as PayPal reports it (on `PAYMENT.FAILED` PayPal's sample
+//! gives the due date of the payment that failed, so it extends nothing). A v1 sale says
+//! nothing about the period it pays for, so `PAYMENT.SALE.COMPLETED` leaves it `None`: the
+//! receiver asks the subscription ([`crate::BillingProvider::subscription`], whose
+//! `current_period_end` is the same `next_billing_time`). A `next_billing_time` that is not a
+//! real time is `None`, never an error.
 //!
 //! Amounts are positive magnitudes (v1 refunds write theirs negative), parsed exactly with the
 //! currency's exponent. `occurred_at` is the event's `create_time`; when that is missing or not
@@ -82,6 +100,8 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
         organization_ref: None,
         provider_subscription_id: None,
         amount: None,
+        payment_reference: None,
+        period_end: None,
         provider_event_type: event.event_type.clone(),
     };
     let resource_times: [Option<String>; 3];
@@ -101,6 +121,11 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
                     .transpose()?;
             }
             normalized.organization_ref = reference([sub.custom_id.as_deref()]);
+            normalized.period_end = sub
+                .billing_info
+                .as_ref()
+                .and_then(|info| info.next_billing_time.as_deref())
+                .and_then(parse_time);
             normalized.provider_subscription_id = Some(sub.id);
             resource_times = [sub.update_time, sub.status_update_time, sub.create_time];
         }
@@ -122,6 +147,7 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
             normalized.organization_ref =
                 reference([sale.custom_id.as_deref(), sale.custom.as_deref()]);
             normalized.provider_subscription_id = agreement;
+            normalized.payment_reference = sale_reference(&sale);
             resource_times = [sale.update_time, sale.create_time, None];
         }
         Meaning::Capture(kind) => {
@@ -133,6 +159,7 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
                 .ok_or_else(|| decode("capture has no amount".into()))?;
             normalized.amount = Some(magnitude(money(&amount.value, &amount.currency_code)?)?);
             normalized.organization_ref = reference([capture.custom_id.as_deref()]);
+            normalized.payment_reference = capture_reference(&capture, kind);
             resource_times = [capture.update_time, capture.create_time, None];
         }
     }
@@ -166,6 +193,47 @@ fn reference<const N: usize>(candidates: [Option<&str>; N]) -> Option<String> {
         .map(str::trim)
         .find(|value| !value.is_empty())
         .map(str::to_owned)
+}
+
+/// The sale a v1 sale event is about: a refund's or reversal's `sale_id`, else its `rel: sale`
+/// link, else the resource's own id (the sale itself, or PayPal's reversal sample).
+fn sale_reference(sale: &wire::Sale) -> Option<String> {
+    reference([sale.sale_id.as_deref()])
+        .or_else(|| linked_id(&sale.links, "sale", "sale"))
+        .or_else(|| reference([sale.id.as_deref()]))
+}
+
+/// The capture a v2 capture event is about: for a refund or reversal the capture its `rel: up`
+/// link names, else the resource's own id.
+fn capture_reference(capture: &wire::Capture, kind: BillingEventKind) -> Option<String> {
+    let of_a_capture = matches!(
+        kind,
+        BillingEventKind::TopUpRefunded | BillingEventKind::Chargeback
+    );
+    of_a_capture
+        .then(|| linked_id(&capture.links, "up", "captures"))
+        .flatten()
+        .or_else(|| reference([capture.id.as_deref()]))
+}
+
+/// The id ending the first `rel` link whose path is `.../{collection}/{id}`, if it is a plain
+/// PayPal id (ASCII letters, digits, `-`, `_`).
+fn linked_id(links: &[wire::Link], rel: &str, collection: &str) -> Option<String> {
+    links
+        .iter()
+        .filter(|link| link.rel == rel)
+        .find_map(|link| id_in(&link.href, collection))
+}
+
+fn id_in(href: &str, collection: &str) -> Option<String> {
+    let url = url::Url::parse(href).ok()?;
+    let mut segments = url.path_segments()?.rev().skip_while(|s| s.is_empty());
+    let id = segments.next()?;
+    let plain = id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (plain && segments.next() == Some(collection)).then(|| id.to_owned())
 }
 
 fn parse_time(raw: &str) -> Option<DateTime<Utc>> {

@@ -75,6 +75,14 @@ pub(crate) struct FailedPayment {
 /// A v1 sale, or a v1 refund of one (same amount shape).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Sale {
+    /// The sale's id; on a refund-shaped resource, the refund's own id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// On a refund (and on a reversal written as one): the id of the sale it takes money back
+    /// from. `parent_payment` (the v1 `PAY-...` payment) is deliberately not read: it is not the
+    /// sale, and a subscription's sales carry none.
+    #[serde(default)]
+    pub sale_id: Option<String>,
     #[serde(default)]
     pub amount: Option<AmountV1>,
     /// Present when the sale is a subscription's payment: the subscription id.
@@ -89,11 +97,17 @@ pub(crate) struct Sale {
     pub create_time: Option<String>,
     #[serde(default)]
     pub update_time: Option<String>,
+    /// A refund links its sale as `rel: sale` (`.../v1/payments/sale/{id}`).
+    #[serde(default)]
+    pub links: Vec<Link>,
 }
 
 /// A v2 capture, or a v2 refund of one.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Capture {
+    /// The capture's id; on a refund or reversal, the refund's own id.
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub amount: Option<Money>,
     #[serde(default)]
@@ -102,6 +116,10 @@ pub(crate) struct Capture {
     pub create_time: Option<String>,
     #[serde(default)]
     pub update_time: Option<String>,
+    /// A refund or reversal links the capture it is of as `rel: up`
+    /// (`.../v2/payments/captures/{id}`); a capture's own `up` is its order.
+    #[serde(default)]
+    pub links: Vec<Link>,
 }
 
 /// `POST /v1/oauth2/token`'s answer. The token is secret from the moment it is read.

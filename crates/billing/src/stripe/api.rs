@@ -194,15 +194,7 @@ impl Api {
         let request = self.request(Method::GET, format!("/v1/subscriptions/{id}"))?;
         let sub: wire::Subscription = self.call(&request).await?;
         let status = subscription_status(&sub)?;
-        // The latest end over the items (API versions since 2025-03-31), else the legacy field.
-        let period_end = sub
-            .items
-            .iter()
-            .flat_map(|items| &items.data)
-            .filter_map(|item| item.current_period_end)
-            .max()
-            .or(sub.current_period_end);
-        let current_period_end = match period_end {
+        let current_period_end = match sub.period_end() {
             Some(secs) => Some(DateTime::from_timestamp(secs, 0).ok_or_else(|| {
                 decode(format!(
                     "subscription {} has a period end out of range",

@@ -1,7 +1,7 @@
 //! Stripe events to [`BillingEvent`]s. The table is in the module documentation of
 //! [`crate::stripe`]; the conventions (metadata keys and values) are the constants below.
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::amount::money;
@@ -34,6 +34,8 @@ struct Mapped {
     organization_ref: Option<String>,
     provider_subscription_id: Option<String>,
     amount: Option<primitives::Money>,
+    payment_reference: Option<String>,
+    period_end: Option<DateTime<Utc>>,
 }
 
 pub(crate) fn parse(body: &[u8]) -> Result<ParsedWebhook, ProviderError> {
@@ -89,6 +91,8 @@ pub(crate) fn parse(body: &[u8]) -> Result<ParsedWebhook, ProviderError> {
                 organization_ref: mapped.organization_ref,
                 provider_subscription_id: mapped.provider_subscription_id,
                 amount: mapped.amount,
+                payment_reference: mapped.payment_reference,
+                period_end: mapped.period_end,
                 provider_event_type: event.event_type,
             }],
         },
@@ -116,17 +120,49 @@ fn purpose(metadata: &Metadata) -> Option<&str> {
     metadata.get(PURPOSE_METADATA_KEY)
 }
 
+/// A Unix time from the object, as a time; one out of range is a decode error naming `what`.
+fn time(event_type: &str, secs: i64, what: &str) -> Result<DateTime<Utc>, ProviderError> {
+    DateTime::from_timestamp(secs, 0)
+        .ok_or_else(|| decode(format!("{event_type}: {what} {secs} is not a time")))
+}
+
+fn optional_time(
+    event_type: &str,
+    secs: Option<i64>,
+    what: &str,
+) -> Result<Option<DateTime<Utc>>, ProviderError> {
+    secs.map(|secs| time(event_type, secs, what)).transpose()
+}
+
+/// The id of a reference that may come expanded.
+fn id_of(reference: Option<&wire::Expandable<wire::Object>>) -> Option<String> {
+    reference
+        .map(wire::Expandable::id)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}
+
 fn subscription(
     event_type: &str,
     value: serde_json::Value,
     kind: impl FnOnce(&wire::Subscription) -> BillingEventKind,
 ) -> Result<Mapped, ProviderError> {
     let sub: wire::Subscription = object(event_type, "a subscription", value)?;
+    let kind = kind(&sub);
+    // The trial's end is what `trial_will_end` announces; otherwise the next billing date.
+    let period_end = match kind {
+        BillingEventKind::TrialWillEnd if sub.trial_end.is_some() => {
+            optional_time(event_type, sub.trial_end, "trial_end")?
+        }
+        _ => optional_time(event_type, sub.period_end(), "current_period_end")?,
+    };
     Ok(Mapped {
-        kind: kind(&sub),
+        kind,
         organization_ref: organization(&sub.metadata),
         provider_subscription_id: Some(sub.id),
         amount: None,
+        payment_reference: None,
+        period_end,
     })
 }
 
@@ -195,11 +231,41 @@ fn invoice(
         BillingEventKind::PaymentSucceeded => (invoice.amount_paid, "amount_paid"),
         _ => (invoice.amount_due, "amount_due"),
     };
+    // The PaymentIntent where the invoice names one (API versions before 2025-03-31), so a
+    // dispute of the payment carries the same reference; else the invoice, which every attempt
+    // to pay it (failed, needing action, paid) shares.
+    let payment_reference = id_of(invoice.payment_intent.as_ref())
+        .or_else(|| invoice.id.clone().filter(|id| !id.is_empty()))
+        .ok_or_else(|| {
+            decode(format!(
+                "{event_type}: invoice of {} has no id",
+                subscription.id()
+            ))
+        })?;
+    // What a paid invoice pays for ends with its latest subscription line (a renewal's line
+    // runs over the new period; prorations end with the current one). A failed or pending
+    // payment has paid for nothing yet.
+    let period_end = match kind {
+        BillingEventKind::PaymentSucceeded => optional_time(
+            event_type,
+            invoice
+                .lines
+                .iter()
+                .flat_map(|lines| &lines.data)
+                .filter(|line| !line.is_invoice_item())
+                .filter_map(|line| line.period.as_ref().map(|period| period.end))
+                .max(),
+            "lines.data.period.end",
+        )?,
+        _ => None,
+    };
     Ok(Some(Mapped {
         kind,
         organization_ref,
         provider_subscription_id: Some(subscription.id().to_owned()),
         amount: Some(money(minor, &invoice.currency, field)?),
+        payment_reference: Some(payment_reference),
+        period_end,
     }))
 }
 
@@ -223,11 +289,16 @@ fn checkout_topup(
             session.id
         )));
     };
+    // The PaymentIntent, as the PaymentIntent's own events and its charge's refunds and
+    // disputes name it; a paid session always has one, its own id is the last resort.
+    let payment_reference = id_of(session.payment_intent.as_ref()).unwrap_or(session.id);
     Ok(Some(Mapped {
         kind: BillingEventKind::WalletTopUpCompleted,
         organization_ref: organization(&session.metadata),
         provider_subscription_id: None,
         amount: Some(money(total, currency, "amount_total")?),
+        payment_reference: Some(payment_reference),
+        period_end: None,
     }))
 }
 
@@ -249,6 +320,8 @@ fn payment_intent_topup(
             &intent.currency,
             "amount_received",
         )?),
+        payment_reference: Some(intent.id),
+        period_end: None,
     }))
 }
 
@@ -285,20 +358,36 @@ fn refund(
                 charge.id
             ))
         })?;
+    // The refunded payment, as the top-up named it. Every refund of one charge shares it: the
+    // refund's own id is not in the event (the charge's `refunds` is not sent by default).
+    let payment_reference = id_of(charge.payment_intent.as_ref()).unwrap_or(charge.id);
     Ok(Some(Mapped {
         kind: BillingEventKind::TopUpRefunded,
         organization_ref: organization(&charge.metadata),
         provider_subscription_id: None,
         amount: Some(money(refunded_now, &charge.currency, "amount_refunded")?),
+        payment_reference: Some(payment_reference),
+        period_end: None,
     }))
 }
 
 fn dispute(event_type: &str, value: serde_json::Value) -> Result<Mapped, ProviderError> {
     let dispute: wire::Dispute = object(event_type, "a dispute", value)?;
+    // The disputed payment, as its top-up (or legacy invoice) named it.
+    let payment_reference = id_of(dispute.payment_intent.as_ref())
+        .or_else(|| id_of(dispute.charge.as_ref()))
+        .ok_or_else(|| {
+            decode(format!(
+                "{event_type}: dispute {} names neither a payment_intent nor a charge",
+                dispute.id
+            ))
+        })?;
     Ok(Mapped {
         kind: BillingEventKind::Chargeback,
         organization_ref: organization(&dispute.metadata),
         provider_subscription_id: None,
         amount: Some(money(dispute.amount, &dispute.currency, "amount")?),
+        payment_reference: Some(payment_reference),
+        period_end: None,
     })
 }

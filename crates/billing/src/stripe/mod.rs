@@ -37,27 +37,27 @@
 //!
 //! # Events
 //!
-//! | Stripe event | condition | [`BillingEventKind`](crate::BillingEventKind) | subscription id | amount |
-//! |---|---|---|---|---|
-//! | `customer.subscription.created` | | `SubscriptionCreated` | `id` | |
-//! | `customer.subscription.updated` | status `canceled` | `SubscriptionCanceled` | `id` | |
-//! | | status `incomplete_expired` | `SubscriptionExpired` | | |
-//! | | status `paused` | `SubscriptionPaused` | | |
-//! | | status `unpaid` (Stripe's retries exhausted) | `SubscriptionSuspended` | | |
-//! | | `pause_collection` set | `SubscriptionPaused` | | |
-//! | | `active`/`trialing`, `pause_collection` just cleared | `SubscriptionResumed` | | |
-//! | | anything else (`active`, `trialing`, `past_due`, `incomplete`) | `SubscriptionUpdated` | | |
-//! | `customer.subscription.deleted` | | `SubscriptionCanceled` | `id` | |
-//! | `customer.subscription.paused` | | `SubscriptionPaused` | `id` | |
-//! | `customer.subscription.resumed` | | `SubscriptionResumed` | `id` | |
-//! | `customer.subscription.trial_will_end` | | `TrialWillEnd` | `id` | |
-//! | `invoice.paid` | invoice of a subscription | `PaymentSucceeded` | `parent.subscription_details.subscription`, legacy `subscription` | `amount_paid` |
-//! | `invoice.payment_failed` | invoice of a subscription | `PaymentFailed` | as above | `amount_due` |
-//! | `invoice.payment_action_required` | invoice of a subscription | `PaymentActionRequired` | as above | `amount_due` |
-//! | `checkout.session.completed`, `checkout.session.async_payment_succeeded` | mode `payment`, `purpose=wallet_topup`, `payment_status=paid` | `WalletTopUpCompleted` | | `amount_total` |
-//! | `payment_intent.succeeded` | `purpose=wallet_topup` | `WalletTopUpCompleted` | | `amount_received` |
-//! | `charge.refunded` | `purpose` `wallet_topup` or `wallet_topup_checkout` | `TopUpRefunded` | | this refund: `amount_refunded` less the previous attributes' |
-//! | `charge.dispute.created` | | `Chargeback` | | `amount` |
+//! | Stripe event | condition | [`BillingEventKind`](crate::BillingEventKind) | subscription id | amount | payment reference | period end |
+//! |---|---|---|---|---|---|---|
+//! | `customer.subscription.created` | | `SubscriptionCreated` | `id` | | | current period end (below) |
+//! | `customer.subscription.updated` | status `canceled` | `SubscriptionCanceled` | `id` | | | as above |
+//! | | status `incomplete_expired` | `SubscriptionExpired` | | | | |
+//! | | status `paused` | `SubscriptionPaused` | | | | |
+//! | | status `unpaid` (Stripe's retries exhausted) | `SubscriptionSuspended` | | | | |
+//! | | `pause_collection` set | `SubscriptionPaused` | | | | |
+//! | | `active`/`trialing`, `pause_collection` just cleared | `SubscriptionResumed` | | | | |
+//! | | anything else (`active`, `trialing`, `past_due`, `incomplete`) | `SubscriptionUpdated` | | | | |
+//! | `customer.subscription.deleted` | | `SubscriptionCanceled` | `id` | | | as above |
+//! | `customer.subscription.paused` | | `SubscriptionPaused` | `id` | | | as above |
+//! | `customer.subscription.resumed` | | `SubscriptionResumed` | `id` | | | as above |
+//! | `customer.subscription.trial_will_end` | | `TrialWillEnd` | `id` | | | `trial_end` (without one, as above) |
+//! | `invoice.paid` | invoice of a subscription | `PaymentSucceeded` | `parent.subscription_details.subscription`, legacy `subscription` | `amount_paid` | legacy `payment_intent`, else `id` (`in_...`) | latest `lines.data[].period.end`, one-off invoice-item lines left out |
+//! | `invoice.payment_failed` | invoice of a subscription | `PaymentFailed` | as above | `amount_due` | as above | |
+//! | `invoice.payment_action_required` | invoice of a subscription | `PaymentActionRequired` | as above | `amount_due` | as above | |
+//! | `checkout.session.completed`, `checkout.session.async_payment_succeeded` | mode `payment`, `purpose=wallet_topup`, `payment_status=paid` | `WalletTopUpCompleted` | | `amount_total` | `payment_intent` (`pi_...`), else the session's `id` | |
+//! | `payment_intent.succeeded` | `purpose=wallet_topup` | `WalletTopUpCompleted` | | `amount_received` | `id` (`pi_...`) | |
+//! | `charge.refunded` | `purpose` `wallet_topup` or `wallet_topup_checkout` | `TopUpRefunded` | | this refund: `amount_refunded` less the previous attributes' | `payment_intent`, else the charge's `id` (`ch_...`) | |
+//! | `charge.dispute.created` | | `Chargeback` | | `amount` | `payment_intent`, else `charge` | |
 //!
 //! Every other type, and the conditions above when not met (a one-off invoice, a subscription
 //! checkout, an unpaid session, an invoice's PaymentIntent, a refund of a subscription payment),
@@ -65,6 +65,25 @@
 //! [`ProviderError::Decode`]. The organization is `metadata.organization_id` of the event's
 //! object (for invoices as described above). Amounts are [`primitives::Money`] from Stripe's
 //! integer minor units (ISK and UGX, which Stripe writes with two zero decimals, divided by 100).
+//!
+//! The payment reference names the payment once for all its events: a top-up's PaymentIntent
+//! (`pi_...`) is named alike by its Checkout Session, its own `payment_intent.succeeded`, and
+//! its charge's refunds and disputes, so a session and its PaymentIntent can never both be
+//! credited. Every refund of one charge carries the same reference (the refund's own id is not
+//! in `charge.refunded`), so a second partial refund is told apart by its event id, not by it.
+//! Invoices carry their PaymentIntent only before API version 2025-03-31 (since then it is on
+//! the invoice's `payments`, which webhooks do not include, and an invoice may be paid in
+//! several payments); otherwise the reference is the invoice, which all attempts to pay it share.
+//! A dispute naming neither a PaymentIntent nor a charge, or an invoice without an id, is a
+//! decode error.
+//!
+//! The period end of subscription events is the latest `items.data[].current_period_end` (API
+//! versions since 2025-03-31), else the legacy `current_period_end`: the next billing date,
+//! whatever the status (also for `incomplete` and `past_due` subscriptions, whose period is not
+//! paid). A paid invoice pays until its subscription lines end (a renewal's line runs over the
+//! new period, prorations to the end of the current one; the invoice's own `period_end` is the
+//! previous period's, so it is not used); a failed or pending invoice payment pays for nothing
+//! and carries none. A time out of range is a decode error.
 //!
 //! # Subscription status
 //!

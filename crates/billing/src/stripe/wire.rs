@@ -91,6 +91,22 @@ pub(crate) struct Subscription {
     /// Expanded by our create call, for the hosted invoice of an `incomplete` subscription.
     #[serde(default)]
     pub latest_invoice: Option<Expandable<LatestInvoice>>,
+    /// Unix seconds; set while (and after) the subscription has a trial.
+    #[serde(default)]
+    pub trial_end: Option<i64>,
+}
+
+impl Subscription {
+    /// The current period's end, in Unix seconds: the latest over the items (API versions since
+    /// 2025-03-31), else the legacy subscription-level field.
+    pub(crate) fn period_end(&self) -> Option<i64> {
+        self.items
+            .iter()
+            .flat_map(|items| &items.data)
+            .filter_map(|item| item.current_period_end)
+            .max()
+            .or(self.current_period_end)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,6 +148,53 @@ pub(crate) struct Invoice {
     /// ... and `subscription_details.metadata`.
     #[serde(default)]
     pub subscription_details: Option<SubscriptionDetails>,
+    /// Before API version 2025-03-31 only: the invoice's PaymentIntent (`null` while none was
+    /// created, e.g. for an invoice of 0). Since then it is on the invoice's payments
+    /// (`payments`, not sent unless expanded, so never in a webhook).
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<Object>>,
+    /// The first lines (Stripe sends at most 10 inline; `has_more` says when there are more).
+    #[serde(default)]
+    pub lines: Option<List<InvoiceLine>>,
+}
+
+/// An invoice's line item.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InvoiceLine {
+    /// What the line bills for: for a subscription item, its service period.
+    #[serde(default)]
+    pub period: Option<Period>,
+    /// Before API version 2025-03-31: `subscription` or `invoiceitem` ...
+    #[serde(rename = "type", default)]
+    pub line_type: Option<String>,
+    /// ... since then `parent.type`: `subscription_item_details` or `invoice_item_details`.
+    #[serde(default)]
+    pub parent: Option<InvoiceLineParent>,
+}
+
+impl InvoiceLine {
+    /// A one-off invoice item on the invoice (its period is whatever was given for the item, not
+    /// the subscription's).
+    pub(crate) fn is_invoice_item(&self) -> bool {
+        self.line_type.as_deref() == Some("invoiceitem")
+            || self
+                .parent
+                .as_ref()
+                .and_then(|parent| parent.parent_type.as_deref())
+                == Some("invoice_item_details")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct InvoiceLineParent {
+    #[serde(rename = "type", default)]
+    pub parent_type: Option<String>,
+}
+
+/// `{"start","end"}` in Unix seconds.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Period {
+    pub end: i64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,11 +225,16 @@ pub(crate) struct CheckoutSession {
     pub currency: Option<String>,
     #[serde(default)]
     pub metadata: Metadata,
+    /// Mode `payment`: the PaymentIntent, once the customer confirmed (`null` before, and for a
+    /// session that needed no payment).
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<Object>>,
 }
 
 /// A `payment_intent` object.
 #[derive(Debug, Deserialize)]
 pub(crate) struct PaymentIntent {
+    pub id: String,
     /// What was actually captured (may be less than `amount`).
     pub amount_received: i64,
     pub currency: String,
@@ -183,11 +251,21 @@ pub(crate) struct Charge {
     pub currency: String,
     #[serde(default)]
     pub metadata: Metadata,
+    /// `null` for a charge made without one (the legacy Charges API).
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<Object>>,
 }
 
 /// A `dispute` object.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Dispute {
+    pub id: String,
+    /// The disputed charge; Stripe always names it.
+    #[serde(default)]
+    pub charge: Option<Expandable<Object>>,
+    /// `null` when the charge was made without one.
+    #[serde(default)]
+    pub payment_intent: Option<Expandable<Object>>,
     pub amount: i64,
     pub currency: String,
     #[serde(default)]

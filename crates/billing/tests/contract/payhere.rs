@@ -1,17 +1,24 @@
 //! PayHere's harness: the published md5sig vectors of merchant 1211149 (every status code), and
-//! refusals for every way the signed body fields can be missing, malformed or altered.
+//! refusals for every way the signed body fields can be missing, malformed or altered. Each
+//! vector is delivered as a recurring installment notification: the unsigned fields PayHere adds
+//! (`payment_id`, `status_message` with spaces, `recurring`, `message_type`, `subscription_id`,
+//! `item_rec_date_next`) leave the published md5sig valid and make the vectors parse to events.
 //!
-//! PayHere signs five decoded field values inside the body, not the bytes and not a header. Two
-//! consequences for the shared cases, both tested positively in `tests/payhere/verify.rs`:
+//! PayHere signs five decoded field values inside the body (`merchant_id`, `order_id`,
+//! `payhere_amount`, `payhere_currency`, `status_code`), not the bytes and not a header, so
+//! [`Harness::SIGNS_RAW_BYTES`] is `false`. What the shared cases then mean for PayHere:
 //!
-//! - The deliveries hold the fields PayHere signs, `payment_id` and `md5sig`. The contract flips
-//!   the middle byte, which in these bodies lies in `payhere_amount` (a signed value); a flip in
-//!   an unsigned field (`custom_1`, `status_message`) is not detectable by md5sig at all, which is
-//!   why the adapter never reads money or organization from unsigned fields.
-//! - Reordering the fields or percent-encoding them differently leaves the signed values, and
-//!   so the signature, unchanged: such a body is the same notification and verifies. The
-//!   [`Harness::reserialized`] body therefore also re-renders the signature as a re-serializer
-//!   that normalizes hex would (lower case), which the adapter refuses: PayHere sends upper case.
+//! - Tampered: [`Harness::tampered`] changes one byte of the signed `payhere_amount` (a digit for
+//!   another digit, so the format check passes and md5sig itself must refuse it). A changed byte
+//!   in an unsigned field (`payment_id`, `custom_1`, `status_message`) is not detectable by
+//!   md5sig at all, which is why the adapter never reads money or organization from unsigned
+//!   fields (tested in `tests/payhere/verify.rs`).
+//! - Re-serialized: [`Harness::reserialized`] is the same fields in reverse order with every value
+//!   byte percent-encoded. The decoded values, and so the signature, are unchanged: it is the
+//!   same notification, so it verifies and parses to exactly the same events.
+//!
+//! A lower-case `md5sig` (the right digest, not as PayHere writes it) is among the negative
+//! cases: refused as `BadSignature`.
 
 use std::sync::Arc;
 
@@ -144,6 +151,9 @@ pub struct PayHereHarness;
 impl Harness for PayHereHarness {
     type Provider = PayHereProvider;
 
+    /// md5sig covers five decoded field values, not the body's bytes.
+    const SIGNS_RAW_BYTES: bool = false;
+
     async fn provider() -> PayHereProvider {
         provider_with(SECRET)
     }
@@ -159,15 +169,31 @@ impl Harness for PayHereHarness {
             .map(|vector| {
                 let f = |name| field(&vector.fields, name).to_owned();
                 assert_eq!(f("merchant_secret"), SECRET);
-                let fields = vec![
-                    ("merchant_id".to_owned(), f("merchant_id")),
-                    ("order_id".to_owned(), f("order_id")),
-                    ("payment_id".to_owned(), "320025157750".to_owned()),
-                    ("payhere_amount".to_owned(), f("payhere_amount")),
-                    ("payhere_currency".to_owned(), f("payhere_currency")),
-                    ("status_code".to_owned(), f("status_code")),
-                    ("md5sig".to_owned(), vector.md5sig.clone()),
-                ];
+                let message_type = if f("status_code") == "2" {
+                    "RECURRING_INSTALLMENT_SUCCESS"
+                } else {
+                    "RECURRING_INSTALLMENT_FAILED"
+                };
+                let fields: Vec<(String, String)> = [
+                    ("merchant_id", f("merchant_id")),
+                    ("order_id", f("order_id")),
+                    ("payment_id", "320025157750".to_owned()),
+                    ("payhere_amount", f("payhere_amount")),
+                    ("payhere_currency", f("payhere_currency")),
+                    ("status_code", f("status_code")),
+                    ("md5sig", vector.md5sig.clone()),
+                    (
+                        "status_message",
+                        "Successfully received the VISA payment".to_owned(),
+                    ),
+                    ("recurring", "1".to_owned()),
+                    ("message_type", message_type.to_owned()),
+                    ("subscription_id", "420075032251".to_owned()),
+                    ("item_rec_date_next", "2026-02-01".to_owned()),
+                ]
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect();
                 Delivery {
                     name: format!("vector status_code={}", f("status_code")),
                     headers: form_headers(),
@@ -180,19 +206,14 @@ impl Harness for PayHereHarness {
         deliveries
     }
 
-    /// Reversed field order, every value byte percent-encoded, and the md5sig in lower case (see
-    /// the module documentation: only the last is a change PayHere's signature can see).
+    /// Reversed field order and every value byte percent-encoded (`md5sig=%42%44...`): the same
+    /// decoded values, so the same notification.
     fn reserialized(delivery: &Delivery) -> Delivery {
         let mut fields = decode(&delivery.body);
         fields.reverse();
         let body = fields
             .iter()
             .map(|(name, value)| {
-                let value = if name == "md5sig" {
-                    value.to_ascii_lowercase()
-                } else {
-                    value.clone()
-                };
                 let encoded: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
                 format!("{name}={encoded}")
             })
@@ -203,6 +224,25 @@ impl Harness for PayHereHarness {
             headers: delivery.headers.clone(),
             body: body.into_bytes(),
         }
+    }
+
+    /// The first digit of the signed `payhere_amount` swapped for another digit (`1000.00` becomes
+    /// `0000.00`): still PayHere's format, so only md5sig can refuse it.
+    fn tampered(delivery: &Delivery) -> Delivery {
+        const AMOUNT: &[u8] = b"payhere_amount=";
+        let start = delivery
+            .body
+            .windows(AMOUNT.len())
+            .position(|window| window == AMOUNT)
+            .unwrap()
+            + AMOUNT.len();
+        let mut tampered = delivery.clone();
+        tampered.name = format!("{} / payhere_amount tampered", delivery.name);
+        let digit = &mut tampered.body[start];
+        assert!(digit.is_ascii_digit(), "{}", delivery.name);
+        // 0<->1, 2<->3 ... 8<->9: a digit stays a digit.
+        *digit ^= 0x01;
+        tampered
     }
 
     fn negative_cases(valid: &Delivery) -> Vec<NegativeCase> {
@@ -394,3 +434,31 @@ impl Harness for PayHereHarness {
 }
 
 contract_tests!(PayHereHarness);
+
+/// The harness itself: its tampered deliveries are refused by md5sig, not by a format check,
+/// and its deliveries mean events, so the contract's re-serialization equality compares some.
+#[tokio::test]
+async fn harness_tampering_reaches_md5sig_and_deliveries_mean_events() {
+    let provider = PayHereHarness::provider().await;
+    let mut with_events = 0;
+    for valid in PayHereHarness::valid_deliveries() {
+        let tampered = PayHereHarness::tampered(&valid);
+        let refused = billing::BillingProvider::verify_webhook(&provider, tampered.request()).await;
+        assert_eq!(
+            refused.unwrap_err(),
+            VerifyError::BadSignature,
+            "{}",
+            valid.name
+        );
+        let verified = billing::BillingProvider::verify_webhook(&provider, valid.request())
+            .await
+            .unwrap();
+        let parsed = billing::BillingProvider::parse_webhook(&provider, &verified).unwrap();
+        if let billing::ParsedWebhook::Events { events } = parsed {
+            assert!(events.iter().all(|event| event.payment_reference.is_some()));
+            with_events += 1;
+        }
+    }
+    // Pending (0) is ignored; success, canceled, failed and charged back are events.
+    assert_eq!(with_events, 4);
+}

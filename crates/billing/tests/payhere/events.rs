@@ -1,7 +1,8 @@
 //! Every status code and message type as normalized events (insta JSON snapshots), from
 //! notifications signed with our own secret, verified, then parsed.
 
-use billing::{BillingProvider, ProviderError};
+use billing::{BillingEvent, BillingEventKind, BillingProvider, ParsedWebhook, ProviderError};
+use chrono::{DateTime, Utc};
 
 use crate::support::{ORG, our_body, ours, parse, verify};
 
@@ -154,6 +155,115 @@ async fn recurring_special_cases() {
     insta::assert_json_snapshot!("recurring__usd_with_edited_custom_1", parse(&edited).await);
 }
 
+fn events(parsed: ParsedWebhook) -> Vec<BillingEvent> {
+    match parsed {
+        ParsedWebhook::Events { events } => events,
+        ParsedWebhook::Ignored { .. } => panic!("ignored: {parsed:?}"),
+    }
+}
+
+fn colombo_midnight_of_2026_02_01() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-02-01T00:00:00+05:30")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn a_chargeback_names_the_payment_it_takes_back() {
+    // One-off: the top-up's credit and its chargeback share payment_id, so the ledger debits
+    // the payment it credited.
+    let top_up = format!("TOPUP-{ORG}.tu9");
+    let fields = one_off_fields("topup");
+    let credit = events(parse(&our_body(&top_up, "2500.50", "LKR", "2", &fields)).await);
+    let debit = events(parse(&our_body(&top_up, "2500.50", "LKR", "-3", &fields)).await);
+    assert_eq!(credit[0].kind, BillingEventKind::WalletTopUpCompleted);
+    assert_eq!(debit[0].kind, BillingEventKind::Chargeback);
+    assert_eq!(credit[0].payment_reference.as_deref(), Some("320025157750"));
+    assert_eq!(debit[0].payment_reference, credit[0].payment_reference);
+    assert_ne!(debit[0].provider_event_id, credit[0].provider_event_id);
+    // Recurring: the same for an installment, and the chargeback extends no period.
+    let order = format!("SUB-{ORG}.s1");
+    let paid = events(
+        parse(&our_body(
+            &order,
+            "1500.00",
+            "LKR",
+            "2",
+            &recurring_fields("RECURRING_INSTALLMENT_SUCCESS", ORG),
+        ))
+        .await,
+    );
+    let charged_back = events(
+        parse(&our_body(
+            &order,
+            "1500.00",
+            "LKR",
+            "-3",
+            &recurring_fields("RECURRING_INSTALLMENT_SUCCESS", ORG),
+        ))
+        .await,
+    );
+    assert_eq!(paid[0].payment_reference.as_deref(), Some(PAYMENT_ID));
+    assert_eq!(charged_back[0].payment_reference, paid[0].payment_reference);
+    assert_eq!(paid[0].period_end, Some(colombo_midnight_of_2026_02_01()));
+    assert_eq!(charged_back[0].period_end, None);
+}
+
+#[tokio::test]
+async fn an_unreadable_next_billing_date_is_no_period_end_never_an_error() {
+    let order = format!("SUB-{ORG}.s1");
+    for date in [
+        "",
+        "2026-02-30",
+        "01/02/2026",
+        "2026-2-1",
+        "next month",
+        "2026-02-01T00:00",
+    ] {
+        let mut fields = recurring_fields("AUTHORIZATION_SUCCESS", ORG);
+        fields.retain(|(name, _)| *name != "item_rec_date_next");
+        fields.push(("item_rec_date_next", date));
+        let parsed = events(parse(&our_body(&order, "1500.00", "LKR", "2", &fields)).await);
+        assert_eq!(parsed.len(), 2, "{date}");
+        for event in &parsed {
+            assert_eq!(event.period_end, None, "{date}");
+            assert_eq!(
+                event.payment_reference.as_deref(),
+                Some(PAYMENT_ID),
+                "{date}"
+            );
+        }
+    }
+    // Absent altogether: the same.
+    let mut fields = recurring_fields("RECURRING_INSTALLMENT_SUCCESS", ORG);
+    fields.retain(|(name, _)| *name != "item_rec_date_next");
+    let parsed = events(parse(&our_body(&order, "1500.00", "LKR", "2", &fields)).await);
+    assert_eq!(parsed[0].kind, BillingEventKind::PaymentSucceeded);
+    assert_eq!(parsed[0].period_end, None);
+}
+
+#[tokio::test]
+async fn a_one_off_payment_carries_no_period_end_even_with_a_next_date() {
+    let order = format!("SUB-{ORG}.manual2");
+    let mut fields = one_off_fields("subscription");
+    fields.push(("item_rec_date_next", "2026-02-01"));
+    let parsed = events(parse(&our_body(&order, "2500.50", "LKR", "2", &fields)).await);
+    assert_eq!(parsed[0].kind, BillingEventKind::PaymentSucceeded);
+    assert_eq!(parsed[0].period_end, None);
+    // Without payment_id (PayHere always sends one): no reference, still the payment.
+    let parsed = events(
+        parse(&our_body(
+            &order,
+            "2500.50",
+            "LKR",
+            "2",
+            &[("custom_1", ORG), ("recurring", "0")],
+        ))
+        .await,
+    );
+    assert_eq!(parsed[0].payment_reference, None);
+}
+
 #[tokio::test]
 async fn what_cannot_be_read_is_a_decode_error_after_verification() {
     let provider = ours();
@@ -166,9 +276,15 @@ async fn what_cannot_be_read_is_a_decode_error_after_verification() {
     let mut bad_subscription = recurring_fields("RECURRING_INSTALLMENT_SUCCESS", ORG);
     bad_subscription.retain(|(name, _)| *name != "subscription_id");
     bad_subscription.push(("subscription_id", "42/../1"));
+    // payment_id is the ledger's payment key, in one-off payments too: digits only.
+    let mut bad_payment = one_off_fields("topup");
+    bad_payment.retain(|(name, _)| *name != "payment_id");
+    bad_payment.push(("payment_id", "320025157750#x"));
+    let top_up = format!("TOPUP-{ORG}.tu3");
     let bodies = [
         our_body(&order, "1500.00", "LKR", "2", &without_subscription),
         our_body(&order, "1500.00", "LKR", "2", &bad_subscription),
+        our_body(&top_up, "1500.00", "LKR", "2", &bad_payment),
         // Signed, but not money we can hold: an unknown currency, and decimals JPY lacks.
         our_body(&order, "1500.00", "XYZ", "2", &[]),
         our_body(&order, "1500.00", "JPY", "2", &[]),

@@ -2,7 +2,8 @@
 //! PayPal's simulator deliveries as published, and bodies of the types the simulator vectors
 //! lack signed with our own test chain.
 
-use billing::{BillingEventKind, BillingProvider, ParsedWebhook, ProviderError};
+use billing::{BillingEvent, BillingEventKind, BillingProvider, ParsedWebhook, ProviderError};
+use chrono::{DateTime, Utc};
 
 use crate::support::{Setup, now, signed};
 use crate::vectors::{self, fixtures};
@@ -80,7 +81,7 @@ async fn the_other_event_types_parse_to_the_expected_events() {
 async fn every_documented_type_maps_to_its_kind() {
     use BillingEventKind as K;
     let setup = Setup::generated_valid();
-    let subscription = r#"{"id":"I-1","custom_id":"org_9","billing_info":{"last_failed_payment":{"amount":{"currency_code":"EUR","value":"9.99"}}}}"#;
+    let subscription = r#"{"id":"I-1","custom_id":"org_9","billing_info":{"last_failed_payment":{"amount":{"currency_code":"EUR","value":"9.99"}},"next_billing_time":"2026-02-16T10:00:00Z"}}"#;
     let sale = r#"{"id":"S-1","amount":{"total":"9.99","currency":"EUR"},"billing_agreement_id":"I-1","custom":"org_9"}"#;
     let capture =
         r#"{"id":"C-1","amount":{"currency_code":"EUR","value":"9.99"},"custom_id":"org_9"}"#;
@@ -168,6 +169,24 @@ async fn every_documented_type_maps_to_its_kind() {
                     999,
                     "{event_type}"
                 );
+                let subscription_event = event_type.starts_with("BILLING.SUBSCRIPTION.");
+                let expected_reference = if subscription_event {
+                    None
+                } else if event_type.starts_with("PAYMENT.SALE.") {
+                    Some("S-1")
+                } else {
+                    Some("C-1")
+                };
+                assert_eq!(
+                    event.payment_reference.as_deref(),
+                    expected_reference,
+                    "{event_type}"
+                );
+                assert_eq!(
+                    event.period_end,
+                    subscription_event.then(|| time("2026-02-16T10:00:00Z")),
+                    "{event_type}"
+                );
             }
             (
                 None,
@@ -182,6 +201,149 @@ async fn every_documented_type_maps_to_its_kind() {
             (kind, parsed) => panic!("{event_type}: expected {kind:?}, got {parsed:?}"),
         }
     }
+}
+
+fn time(raw: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(raw)
+        .unwrap_or_else(|e| panic!("{raw}: {e}"))
+        .with_timezone(&Utc)
+}
+
+/// The one event a signed body of `event_type` around `resource` parses to.
+async fn one_event(event_type: &str, resource: &str) -> BillingEvent {
+    let setup = Setup::generated_valid();
+    let body = format!(
+        r#"{{"id":"WH-1","event_type":"{event_type}","create_time":"2026-01-16T11:00:00Z","resource":{resource}}}"#
+    );
+    let verified = setup
+        .verify(&signed(body.as_bytes(), now()), body.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{resource}: {e}"));
+    match setup.provider.parse_webhook(&verified) {
+        Ok(ParsedWebhook::Events { mut events }) if events.len() == 1 => events.remove(0),
+        other => panic!("{resource}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_sale_and_its_reversal_share_the_sale_id() {
+    let amount = r#""amount":{"total":"-9.99","currency":"USD"},"billing_agreement_id":"I-1""#;
+    let cases = [
+        // PayPal's reversal sample: the reversed sale's id as the resource's id.
+        (format!(r#"{{"id":"SALE1",{amount}}}"#), Some("SALE1")),
+        // Refund-shaped: its own id, the sale as `sale_id` (preferred to `parent_payment`).
+        (
+            format!(
+                r#"{{"id":"REFUND1","sale_id":"SALE1","parent_payment":"PAY-1AB","links":[{{"href":"https://api.paypal.com/v1/payments/sale/SALE2","rel":"sale","method":"GET"}}],{amount}}}"#
+            ),
+            Some("SALE1"),
+        ),
+        // Refund-shaped without `sale_id`: the `rel: sale` link.
+        (
+            format!(
+                r#"{{"id":"REFUND1","parent_payment":"PAY-1AB","links":[{{"href":"https://api.paypal.com/v1/payments/refund/REFUND1","rel":"self","method":"GET"}},{{"href":"https://api.paypal.com/v1/payments/sale/SALE1","rel":"sale","method":"GET"}}],{amount}}}"#
+            ),
+            Some("SALE1"),
+        ),
+        // An empty `sale_id` and a `sale` link that names no sale: the resource's id.
+        (
+            format!(
+                r#"{{"id":"REFUND1","sale_id":" ","links":[{{"href":"https://api.paypal.com/v1/payments/payment/PAY-1AB","rel":"sale","method":"GET"}}],{amount}}}"#
+            ),
+            Some("REFUND1"),
+        ),
+        (format!(r#"{{{amount}}}"#), None),
+    ];
+    for (resource, expected) in cases {
+        let event = one_event("PAYMENT.SALE.REVERSED", &resource).await;
+        assert_eq!(event.kind, BillingEventKind::Chargeback);
+        assert_eq!(event.payment_reference.as_deref(), expected, "{resource}");
+        assert_eq!(event.period_end, None, "{resource}");
+    }
+}
+
+#[tokio::test]
+async fn capture_refunds_and_reversals_name_the_capture_of_their_up_link() {
+    let amount = r#""amount":{"currency_code":"USD","value":"5.00"}"#;
+    let up = |href: &str| {
+        format!(
+            r#"{{"id":"REFUND1",{amount},"links":[{{"href":"https://api.paypal.com/v2/payments/refunds/REFUND1","rel":"self","method":"GET"}},{{"href":"{href}","rel":"up","method":"GET"}}]}}"#
+        )
+    };
+    for event_type in ["PAYMENT.CAPTURE.REFUNDED", "PAYMENT.CAPTURE.REVERSED"] {
+        for (resource, expected) in [
+            (
+                up("https://api.paypal.com/v2/payments/captures/CAP1"),
+                Some("CAP1"),
+            ),
+            (
+                up("https://api.paypal.com/v2/payments/captures/CAP1/"),
+                Some("CAP1"),
+            ),
+            // Not a capture, or not a plain id: the refund's own id.
+            (
+                up("https://api.paypal.com/v2/checkout/orders/ORDER1"),
+                Some("REFUND1"),
+            ),
+            (
+                up("https://api.paypal.com/v2/payments/captures/CAP%201"),
+                Some("REFUND1"),
+            ),
+            (up("not a url"), Some("REFUND1")),
+            (format!(r#"{{"id":"REFUND1",{amount}}}"#), Some("REFUND1")),
+            (format!(r#"{{{amount}}}"#), None),
+        ] {
+            let event = one_event(event_type, &resource).await;
+            assert_eq!(
+                event.payment_reference.as_deref(),
+                expected,
+                "{event_type} {resource}"
+            );
+            assert_eq!(event.period_end, None);
+        }
+    }
+    // A capture's own `up` link is its order: the capture keeps its own id.
+    for event_type in ["PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED"] {
+        let resource = format!(
+            r#"{{"id":"CAP1",{amount},"links":[{{"href":"https://api.paypal.com/v2/payments/captures/CAP2","rel":"up","method":"GET"}}]}}"#
+        );
+        let event = one_event(event_type, &resource).await;
+        assert_eq!(
+            event.payment_reference.as_deref(),
+            Some("CAP1"),
+            "{event_type}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_next_billing_time_that_is_not_a_time_is_no_period_end() {
+    for (next, expected) in [
+        (
+            r#""2026-02-15T10:00:00Z""#,
+            Some(time("2026-02-15T10:00:00Z")),
+        ),
+        (
+            r#""2026-02-15T12:00:00+02:00""#,
+            Some(time("2026-02-15T10:00:00Z")),
+        ),
+        (r#""2018-19-12T22:20:32.000Z""#, None),
+        (r#""""#, None),
+        ("null", None),
+    ] {
+        for event_type in [
+            "BILLING.SUBSCRIPTION.ACTIVATED",
+            "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
+        ] {
+            let resource =
+                format!(r#"{{"id":"I-1","billing_info":{{"next_billing_time":{next}}}}}"#);
+            let event = one_event(event_type, &resource).await;
+            assert_eq!(event.period_end, expected, "{event_type} {next}");
+            assert_eq!(event.payment_reference, None);
+        }
+    }
+    let event = one_event("BILLING.SUBSCRIPTION.ACTIVATED", r#"{"id":"I-1"}"#).await;
+    assert_eq!(event.period_end, None);
 }
 
 #[tokio::test]

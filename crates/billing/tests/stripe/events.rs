@@ -353,3 +353,272 @@ async fn event_id_time_and_type_come_from_the_envelope() {
     );
     assert_eq!(event.amount, Some(Money::from_minor(4_900, Currency::USD)));
 }
+
+fn reference(parsed: &ParsedWebhook) -> Option<&str> {
+    single(parsed).payment_reference.as_deref()
+}
+
+fn period_end(parsed: &ParsedWebhook) -> Option<i64> {
+    single(parsed).period_end.map(|end| end.timestamp())
+}
+
+/// The PaymentIntent behind the Checkout top-up fixtures.
+const CHECKOUT_INTENT: &str = "pi_3R8pH9LkdIwHu7ix1TopUp001";
+
+#[tokio::test]
+async fn a_checkout_topup_its_payment_intent_refunds_and_disputes_share_one_reference() {
+    let completed = parsed("checkout.session.completed.topup").await;
+    let settled = parsed("checkout.session.async_payment_succeeded").await;
+    // Had the PaymentIntent been marked as well, its success would name the same payment.
+    let intent = parsed_edited("payment_intent.succeeded.topup", |event| {
+        event["data"]["object"]["id"] = json!(CHECKOUT_INTENT);
+    })
+    .await
+    .unwrap();
+    let refunded = parsed_edited("charge.refunded", |event| {
+        let charge = &mut event["data"]["object"];
+        charge["payment_intent"] = json!(CHECKOUT_INTENT);
+        charge["metadata"]["purpose"] = json!(billing::stripe::PURPOSE_WALLET_TOPUP_CHECKOUT);
+    })
+    .await
+    .unwrap();
+    let disputed = parsed_edited("charge.dispute.created", |event| {
+        event["data"]["object"]["payment_intent"] = json!(CHECKOUT_INTENT);
+    })
+    .await
+    .unwrap();
+    for parsed in [&completed, &settled, &intent, &refunded, &disputed] {
+        assert_eq!(reference(parsed), Some(CHECKOUT_INTENT), "{parsed:?}");
+        assert_eq!(period_end(parsed), None, "{parsed:?}");
+    }
+}
+
+#[tokio::test]
+async fn one_off_payments_fall_back_to_their_own_ids_without_a_payment_intent() {
+    let session = parsed_edited("checkout.session.completed.topup", |event| {
+        event["data"]["object"]["payment_intent"] = Value::Null;
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reference(&session),
+        Some("cs_test_a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ0123456789abcdEFGH")
+    );
+    let charge = parsed_edited("charge.refunded", |event| {
+        event["data"]["object"]["payment_intent"] = Value::Null;
+    })
+    .await
+    .unwrap();
+    assert_eq!(reference(&charge), Some("ch_3R8pH9LkdIwHu7ix1Chg0002"));
+    let dispute = parsed_edited("charge.dispute.created", |event| {
+        event["data"]["object"]["payment_intent"] = Value::Null;
+    })
+    .await
+    .unwrap();
+    assert_eq!(reference(&dispute), Some("ch_3R8pH9LkdIwHu7ix1Chg0002"));
+    let neither = parsed_edited("charge.dispute.created", |event| {
+        event["data"]["object"]["payment_intent"] = Value::Null;
+        event["data"]["object"]["charge"] = Value::Null;
+    })
+    .await;
+    assert!(is_decode(&neither), "{neither:?}");
+}
+
+#[tokio::test]
+async fn expanded_references_give_their_ids() {
+    let charge = parsed_edited("charge.refunded", |event| {
+        event["data"]["object"]["payment_intent"] =
+            json!({"id": "pi_expanded", "object": "payment_intent", "amount": 1000});
+    })
+    .await
+    .unwrap();
+    assert_eq!(reference(&charge), Some("pi_expanded"));
+    let dispute = parsed_edited("charge.dispute.created", |event| {
+        event["data"]["object"]["payment_intent"] = Value::Null;
+        event["data"]["object"]["charge"] = json!({"id": "ch_expanded", "object": "charge"});
+    })
+    .await
+    .unwrap();
+    assert_eq!(reference(&dispute), Some("ch_expanded"));
+}
+
+#[tokio::test]
+async fn every_attempt_at_one_invoice_shares_its_reference() {
+    for name in [
+        "invoice.paid",
+        "invoice.payment_failed",
+        "invoice.payment_action_required",
+    ] {
+        assert_eq!(
+            reference(&parsed(name).await),
+            Some("in_1R8mKqLkdIwHu7ixInv00002"),
+            "{name}"
+        );
+    }
+    // Before 2025-03-31 the invoice names its PaymentIntent, as a dispute of it does; an invoice
+    // that needed no payment has none.
+    let legacy = parsed("invoice.paid.legacy").await;
+    assert_eq!(reference(&legacy), Some("pi_3R8mKrLkdIwHu7ix0Pay0001"));
+    let nothing_to_pay = parsed_edited("invoice.paid.legacy", |event| {
+        event["data"]["object"]["payment_intent"] = Value::Null;
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        reference(&nothing_to_pay),
+        Some("in_1R8mKqLkdIwHu7ixInv00002")
+    );
+    let anonymous = parsed_edited("invoice.paid", |event| {
+        event["data"]["object"]
+            .as_object_mut()
+            .unwrap()
+            .remove("id");
+    })
+    .await;
+    assert!(is_decode(&anonymous), "{anonymous:?}");
+}
+
+const MAY_31: i64 = 1_748_649_600;
+
+/// A line of the `invoice.paid` fixture with another period; `invoice_item` makes it a one-off
+/// invoice item instead of a subscription line (API version 2025-03-31 shape).
+fn basil_line(end: i64, invoice_item: bool) -> Value {
+    let parent = if invoice_item {
+        json!({
+            "invoice_item_details": {"invoice_item": "ii_1R8mKqLkdIwHu7ixItem0001", "proration": false, "proration_details": {"credited_items": null}, "subscription": "sub_1R8mKqLkdIwHu7ixAbCdEf01"},
+            "subscription_item_details": null,
+            "type": "invoice_item_details"
+        })
+    } else {
+        json!({
+            "invoice_item_details": null,
+            "subscription_item_details": {"invoice_item": null, "proration": true, "proration_details": {"credited_items": null}, "subscription": "sub_1R8mKqLkdIwHu7ixAbCdEf01", "subscription_item": "si_S2kNoPqRsTuVwY"},
+            "type": "subscription_item_details"
+        })
+    };
+    json!({
+        "id": "il_1R8mKqLkdIwHu7ixLine0002",
+        "object": "line_item",
+        "amount": 1200,
+        "currency": "usd",
+        "parent": parent,
+        "period": {"end": end, "start": 1_746_057_600},
+        "quantity": 1
+    })
+}
+
+#[tokio::test]
+async fn a_paid_invoice_pays_until_its_latest_subscription_line_ends() {
+    let paid = parsed("invoice.paid").await;
+    assert_eq!(period_end(&paid), Some(MAY_31));
+    let later_subscription_line = parsed_edited("invoice.paid", |event| {
+        let lines = event["data"]["object"]["lines"]["data"]
+            .as_array_mut()
+            .unwrap();
+        lines.push(basil_line(MAY_31 + 86_400, false));
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&later_subscription_line), Some(MAY_31 + 86_400));
+    // A one-off item's period is whatever it was given, not the subscription's.
+    let later_invoice_item = parsed_edited("invoice.paid", |event| {
+        let lines = event["data"]["object"]["lines"]["data"]
+            .as_array_mut()
+            .unwrap();
+        lines.push(basil_line(MAY_31 + 86_400, true));
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&later_invoice_item), Some(MAY_31));
+    let legacy_invoice_item = parsed_edited("invoice.paid.legacy", |event| {
+        let lines = event["data"]["object"]["lines"]["data"]
+            .as_array_mut()
+            .unwrap();
+        let mut item = lines[0].clone();
+        item["type"] = json!("invoiceitem");
+        item["period"]["end"] = json!(MAY_31 + 86_400);
+        lines.push(item);
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&legacy_invoice_item), Some(MAY_31));
+    let no_lines = parsed_edited("invoice.paid", |event| {
+        event["data"]["object"]["lines"]["data"] = json!([]);
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&no_lines), None);
+    let out_of_range = parsed_edited("invoice.paid", |event| {
+        event["data"]["object"]["lines"]["data"][0]["period"]["end"] = json!(i64::MAX);
+    })
+    .await;
+    assert!(is_decode(&out_of_range), "{out_of_range:?}");
+}
+
+#[tokio::test]
+async fn an_unpaid_invoice_extends_no_period() {
+    for name in ["invoice.payment_failed", "invoice.payment_action_required"] {
+        assert_eq!(period_end(&parsed(name).await), None, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn subscription_events_carry_the_current_period_end() {
+    let updated = parsed("customer.subscription.updated").await;
+    assert_eq!(period_end(&updated), Some(MAY_31));
+    assert_eq!(reference(&updated), None);
+    let several_items = parsed_edited("customer.subscription.updated", |event| {
+        let items = event["data"]["object"]["items"]["data"]
+            .as_array_mut()
+            .unwrap();
+        let mut second = items[0].clone();
+        second["id"] = json!("si_S2kNoPqRsTuVwY");
+        second["current_period_end"] = json!(MAY_31 - 86_400);
+        items.insert(0, second);
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&several_items), Some(MAY_31));
+    // Before API version 2025-03-31 the period is on the subscription, not on its items.
+    let legacy = parsed_edited("customer.subscription.updated", |event| {
+        let sub = &mut event["data"]["object"];
+        sub["items"]["data"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("current_period_end");
+        sub["current_period_end"] = json!(MAY_31);
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&legacy), Some(MAY_31));
+    let none = parsed_edited("customer.subscription.updated", |event| {
+        let sub = &mut event["data"]["object"];
+        sub["items"]["data"][0]["current_period_end"] = Value::Null;
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&none), None);
+    let out_of_range = parsed_edited("customer.subscription.deleted", |event| {
+        event["data"]["object"]["items"]["data"][0]["current_period_end"] = json!(i64::MIN);
+    })
+    .await;
+    assert!(is_decode(&out_of_range), "{out_of_range:?}");
+}
+
+#[tokio::test]
+async fn trial_will_end_carries_the_trial_end() {
+    let trial_end = 1_744_675_200;
+    let ends_early = parsed_edited("customer.subscription.trial_will_end", |event| {
+        // A trial shortened to end before the period Stripe started with.
+        event["data"]["object"]["trial_end"] = json!(trial_end - 86_400);
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&ends_early), Some(trial_end - 86_400));
+    let no_trial_end = parsed_edited("customer.subscription.trial_will_end", |event| {
+        event["data"]["object"]["trial_end"] = Value::Null;
+    })
+    .await
+    .unwrap();
+    assert_eq!(period_end(&no_trial_end), Some(trial_end));
+}
