@@ -22,7 +22,7 @@ mod webhook;
 pub use error::ProviderError;
 pub use event::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderName};
 pub use provider::{
-    BillingProvider, CreateSubscription, CreatedSubscription, ProviderSubscription,
+    BillingProvider, CreateSubscription, CreatedSubscription, Payer, ProviderSubscription,
     ProviderSubscriptionStatus, RetryOutcome,
 };
 pub use webhook::{VerifiedWebhook, VerifyError, WebhookRequest};

@@ -22,15 +22,33 @@ pub struct CreateSubscription {
     pub cancel_url: Option<String>,
     /// The provider's customer id, where it has one (Stripe).
     pub customer_id: Option<String>,
+    /// The payer, for providers whose checkout asks for them up front (PayHere).
+    pub payer: Option<Payer>,
     /// Stable across retries of this creation, so a retried call creates one subscription.
     pub idempotency_key: String,
 }
 
+/// Who pays, as a checkout needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payer {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: String,
+    pub address: String,
+    pub city: String,
+    pub country: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreatedSubscription {
+    /// The provider's id, or, where the provider assigns one only after approval (PayHere), our
+    /// signed order reference that its notifications will carry.
     pub provider_subscription_id: String,
     /// Where the customer must go to approve, when the provider needs that.
     pub approval_url: Option<String>,
+    /// The fields to post to `approval_url`, when approval is a form post (PayHere).
+    pub approval_form: Option<Vec<(String, String)>>,
     pub status: ProviderSubscriptionStatus,
 }
 

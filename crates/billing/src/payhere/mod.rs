@@ -10,6 +10,7 @@
 //! | `api` | `PAYHERE_APP_ID`, `PAYHERE_APP_SECRET` | Subscription Manager API credentials (a business app with that permission) | none: API calls fail with `Config` |
 //! | `base_url` | `PAYHERE_BASE_URL` | root of the API and the checkout page | `https://www.payhere.lk` (sandbox: `https://sandbox.payhere.lk`) |
 //! | `notify_url` | `PAYHERE_NOTIFY_URL` | where PayHere posts notifications (put in checkout forms) | none: checkout forms fail with `Config` |
+//! | `plans` | `PAYHERE_PLANS` (`pro=USD 15.00/1 Month/Forever;team=LKR 5000.00/1 Year/Forever/Team`, format in [`PayHerePlan`]) | plan id → [`PayHerePlan`] (amount, recurrence, duration, title): PayHere has no plans API, so the price lives with us | none: `create_subscription` fails with `Config` |
 //! | `timeout` | `PAYHERE_TIMEOUT_SECS` | per attempt | 30 s |
 //! | `retry` | | [`RetryPolicy`] of [`crate::http`] | 4 attempts, 250 ms doubling to 10 s |
 //! | `token_refresh_margin` | | an OAuth token is replaced this long before it expires | 60 s |
@@ -101,15 +102,38 @@
 //! and cancel `POST /merchant/v1/subscription/cancel`, both with JSON `{"subscription_id": id}`.
 //! PayHere has no idempotency header: the callers' keys are not sent, and retry and cancel are
 //! resent only after a 429, never after a 5xx or a lost connection, which may have acted
-//! already. `create_subscription`, `pause` and `reactivate` are
-//! [`ProviderError::Unsupported`]: subscriptions start with [`PayHereProvider::checkout_form`],
-//! and PayHere has no pause or resume.
+//! already. `pause` and `reactivate` are [`ProviderError::Unsupported`]: PayHere's API has no
+//! pause or resume, only cancel (that is PayHere, not a gap in the adapter).
+//!
+//! # Creating a subscription
+//!
+//! PayHere has no API call that creates a subscription: it starts when the customer's browser
+//! posts a signed checkout form. [`BillingProvider::create_subscription`] therefore makes no
+//! HTTP call; it returns that form:
+//!
+//! - the plan is looked up in `plans` (unknown: `Config` naming it); the request must carry a
+//!   [`Payer`](crate::Payer) with every field filled (PayHere's checkout requires them), a
+//!   `return_url` and a `cancel_url`, else `Config`;
+//! - the order id is [`OrderRef`] `SUB-{organization_ref}.{nonce}`, with `nonce` the first 16
+//!   hex digits (lower case) of SHA-256 of the `idempotency_key` (which must not be empty):
+//!   always hashed, whatever the key looks like, so any key fits PayHere's order id and a
+//!   retried creation (same key) yields the same order id and the same signed form, while a
+//!   new key yields a new order;
+//! - the result is `provider_subscription_id` = that order id, `approval_url` = the form's
+//!   action (`{base_url}/pay/checkout`), `approval_form` = its fields in order (`hash`
+//!   included), status `Pending`.
+//!
+//! PayHere's own `subscription_id` exists only once the customer has paid: it arrives with the
+//! `AUTHORIZATION_SUCCESS` notification (whose signed `order_id` is this order id), and the
+//! receiver links it to the pending subscription. The API calls above take that
+//! `subscription_id`, not the order id.
 
 mod api;
 mod checkout;
 mod events;
 mod notification;
 mod order;
+mod plan;
 pub mod signature;
 mod token;
 mod wire;
@@ -119,18 +143,42 @@ use std::time::Duration;
 
 use primitives::Clock;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 
 pub use api::{PayHerePayment, PayHereSubscription};
 pub use checkout::{CheckoutCustomer, CheckoutForm, CheckoutRequest, Recurrence};
 pub use order::{OrderPurpose, OrderRef};
+pub use plan::{PayHerePlan, PayHerePlans};
+
+use api::config_error;
 
 use crate::http::{ApiClient, RetryPolicy};
 use crate::{
     BillingProvider, CreateSubscription, CreatedSubscription, ParsedWebhook, ProviderError,
-    ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError, WebhookRequest,
+    ProviderName, ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome, VerifiedWebhook,
+    VerifyError, WebhookRequest,
 };
 
 const PAYHERE: ProviderName = ProviderName::Payhere;
+
+const PAYER_NEEDED: &str = "PayHere's checkout needs the payer's name, email, phone and address";
+
+/// Hex digits of the idempotency key's SHA-256 that make a subscription order's nonce.
+const NONCE_HEX_DIGITS: usize = 16;
+
+/// The nonce of a subscription's order id: the first 16 hex digits of SHA-256 of the
+/// idempotency key, so a retried creation yields the same order id and any key fits.
+fn subscription_nonce(idempotency_key: &str) -> Result<String, ProviderError> {
+    if idempotency_key.is_empty() {
+        return Err(config_error(
+            "a PayHere subscription needs an idempotency key (its order id derives from it)"
+                .to_owned(),
+        ));
+    }
+    let mut nonce = hex::encode(Sha256::digest(idempotency_key.as_bytes()));
+    nonce.truncate(NONCE_HEX_DIGITS);
+    Ok(nonce)
+}
 
 /// Credentials of a PayHere business app allowed to use the Subscription Manager API.
 #[derive(Debug, Clone)]
@@ -148,6 +196,8 @@ pub struct PayHereConfig {
     pub api: Option<PayHereApiCredentials>,
     pub base_url: String,
     pub notify_url: Option<String>,
+    /// Plan id → price and schedule, for [`BillingProvider::create_subscription`].
+    pub plans: PayHerePlans,
     pub timeout: Duration,
     pub retry: RetryPolicy,
     pub token_refresh_margin: Duration,
@@ -168,6 +218,7 @@ impl PayHereConfig {
             api: None,
             base_url: Self::LIVE_BASE_URL.to_owned(),
             notify_url: None,
+            plans: PayHerePlans::new(),
             timeout: Self::DEFAULT_TIMEOUT,
             retry: RetryPolicy::DEFAULT,
             token_refresh_margin: Self::DEFAULT_TOKEN_REFRESH_MARGIN,
@@ -214,6 +265,9 @@ impl PayHereConfig {
             result.base_url = base_url.trim().to_owned();
         }
         result.notify_url = lookup("PAYHERE_NOTIFY_URL").map(|url| url.trim().to_owned());
+        if let Some(plans) = lookup("PAYHERE_PLANS") {
+            result.plans = plan::parse(&plans)?;
+        }
         if let Some(timeout) = lookup("PAYHERE_TIMEOUT_SECS") {
             let secs: u64 = timeout
                 .trim()
@@ -232,6 +286,7 @@ pub struct PayHereProvider {
     keys: Vec<signature::SigningKey>,
     base_url: String,
     notify_url: Option<String>,
+    plans: PayHerePlans,
     api: api::Api,
     clock: Arc<dyn Clock>,
 }
@@ -256,6 +311,9 @@ impl PayHereProvider {
             .any(|secret| secret.expose_secret().is_empty())
         {
             return Err(misconfigured("a merchant secret is empty"));
+        }
+        for (id, plan) in &config.plans {
+            plan::check(id, plan)?;
         }
         let tokens = match &config.api {
             Some(credentials) => {
@@ -283,6 +341,7 @@ impl PayHereProvider {
                 .collect(),
             base_url: config.base_url,
             notify_url: config.notify_url,
+            plans: config.plans,
             api: api::Api::new(client, tokens),
             clock,
         })
@@ -320,6 +379,72 @@ impl PayHereProvider {
             .await
     }
 
+    /// The [`CheckoutRequest`] of a [`CreateSubscription`]: plan, payer, URLs and an order id
+    /// derived from the idempotency key.
+    fn subscription_checkout(
+        &self,
+        request: &CreateSubscription,
+    ) -> Result<CheckoutRequest, ProviderError> {
+        let plan = self.plans.get(&request.plan_id).ok_or_else(|| {
+            config_error(format!(
+                "no PayHere plan {:?} is configured (PAYHERE_PLANS)",
+                request.plan_id
+            ))
+        })?;
+        let payer = request.payer.as_ref().ok_or_else(|| {
+            config_error(format!("{PAYER_NEEDED} (the request carries no payer)"))
+        })?;
+        let customer = CheckoutCustomer {
+            first_name: payer.first_name.clone(),
+            last_name: payer.last_name.clone(),
+            email: payer.email.clone(),
+            phone: payer.phone.clone(),
+            address: payer.address.clone(),
+            city: payer.city.clone(),
+            country: payer.country.clone(),
+        };
+        for (name, value) in [
+            ("first_name", &customer.first_name),
+            ("last_name", &customer.last_name),
+            ("email", &customer.email),
+            ("phone", &customer.phone),
+            ("address", &customer.address),
+            ("city", &customer.city),
+            ("country", &customer.country),
+        ] {
+            if value.trim().is_empty() {
+                return Err(config_error(format!("{PAYER_NEEDED} ({name} is empty)")));
+            }
+        }
+        let url = |value: &Option<String>, name: &str| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    config_error(format!(
+                        "PayHere's checkout needs a {name} to send the customer back to"
+                    ))
+                })
+        };
+        let return_url = url(&request.return_url, "return_url")?;
+        let cancel_url = url(&request.cancel_url, "cancel_url")?;
+        Ok(CheckoutRequest {
+            order: OrderRef::new(
+                OrderPurpose::Subscription,
+                request.organization_ref.as_str(),
+                subscription_nonce(&request.idempotency_key)?,
+            )?,
+            amount: plan.amount,
+            items: plan.title.clone(),
+            customer,
+            return_url,
+            cancel_url,
+            recurrence: Some(plan.recurrence.clone()),
+        })
+    }
+
     fn verify(&self, request: WebhookRequest<'_>) -> Result<VerifiedWebhook, VerifyError> {
         let notification =
             notification::Notification::parse(request.body).map_err(VerifyError::MalformedBody)?;
@@ -333,16 +458,25 @@ impl BillingProvider for PayHereProvider {
         PAYHERE
     }
 
-    /// PayHere creates subscriptions only from a checkout form the customer's browser posts,
-    /// with the customer's name, address and phone, which this request does not carry.
+    /// The signed checkout form that starts the subscription, for the customer's browser to
+    /// post to `approval_url`; no HTTP call is made. Rules in the module documentation
+    /// ("Creating a subscription").
     async fn create_subscription(
         &self,
-        _request: &CreateSubscription,
+        request: &CreateSubscription,
     ) -> Result<CreatedSubscription, ProviderError> {
-        Err(ProviderError::Unsupported {
-            provider: PAYHERE,
-            operation: "create_subscription (PayHere subscriptions start from a checkout form: \
-                        PayHereProvider::checkout_form)",
+        let form = self.checkout_form(&self.subscription_checkout(request)?)?;
+        let order_id = form
+            .fields
+            .iter()
+            .find(|(name, _)| name == "order_id")
+            .map(|(_, value)| value.clone())
+            .ok_or_else(|| config_error("the checkout form has no order_id".to_owned()))?;
+        Ok(CreatedSubscription {
+            provider_subscription_id: order_id,
+            approval_url: Some(form.action),
+            approval_form: Some(form.fields),
+            status: ProviderSubscriptionStatus::Pending,
         })
     }
 
@@ -372,8 +506,8 @@ impl BillingProvider for PayHereProvider {
     ) -> Result<(), ProviderError> {
         Err(ProviderError::Unsupported {
             provider: PAYHERE,
-            operation: "pause (the Subscription Manager API can only cancel; access is \
-                        blocked on our side instead)",
+            operation: "pause (PayHere's API has no pause or resume, only cancel: use cancel, \
+                        or block access on our side while the subscription runs)",
         })
     }
 
@@ -385,8 +519,8 @@ impl BillingProvider for PayHereProvider {
     ) -> Result<(), ProviderError> {
         Err(ProviderError::Unsupported {
             provider: PAYHERE,
-            operation: "reactivate (the Subscription Manager API has no resume; a canceled \
-                        subscription needs a new checkout)",
+            operation: "reactivate (PayHere's API has no pause or resume, only cancel: a \
+                        canceled subscription restarts with a new create_subscription checkout)",
         })
     }
 

@@ -80,6 +80,7 @@ impl PayPalApi {
         Ok(CreatedSubscription {
             provider_subscription_id: created.id,
             approval_url,
+            approval_form: None,
             status,
         })
     }

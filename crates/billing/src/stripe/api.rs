@@ -182,6 +182,7 @@ impl Api {
         Ok(CreatedSubscription {
             provider_subscription_id: sub.id,
             approval_url,
+            approval_form: None,
             status,
         })
     }

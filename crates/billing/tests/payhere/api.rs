@@ -8,8 +8,7 @@ use base64::Engine as _;
 use billing::http::RetryPolicy;
 use billing::payhere::{PayHereApiCredentials, PayHereConfig, PayHereProvider};
 use billing::{
-    BillingProvider, CreateSubscription, ProviderError, ProviderName, ProviderSubscriptionStatus,
-    RetryOutcome,
+    BillingProvider, ProviderError, ProviderName, ProviderSubscriptionStatus, RetryOutcome,
 };
 use primitives::{Currency, ManualClock, Money};
 use secrecy::SecretString;
@@ -529,29 +528,26 @@ async fn without_api_credentials_calls_fail_without_a_request() {
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
+/// PayHere's API has no pause or resume, only cancel: both say so and point to cancel.
 #[tokio::test]
-async fn what_payhere_cannot_do_is_unsupported() {
+async fn pause_and_reactivate_are_unsupported_and_point_to_cancel() {
     let (server, clock) = setup().await;
     let provider = provider(&server, &clock);
-    let request = CreateSubscription {
-        plan_id: "monthly".into(),
-        organization_ref: ORG.into(),
-        return_url: None,
-        cancel_url: None,
-        customer_id: None,
-        idempotency_key: "k".into(),
-    };
-    let unsupported = |result: Result<(), ProviderError>| {
-        assert!(matches!(
-            result,
-            Err(ProviderError::Unsupported {
-                provider: ProviderName::Payhere,
-                ..
-            })
-        ));
-    };
-    unsupported(provider.create_subscription(&request).await.map(|_| ()));
-    unsupported(provider.pause(SUB_ID, "r", "k").await);
-    unsupported(provider.reactivate(SUB_ID, "r", "k").await);
+    for result in [
+        provider.pause(SUB_ID, "r", "k").await,
+        provider.reactivate(SUB_ID, "r", "k").await,
+    ] {
+        let Err(ProviderError::Unsupported {
+            provider: ProviderName::Payhere,
+            operation,
+        }) = result
+        else {
+            panic!("{result:?}")
+        };
+        assert!(
+            operation.contains("no pause or resume, only cancel"),
+            "{operation}"
+        );
+    }
     assert!(server.received_requests().await.unwrap().is_empty());
 }

@@ -8,6 +8,7 @@
 
 mod api;
 mod checkout;
+mod create;
 mod events;
 mod props;
 mod secrets;

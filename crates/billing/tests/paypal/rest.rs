@@ -118,6 +118,7 @@ async fn create_sends_plan_custom_id_urls_and_the_request_id() {
             return_url: Some("https://app.example.com/billing/return".into()),
             cancel_url: Some("https://app.example.com/billing/cancel".into()),
             customer_id: None,
+            payer: None,
             idempotency_key: "create-org_01J9Z3T4-1".into(),
         })
         .await
@@ -152,6 +153,7 @@ async fn create_without_urls_sends_no_application_context() {
             return_url: None,
             cancel_url: None,
             customer_id: None,
+            payer: None,
             idempotency_key: "k-2".into(),
         })
         .await

@@ -44,6 +44,7 @@ fn create_request() -> CreateSubscription {
         return_url: Some("https://app.example.com/done".into()),
         cancel_url: None,
         customer_id: Some("cus_1".into()),
+        payer: None,
         idempotency_key: "create-0195f3a2".into(),
     }
 }
@@ -71,6 +72,7 @@ async fn create_posts_the_form_with_the_callers_idempotency_key() {
         CreatedSubscription {
             provider_subscription_id: "sub_1".into(),
             approval_url: None,
+            approval_form: None,
             status: ProviderSubscriptionStatus::Active,
         }
     );
