@@ -9,52 +9,10 @@
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use rand::Rng;
 
 use crate::{ProviderError, ProviderName};
 
-/// How often and how long to retry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// The first backoff ceiling; it doubles per attempt.
-    pub base_delay: Duration,
-    /// No wait is longer, `Retry-After` included.
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    pub const DEFAULT: Self = Self {
-        max_attempts: 4,
-        base_delay: Duration::from_millis(250),
-        max_delay: Duration::from_secs(10),
-    };
-
-    /// The wait before attempt `attempt + 1` (1-based `attempt` just failed): a random time up
-    /// to the doubling ceiling ("full jitter"), so clients that failed together spread out.
-    pub fn backoff(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
-        let ceiling = self.ceiling(attempt);
-        let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rng.random_range(0..=millis))
-    }
-
-    pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        self.base_delay
-            .checked_mul(factor)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
+pub use primitives::RetryPolicy;
 
 /// A request body.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,15 +186,12 @@ impl ApiClient {
 
     /// `Retry-After` in seconds (the form providers use), capped at the policy's maximum.
     fn retry_after(&self, response: &ApiResponse) -> Option<Duration> {
-        let secs: u64 = response
+        let value = response
             .headers
             .get(http::header::RETRY_AFTER)?
             .to_str()
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        Some(Duration::from_secs(secs).min(self.policy.max_delay))
+            .ok();
+        self.policy.retry_after(value)
     }
 
     async fn send_once(&self, request: &ApiRequest) -> Result<ApiResponse, ProviderError> {
@@ -281,28 +236,5 @@ impl ApiClient {
             provider: self.provider,
             message: format!("path {path:?} does not make a URL: {error}"),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_and_never_exceeds_it() {
-        let policy = RetryPolicy {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-        };
-        assert_eq!(policy.ceiling(1), Duration::from_millis(100));
-        assert_eq!(policy.ceiling(2), Duration::from_millis(200));
-        assert_eq!(policy.ceiling(4), Duration::from_millis(800));
-        assert_eq!(policy.ceiling(5), Duration::from_secs(1));
-        assert_eq!(policy.ceiling(99), Duration::from_secs(1));
-        let mut rng = rand::rng();
-        for attempt in 1..40 {
-            assert!(policy.backoff(attempt, &mut rng) <= policy.ceiling(attempt));
-        }
     }
 }

@@ -1,11 +1,14 @@
-//! Vocabulary shared by every billing crate: exact money, typed ids and clocks.
+//! Vocabulary shared by every billing crate: exact money, typed ids, clocks, and the backoff of
+//! outbound calls.
 //!
 //! Nothing here knows about databases or HTTP, so any crate (and any importer) can use it.
 
+mod backoff;
 mod clock;
 mod ids;
 mod money;
 
+pub use backoff::RetryPolicy;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{ApiKeyId, EntryId, HoldId, OrganizationId, SubscriptionId, WalletId};
 pub use iso_currency::Currency;
