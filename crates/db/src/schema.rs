@@ -173,6 +173,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    brands (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        twilio_subaccount_sid -> Text,
+        messaging_status -> Text,
+        messaging_wish -> Text,
+        messaging_wish_version -> Int8,
+        messaging_wish_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> organizations (organization_id));
 diesel::joinable!(wallets -> organizations (organization_id));
 diesel::joinable!(wallet_freeze_events -> wallets (wallet_id));
@@ -186,6 +203,7 @@ diesel::joinable!(subscription_events -> subscriptions (subscription_id));
 diesel::joinable!(subscription_transitions -> subscriptions (subscription_id));
 diesel::joinable!(access_blocks -> organizations (organization_id));
 diesel::joinable!(access_block_events -> organizations (organization_id));
+diesel::joinable!(brands -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
@@ -200,4 +218,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     holds,
     ledger_entries,
     outbox_messages,
+    brands,
 );

@@ -19,7 +19,7 @@ use crate::EnforcementError;
 /// campaigns handler pauses running campaigns with reason `subscription_inactive` and resumes only
 /// campaigns paused for billing reasons whose cause has cleared.
 pub const CAMPAIGNS_TOPIC: &str = "campaigns.control";
-/// Messaging control: `{"organization_id", "wish": "suspend" | "reactivate"}`. The Twilio handler
+/// Messaging control: `{"organization_id", "action": "suspend" | "reactivate"}`. The Twilio handler
 /// applies the organization's latest wish to its subaccounts.
 pub const MESSAGING_TOPIC: &str = "messaging.control";
 

@@ -141,6 +141,7 @@ async fn diesel_schema_matches_the_migrated_database() {
             "access_block_events",
             diesel_columns(schema::access_block_events::table),
         ),
+        ("brands", diesel_columns(schema::brands::table)),
     ];
     let db = TestDb::new().await;
     let mut conn = db.conn().await;

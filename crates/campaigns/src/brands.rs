@@ -1,0 +1,262 @@
+//! Brands: who an organization sends as, with the Twilio subaccount its messages go through and
+//! the persisted state of messaging suspension.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use db::{AsyncPgConnection, schema::brands};
+use diesel::{
+    ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
+    result::{DatabaseErrorKind, Error as DieselError},
+};
+use diesel_async::RunQueryDsl;
+use primitives::OrganizationId;
+use uuid::Uuid;
+
+use crate::{CampaignsError, messaging::Wish};
+
+/// A brand's id (UUID v7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BrandId(Uuid);
+
+impl BrandId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    pub const fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    pub const fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for BrandId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for BrandId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A brand's display name: 1 to 200 characters, no control characters, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrandName(String);
+
+impl BrandName {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(value: &str) -> Result<Self, CampaignsError> {
+        let value = value.trim();
+        let invalid = |reason| CampaignsError::InvalidInput {
+            field: "name",
+            reason,
+        };
+        if value.is_empty() || value.chars().count() > Self::MAX_CHARS {
+            return Err(invalid("must be 1 to 200 characters"));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(invalid("must not contain control characters"));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Twilio (sub)account SID: `AC` and 32 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubaccountSid(String);
+
+impl SubaccountSid {
+    pub fn parse(value: &str) -> Result<Self, CampaignsError> {
+        let hex = value.strip_prefix("AC").unwrap_or("");
+        if value.starts_with("AC")
+            && hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(CampaignsError::InvalidInput {
+                field: "twilio_subaccount_sid",
+                reason: "must be AC followed by 32 lower-case hex digits",
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where a brand's subaccount is, or is on its way to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessagingStatus {
+    Active,
+    /// Suspension wished; the outbox has not yet confirmed it with Twilio.
+    Suspending,
+    Suspended,
+    /// Reactivation wished; the outbox has not yet confirmed it with Twilio.
+    Reactivating,
+}
+
+impl MessagingStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspending => "suspending",
+            Self::Suspended => "suspended",
+            Self::Reactivating => "reactivating",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(Self::Active),
+            "suspending" => Some(Self::Suspending),
+            "suspended" => Some(Self::Suspended),
+            "reactivating" => Some(Self::Reactivating),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MessagingStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A brand as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brand {
+    pub id: BrandId,
+    pub organization_id: OrganizationId,
+    pub name: String,
+    pub twilio_subaccount_sid: String,
+    pub messaging_status: MessagingStatus,
+    /// The latest wish, which the outbox applies.
+    pub messaging_wish: Wish,
+    /// Grows with every wish; each wish has its own outbox message.
+    pub messaging_wish_version: i64,
+    pub messaging_wish_at: Option<DateTime<Utc>>,
+    /// The last Twilio failure (sanitized), cleared by the next success.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = brands, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct BrandRow {
+    id: Uuid,
+    organization_id: Uuid,
+    name: String,
+    twilio_subaccount_sid: String,
+    messaging_status: String,
+    messaging_wish: String,
+    messaging_wish_version: i64,
+    messaging_wish_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    last_error_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<BrandRow> for Brand {
+    type Error = CampaignsError;
+
+    fn try_from(row: BrandRow) -> Result<Self, Self::Error> {
+        let messaging_status = MessagingStatus::parse(&row.messaging_status).ok_or_else(|| {
+            CampaignsError::Corrupt(format!("brand {}: messaging_status", row.id))
+        })?;
+        let messaging_wish = Wish::parse_stored(&row.messaging_wish)
+            .ok_or_else(|| CampaignsError::Corrupt(format!("brand {}: messaging_wish", row.id)))?;
+        Ok(Self {
+            id: BrandId(row.id),
+            organization_id: OrganizationId::from_uuid(row.organization_id),
+            name: row.name,
+            twilio_subaccount_sid: row.twilio_subaccount_sid,
+            messaging_status,
+            messaging_wish,
+            messaging_wish_version: row.messaging_wish_version,
+            messaging_wish_at: row.messaging_wish_at,
+            last_error: row.last_error,
+            last_error_at: row.last_error_at,
+            updated_at: row.updated_at,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Creates an active brand. A SID already used by another brand is refused.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+    name: &BrandName,
+    sid: &SubaccountSid,
+    now: DateTime<Utc>,
+) -> Result<Brand, CampaignsError> {
+    let inserted = diesel::insert_into(brands::table)
+        .values((
+            brands::id.eq(BrandId::new().as_uuid()),
+            brands::organization_id.eq(organization.as_uuid()),
+            brands::name.eq(name.as_str()),
+            brands::twilio_subaccount_sid.eq(sid.as_str()),
+            brands::messaging_status.eq(MessagingStatus::Active.as_str()),
+            brands::messaging_wish.eq(Wish::Reactivate.stored()),
+            brands::updated_at.eq(now),
+            brands::created_at.eq(now),
+        ))
+        .returning(BrandRow::as_returning())
+        .get_result(conn)
+        .await;
+    match inserted {
+        Ok(row) => row.try_into(),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+            Err(CampaignsError::SubaccountTaken)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The organization's brands, oldest first.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+) -> Result<Vec<Brand>, CampaignsError> {
+    brands::table
+        .filter(brands::organization_id.eq(organization.as_uuid()))
+        .order((brands::created_at.asc(), brands::id.asc()))
+        .select(BrandRow::as_select())
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(Brand::try_from)
+        .collect()
+}
+
+/// One brand.
+pub async fn get(conn: &mut AsyncPgConnection, id: BrandId) -> Result<Brand, CampaignsError> {
+    let row = brands::table
+        .find(id.as_uuid())
+        .select(BrandRow::as_select())
+        .first(conn)
+        .await;
+    match row {
+        Ok(row) => row.try_into(),
+        Err(DieselError::NotFound) => Err(CampaignsError::BrandNotFound),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,249 @@
+//! The outbox handlers: `twilio.subaccount` (apply a brand's current wish at Twilio) and
+//! `messaging.control` (enforcement's suspend / reactivate, turned into a [`request`]).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use db::{AsyncPgConnection, DbPool, schema::brands as table};
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use outbox::{ClaimedMessage, Handler, HandlerError, Topic};
+use primitives::{Clock, OrganizationId};
+use twilio::{AccountStatus, SubaccountControl, TwilioError};
+use uuid::Uuid;
+
+use crate::{
+    CampaignsError,
+    brands::{self, BrandId},
+    messaging::{Wish, request},
+};
+
+/// Applies a brand's current messaging wish to its Twilio subaccount. Payload: `{"brand_id"}`.
+pub const SUBACCOUNT_TOPIC: Topic = Topic::from_static("twilio.subaccount");
+/// Enforcement's messaging control (`enforcement::effects::MESSAGING_TOPIC`). Payload:
+/// `{"organization_id", "action": "suspend" | "reactivate", ...}`.
+pub const CONTROL_TOPIC: Topic = Topic::from_static("messaging.control");
+
+/// How many times one delivery re-applies the wish when a newer one arrived during the call,
+/// before leaving it to a retry.
+const MAX_ROUNDS: usize = 3;
+/// `brands.last_error` holds at most this many characters.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// Delivers `twilio.subaccount` messages.
+///
+/// It reads the brand's wish when it runs (not when the message was enqueued), calls Twilio with
+/// no database connection held, then sets the final status only if the wish version is still the
+/// one it applied. If a newer wish arrived meanwhile, Twilio may have received the two calls in
+/// either order, so it applies the newer wish again: whichever delivery finishes last leaves
+/// Twilio in the latest wished state. A failure records `last_error` on the brand and nothing
+/// else; transient ones are retried by the outbox.
+pub struct SubaccountHandler<C> {
+    pool: DbPool,
+    twilio: C,
+    clock: Arc<dyn Clock>,
+}
+
+impl<C: SubaccountControl> SubaccountHandler<C> {
+    pub fn new(pool: DbPool, twilio: C, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            pool,
+            twilio,
+            clock,
+        }
+    }
+
+    async fn apply(&self, brand_id: BrandId) -> Result<(), HandlerError> {
+        for _ in 0..MAX_ROUNDS {
+            let brand = {
+                let mut conn = self.pool.get().await.map_err(internal)?;
+                match brands::get(&mut conn, brand_id).await {
+                    Ok(brand) => brand,
+                    Err(CampaignsError::BrandNotFound) => {
+                        return Err(HandlerError::permanent(format!(
+                            "brand {brand_id} not found"
+                        )));
+                    }
+                    Err(error) => return Err(internal(error)),
+                }
+            };
+            let wish = brand.messaging_wish;
+            let version = brand.messaging_wish_version;
+            let result = self
+                .twilio
+                .set_status(&brand.twilio_subaccount_sid, wish.subaccount_status())
+                .await;
+            let mut conn = self.pool.get().await.map_err(internal)?;
+            let now = self.clock.now();
+            match result {
+                Ok(reported) if reported == expected(wish) => {
+                    if settle(&mut conn, brand_id, wish, version, now)
+                        .await
+                        .map_err(internal)?
+                    {
+                        return Ok(());
+                    }
+                    tracing::info!(%brand_id, "newer messaging wish arrived during the call; applying it");
+                }
+                Ok(reported) => {
+                    let error = HandlerError::permanent(format!(
+                        "Twilio reports subaccount status {reported:?} after setting {}",
+                        wish.subaccount_status().as_str()
+                    ));
+                    record_error(&mut conn, brand_id, error.message(), now)
+                        .await
+                        .map_err(internal)?;
+                    return Err(error);
+                }
+                Err(error) => {
+                    let error = classify(&error);
+                    record_error(&mut conn, brand_id, error.message(), now)
+                        .await
+                        .map_err(internal)?;
+                    return Err(error);
+                }
+            }
+        }
+        Err(HandlerError::retryable(
+            "messaging wish kept changing during the Twilio call; will apply the latest later",
+        ))
+    }
+}
+
+impl<C: SubaccountControl> Handler for SubaccountHandler<C> {
+    fn topic(&self) -> Topic {
+        SUBACCOUNT_TOPIC
+    }
+
+    async fn handle(&self, message: &ClaimedMessage) -> Result<(), HandlerError> {
+        let brand_id = uuid_field(&message.payload, "brand_id")?;
+        self.apply(BrandId::from_uuid(brand_id)).await
+    }
+}
+
+fn expected(wish: Wish) -> AccountStatus {
+    match wish {
+        Wish::Suspend => AccountStatus::Suspended,
+        Wish::Reactivate => AccountStatus::Active,
+    }
+}
+
+/// Transient Twilio failures are retried; the rest go to a person.
+fn classify(error: &TwilioError) -> HandlerError {
+    let text = format!("Twilio: {error}");
+    if error.is_transient() {
+        HandlerError::retryable(text)
+    } else {
+        HandlerError::permanent(text)
+    }
+}
+
+/// Sets the final status if the wish is still `version`. Returns whether it was.
+async fn settle(
+    conn: &mut AsyncPgConnection,
+    brand_id: BrandId,
+    wish: Wish,
+    version: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, CampaignsError> {
+    let updated = diesel::update(
+        table::table
+            .find(brand_id.as_uuid())
+            .filter(table::messaging_wish_version.eq(version)),
+    )
+    .set((
+        table::messaging_status.eq(wish.final_status().as_str()),
+        table::last_error.eq(None::<String>),
+        table::last_error_at.eq(None::<DateTime<Utc>>),
+        table::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(updated == 1)
+}
+
+async fn record_error(
+    conn: &mut AsyncPgConnection,
+    brand_id: BrandId,
+    message: &str,
+    now: DateTime<Utc>,
+) -> Result<(), CampaignsError> {
+    diesel::update(table::table.find(brand_id.as_uuid()))
+        .set((
+            table::last_error.eq(sanitize(message)),
+            table::last_error_at.eq(now),
+            table::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// At most [`MAX_ERROR_CHARS`], control characters as spaces, never empty.
+fn sanitize(message: &str) -> String {
+    let text: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_ERROR_CHARS)
+        .collect();
+    if text.trim().is_empty() {
+        "unknown error".to_owned()
+    } else {
+        text
+    }
+}
+
+/// Our own trouble (pool, database): worth another attempt.
+fn internal(error: impl std::fmt::Display) -> HandlerError {
+    HandlerError::retryable(format!("internal: {error}"))
+}
+
+fn uuid_field(payload: &serde_json::Value, field: &str) -> Result<Uuid, HandlerError> {
+    payload
+        .get(field)
+        .and_then(serde_json::Value::as_str)
+        .and_then(|value| Uuid::parse_str(value).ok())
+        .ok_or_else(|| HandlerError::permanent(format!("payload: missing or invalid {field}")))
+}
+
+/// Delivers enforcement's `messaging.control` messages: records the wish on every brand of the
+/// organization and enqueues the Twilio calls, in one transaction. The wish counts as decided
+/// when the message was enqueued, so a delayed older message cannot override a newer one.
+#[derive(Clone)]
+pub struct ControlHandler {
+    pool: DbPool,
+}
+
+impl ControlHandler {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl Handler for ControlHandler {
+    fn topic(&self) -> Topic {
+        CONTROL_TOPIC
+    }
+
+    async fn handle(&self, message: &ClaimedMessage) -> Result<(), HandlerError> {
+        let organization =
+            OrganizationId::from_uuid(uuid_field(&message.payload, "organization_id")?);
+        let wish = match message.payload.get("action").and_then(|a| a.as_str()) {
+            Some("suspend") => Wish::Suspend,
+            Some("reactivate") => Wish::Reactivate,
+            _ => {
+                return Err(HandlerError::permanent(
+                    "payload: action must be suspend or reactivate",
+                ));
+            }
+        };
+        let decided_at = message.created_at;
+        let mut conn = self.pool.get().await.map_err(internal)?;
+        conn.transaction::<_, CampaignsError, _>(async |conn| {
+            request(conn, organization, wish, decided_at).await?;
+            Ok(())
+        })
+        .await
+        .map_err(internal)
+    }
+}
