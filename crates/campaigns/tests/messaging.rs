@@ -96,8 +96,13 @@ impl SubaccountControl for FakeTwilio {
         })
     }
 
-    async fn fetch_status(&self, _sid: &str) -> Result<AccountStatus, TwilioError> {
-        unimplemented!("not used by the handler")
+    /// What the fake Twilio holds for the subaccount (active until told otherwise).
+    async fn fetch_status(&self, sid: &str) -> Result<AccountStatus, TwilioError> {
+        let state = self.inner.lock().unwrap().state.get(sid).copied();
+        Ok(match state {
+            Some(SubaccountStatus::Suspended) => AccountStatus::Suspended,
+            Some(SubaccountStatus::Active) | None => AccountStatus::Active,
+        })
     }
 }
 
