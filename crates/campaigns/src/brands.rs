@@ -9,8 +9,9 @@ use diesel::{
     ExpressionMethods, QueryDsl, Queryable, Selectable, SelectableHelper,
     result::{DatabaseErrorKind, Error as DieselError},
 };
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use primitives::OrganizationId;
+use subscriptions::posture::Posture;
 use uuid::Uuid;
 
 use crate::{CampaignsError, messaging::Wish};
@@ -50,21 +51,8 @@ impl fmt::Display for BrandId {
 pub struct BrandName(String);
 
 impl BrandName {
-    pub const MAX_CHARS: usize = 200;
-
     pub fn parse(value: &str) -> Result<Self, CampaignsError> {
-        let value = value.trim();
-        let invalid = |reason| CampaignsError::InvalidInput {
-            field: "name",
-            reason,
-        };
-        if value.is_empty() || value.chars().count() > Self::MAX_CHARS {
-            return Err(invalid("must be 1 to 200 characters"));
-        }
-        if value.chars().any(char::is_control) {
-            return Err(invalid("must not contain control characters"));
-        }
-        Ok(Self(value.to_owned()))
+        crate::input::display_name("name", value).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -200,8 +188,32 @@ impl TryFrom<BrandRow> for Brand {
     }
 }
 
-/// Creates an active brand. A SID already used by another brand is refused.
+/// Creates a brand. It starts `active`, unless the organization's subscription keeps
+/// messaging suspended (past due, paused, suspended, canceled, expired): then it starts
+/// `suspending` with the Twilio call enqueued, so a new subaccount cannot run up charges that
+/// the others may not. A SID already used by another brand is refused.
 pub async fn create(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+    name: &BrandName,
+    sid: &SubaccountSid,
+    now: DateTime<Utc>,
+) -> Result<Brand, CampaignsError> {
+    conn.transaction(async |conn| {
+        let brand = insert(conn, organization, name, sid, now).await?;
+        let status = subscriptions::lookup::current_for_organization(conn, organization)
+            .await?
+            .map(|subscription| subscription.state.status);
+        if status.is_some_and(|status| Posture::of(status).messaging_suspended) {
+            crate::messaging::request_brand(conn, &brand, Wish::Suspend, now).await?;
+            return get(conn, brand.id).await;
+        }
+        Ok(brand)
+    })
+    .await
+}
+
+async fn insert(
     conn: &mut AsyncPgConnection,
     organization: OrganizationId,
     name: &BrandName,
@@ -227,6 +239,9 @@ pub async fn create(
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
             Err(CampaignsError::SubaccountTaken)
         }
+        Err(DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => Err(
+            CampaignsError::Subscription(subscriptions::SubscriptionError::OrganizationNotFound),
+        ),
         Err(error) => Err(error.into()),
     }
 }

@@ -1,6 +1,19 @@
-//! The crate's error type.
+//! The crate's error type. Each variant has a stable code (docs/campaigns.md lists them).
 
-/// What went wrong in a brands or messaging operation.
+use primitives::Currency;
+
+use crate::{CampaignStatus, RecipientStatus, eligibility::Blocker};
+
+/// A recipient number refused by [`crate::Campaigns::add_recipients`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidPhone {
+    /// Position in the request.
+    pub index: usize,
+    /// The value, cut to 32 characters.
+    pub value: String,
+}
+
+/// What went wrong in a brands, campaigns or messaging operation.
 #[derive(Debug, thiserror::Error)]
 pub enum CampaignsError {
     /// The caller's input was refused before touching the database.
@@ -9,14 +22,51 @@ pub enum CampaignsError {
         field: &'static str,
         reason: &'static str,
     },
+    /// Some recipient numbers are not E.164; nothing was added. Lists at most the first 20.
+    #[error("{count} recipient numbers are not E.164 (+ and 7 to 15 digits)")]
+    InvalidPhoneNumbers {
+        count: usize,
+        invalid: Vec<InvalidPhone>,
+    },
+    #[error("at most {max} recipients per request")]
+    TooManyRecipients { max: usize },
+    #[error("price currency {requested} differs from the wallet's {wallet}")]
+    CurrencyMismatch {
+        wallet: Currency,
+        requested: Currency,
+    },
+    /// A cost (price x segments x recipients) does not fit in 64-bit minor units.
+    #[error("the campaign's cost overflows")]
+    CostOverflow,
     #[error("brand not found")]
     BrandNotFound,
+    #[error("campaign not found")]
+    CampaignNotFound,
+    #[error("recipient not found")]
+    RecipientNotFound,
     /// Another brand already uses this Twilio subaccount.
     #[error("Twilio subaccount already belongs to a brand")]
     SubaccountTaken,
+    /// The operation does not apply to a campaign in this status.
+    #[error("cannot {action} a {status} campaign")]
+    InvalidState {
+        action: &'static str,
+        status: CampaignStatus,
+    },
+    #[error("the campaign has no pending recipients")]
+    NoRecipients,
+    /// The organization may not send now; every reason is listed (the first is the code).
+    #[error("not eligible to send: {}", blockers_list(.0))]
+    NotEligible(Vec<Blocker>),
+    #[error("recipient is {status}, not unconfirmed")]
+    NotUnconfirmed { status: RecipientStatus },
     /// A stored value this code does not know (a bug or a hand-written update).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
+    #[error(transparent)]
+    Subscription(#[from] subscriptions::SubscriptionError),
     #[error(transparent)]
     Outbox(#[from] outbox::OutboxError),
     #[error(transparent)]
@@ -25,4 +75,40 @@ pub enum CampaignsError {
     Pool(#[from] db::PoolError),
     #[error(transparent)]
     Database(#[from] diesel::result::Error),
+}
+
+impl CampaignsError {
+    /// The stable machine-readable code. Ledger and subscription errors keep their own.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidInput { .. } => "VALIDATION_FAILED",
+            Self::InvalidPhoneNumbers { .. } => "INVALID_PHONE_NUMBER",
+            Self::TooManyRecipients { .. } => "TOO_MANY_RECIPIENTS",
+            Self::CurrencyMismatch { .. } => "CURRENCY_MISMATCH",
+            Self::CostOverflow => "INVALID_AMOUNT",
+            Self::BrandNotFound => "BRAND_NOT_FOUND",
+            Self::CampaignNotFound => "CAMPAIGN_NOT_FOUND",
+            Self::RecipientNotFound => "RECIPIENT_NOT_FOUND",
+            Self::SubaccountTaken => "SUBACCOUNT_TAKEN",
+            Self::InvalidState { .. } => "CAMPAIGN_STATE_CONFLICT",
+            Self::NoRecipients => "NO_RECIPIENTS",
+            Self::NotEligible(blockers) => blockers.first().map_or("INTERNAL", Blocker::code),
+            Self::NotUnconfirmed { .. } => "RECIPIENT_NOT_UNCONFIRMED",
+            Self::Ledger(error) => error.code(),
+            Self::Subscription(error) => error.code(),
+            Self::Corrupt(_)
+            | Self::Outbox(_)
+            | Self::OutboxInput(_)
+            | Self::Pool(_)
+            | Self::Database(_) => "INTERNAL",
+        }
+    }
+}
+
+fn blockers_list(blockers: &[Blocker]) -> String {
+    blockers
+        .iter()
+        .map(|blocker| blocker.reason().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

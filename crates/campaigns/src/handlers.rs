@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, DbPool, schema::brands as table};
-use diesel::{ExpressionMethods, QueryDsl};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use outbox::{ClaimedMessage, Handler, HandlerError, Topic};
 use primitives::{Clock, OrganizationId};
@@ -138,7 +138,9 @@ fn classify(error: &TwilioError) -> HandlerError {
     }
 }
 
-/// Sets the final status if the wish is still `version`. Returns whether it was.
+/// Sets the final status if the wish is still `version`. Returns whether it was. A confirmed
+/// reactivation also asks (in the same transaction) for the organization's campaigns paused
+/// because messaging was suspended to resume: until now they could not.
 async fn settle(
     conn: &mut AsyncPgConnection,
     brand_id: BrandId,
@@ -146,20 +148,38 @@ async fn settle(
     version: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, CampaignsError> {
-    let updated = diesel::update(
-        table::table
-            .find(brand_id.as_uuid())
-            .filter(table::messaging_wish_version.eq(version)),
-    )
-    .set((
-        table::messaging_status.eq(wish.final_status().as_str()),
-        table::last_error.eq(None::<String>),
-        table::last_error_at.eq(None::<DateTime<Utc>>),
-        table::updated_at.eq(now),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(updated == 1)
+    conn.transaction(async |conn| {
+        let organization: Option<Uuid> = diesel::update(
+            table::table
+                .find(brand_id.as_uuid())
+                .filter(table::messaging_wish_version.eq(version)),
+        )
+        .set((
+            table::messaging_status.eq(wish.final_status().as_str()),
+            table::last_error.eq(None::<String>),
+            table::last_error_at.eq(None::<DateTime<Utc>>),
+            table::updated_at.eq(now),
+        ))
+        .returning(table::organization_id)
+        .get_result(conn)
+        .await
+        .optional()?;
+        let Some(organization) = organization else {
+            return Ok(false);
+        };
+        if wish == Wish::Reactivate {
+            let key = format!("brand:{brand_id}:wish:{version}:resume");
+            crate::control::enqueue_resume(
+                conn,
+                OrganizationId::from_uuid(organization),
+                &key,
+                now,
+            )
+            .await?;
+        }
+        Ok(true)
+    })
+    .await
 }
 
 async fn record_error(
@@ -194,11 +214,11 @@ fn sanitize(message: &str) -> String {
 }
 
 /// Our own trouble (pool, database): worth another attempt.
-fn internal(error: impl std::fmt::Display) -> HandlerError {
+pub(crate) fn internal(error: impl std::fmt::Display) -> HandlerError {
     HandlerError::retryable(format!("internal: {error}"))
 }
 
-fn uuid_field(payload: &serde_json::Value, field: &str) -> Result<Uuid, HandlerError> {
+pub(crate) fn uuid_field(payload: &serde_json::Value, field: &str) -> Result<Uuid, HandlerError> {
     payload
         .get(field)
         .and_then(serde_json::Value::as_str)

@@ -1,21 +1,43 @@
-//! Brands and messaging suspension (DESIGN G7, G10). Campaigns proper come later.
+//! Campaign control (DESIGN G1, G3, G7, G8, G10): brands and their Twilio subaccounts,
+//! campaigns paid for from wallet holds, eligibility, and a dispatcher that never sends a
+//! message twice or unpaid. docs/campaigns.md and docs/messaging.md describe the semantics.
 //!
-//! - [`brands`]: an organization's brands, each with its Twilio subaccount and the persisted
-//!   messaging status (`active`, `suspending`, `suspended`, `reactivating`) and last error.
-//! - [`messaging::request`]: records a wish (suspend or reactivate) on every brand of an
-//!   organization and enqueues one `twilio.subaccount` outbox message per brand, in the caller's
-//!   transaction.
-//! - [`SubaccountHandler`] delivers those messages: it applies the brand's *current* wish, so an
-//!   organization reactivated before a pending suspension ran ends active. A Twilio failure only
-//!   records `last_error` on the brand; billing state is never touched.
-//! - [`ControlHandler`] turns enforcement's `messaging.control` messages into requests.
+//! - [`brands`] and [`messaging`]: an organization's brands, each with its Twilio subaccount
+//!   and persisted messaging status; suspension and reactivation go through the outbox
+//!   ([`SubaccountHandler`], [`ControlHandler`]), and the latest wish wins.
+//! - [`Campaigns`]: create a campaign, add recipients, start (placing the hold), pause, resume,
+//!   cancel, status; [`Campaigns::pause_all`] and [`Campaigns::resume_if_eligible`] for a whole
+//!   organization, driven by [`CampaignControlHandler`].
+//! - [`eligibility`]: every reason an organization may not send, from the sources of truth.
+//! - [`Dispatcher`]: claims batches with `FOR UPDATE SKIP LOCKED`, sends through a
+//!   [`twilio::MessageSender`], charges what was accepted from the hold, releases the rest.
+//! - [`segments`]: what one message costs, in SMS segments.
 
 pub mod brands;
+mod campaign;
+mod control;
+pub mod dispatch;
+pub mod eligibility;
 mod error;
+mod funds;
 mod handlers;
+mod input;
+mod lifecycle;
 pub mod messaging;
+mod reconcile;
+pub mod segments;
+mod service;
+mod store;
 
 pub use brands::{Brand, BrandId, BrandName, MessagingStatus, SubaccountSid};
-pub use error::CampaignsError;
+pub use campaign::{Campaign, CampaignId, CampaignStatus, PauseReason, RecipientStatus};
+pub use control::{CAMPAIGNS_TOPIC, CampaignControlHandler, organizations_with_billing_pauses};
+pub use dispatch::{BatchCounts, BatchReport, DispatchConfig, Dispatcher, RunReport};
+pub use error::{CampaignsError, InvalidPhone};
+pub use funds::FundsPolicy;
 pub use handlers::{CONTROL_TOPIC, ControlHandler, SUBACCOUNT_TOPIC, SubaccountHandler};
+pub use input::{CampaignName, MessageBody, PhoneNumber, Sender};
 pub use messaging::{Requested, Wish};
+pub use reconcile::{Recipient, Resolution};
+pub use service::{Added, CampaignSummary, Campaigns, Done, MAX_RECIPIENTS_PER_CALL, NewCampaign};
+pub use store::{RecipientCounts, owns_hold};

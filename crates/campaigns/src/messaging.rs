@@ -95,42 +95,51 @@ pub async fn request(
     let mut outcomes = Vec::with_capacity(rows.len());
     for row in rows {
         let brand = Brand::try_from(row)?;
-        if brand.messaging_wish_at.is_some_and(|at| at > decided_at) {
-            outcomes.push(Requested::Superseded { brand_id: brand.id });
-            continue;
-        }
-        let status = if brand.messaging_status == wish.final_status() {
-            wish.final_status()
-        } else {
-            wish.pending_status()
-        };
-        let version = brand.messaging_wish_version + 1;
-        diesel::update(brands::table.find(brand.id.as_uuid()))
-            .set((
-                brands::messaging_wish.eq(wish.stored()),
-                brands::messaging_status.eq(status.as_str()),
-                brands::messaging_wish_version.eq(version),
-                brands::messaging_wish_at.eq(decided_at),
-                brands::updated_at.eq(decided_at),
-            ))
-            .execute(conn)
-            .await?;
-        let key = DedupeKey::parse(format!("brand:{}:wish:{version}", brand.id))?;
-        let message = NewMessage {
-            organization_id: Some(organization),
-            ..NewMessage::new(
-                SUBACCOUNT_TOPIC,
-                key,
-                json!({ "brand_id": brand.id.as_uuid() }),
-                decided_at,
-            )
-        };
-        let enqueued = outbox::enqueue(conn, message).await?;
-        outcomes.push(Requested::Enqueued {
-            brand_id: brand.id,
-            wish_version: version,
-            message: enqueued.id(),
-        });
+        outcomes.push(request_brand(conn, &brand, wish, decided_at).await?);
     }
     Ok(outcomes)
+}
+
+/// Records `wish` on one (locked) brand and enqueues its Twilio call; see [`request`].
+pub(crate) async fn request_brand(
+    conn: &mut AsyncPgConnection,
+    brand: &Brand,
+    wish: Wish,
+    decided_at: DateTime<Utc>,
+) -> Result<Requested, CampaignsError> {
+    if brand.messaging_wish_at.is_some_and(|at| at > decided_at) {
+        return Ok(Requested::Superseded { brand_id: brand.id });
+    }
+    let status = if brand.messaging_status == wish.final_status() {
+        wish.final_status()
+    } else {
+        wish.pending_status()
+    };
+    let version = brand.messaging_wish_version + 1;
+    diesel::update(brands::table.find(brand.id.as_uuid()))
+        .set((
+            brands::messaging_wish.eq(wish.stored()),
+            brands::messaging_status.eq(status.as_str()),
+            brands::messaging_wish_version.eq(version),
+            brands::messaging_wish_at.eq(decided_at),
+            brands::updated_at.eq(decided_at),
+        ))
+        .execute(conn)
+        .await?;
+    let key = DedupeKey::parse(format!("brand:{}:wish:{version}", brand.id))?;
+    let message = NewMessage {
+        organization_id: Some(brand.organization_id),
+        ..NewMessage::new(
+            SUBACCOUNT_TOPIC,
+            key,
+            json!({ "brand_id": brand.id.as_uuid() }),
+            decided_at,
+        )
+    };
+    let enqueued = outbox::enqueue(conn, message).await?;
+    Ok(Requested::Enqueued {
+        brand_id: brand.id,
+        wish_version: version,
+        message: enqueued.id(),
+    })
 }

@@ -190,6 +190,81 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    campaigns (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        brand_id -> Uuid,
+        name -> Text,
+        body -> Text,
+        sender_kind -> Text,
+        sender -> Text,
+        currency -> Bpchar,
+        price_per_segment -> Int8,
+        encoding -> Text,
+        segments -> Int4,
+        cost_per_message -> Int8,
+        status -> Text,
+        pause_reason -> Nullable<Text>,
+        start_key -> Nullable<Text>,
+        hold_id -> Nullable<Uuid>,
+        hold_seq -> Int4,
+        dispatch_after -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    campaign_holds (hold_id) {
+        hold_id -> Uuid,
+        campaign_id -> Uuid,
+        seq -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    campaign_batches (id) {
+        id -> Uuid,
+        campaign_id -> Uuid,
+        hold_id -> Uuid,
+        worker -> Text,
+        size -> Int4,
+        claimed_at -> Timestamptz,
+        lease_until -> Timestamptz,
+        settled_at -> Nullable<Timestamptz>,
+        sent -> Int4,
+        failed -> Int4,
+        unconfirmed -> Int4,
+        returned -> Int4,
+        captured -> Int8,
+    }
+}
+
+diesel::table! {
+    campaign_recipients (id) {
+        id -> Int8,
+        campaign_id -> Uuid,
+        phone -> Text,
+        status -> Text,
+        batch_id -> Nullable<Uuid>,
+        claimed_until -> Nullable<Timestamptz>,
+        attempts -> Int4,
+        charged -> Int8,
+        twilio_sid -> Nullable<Text>,
+        twilio_status -> Nullable<Text>,
+        twilio_price -> Nullable<Text>,
+        twilio_price_unit -> Nullable<Text>,
+        error_code -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(api_keys -> organizations (organization_id));
 diesel::joinable!(wallets -> organizations (organization_id));
 diesel::joinable!(wallet_freeze_events -> wallets (wallet_id));
@@ -204,6 +279,13 @@ diesel::joinable!(subscription_transitions -> subscriptions (subscription_id));
 diesel::joinable!(access_blocks -> organizations (organization_id));
 diesel::joinable!(access_block_events -> organizations (organization_id));
 diesel::joinable!(brands -> organizations (organization_id));
+diesel::joinable!(campaigns -> organizations (organization_id));
+diesel::joinable!(campaigns -> holds (hold_id));
+diesel::joinable!(campaign_holds -> campaigns (campaign_id));
+diesel::joinable!(campaign_holds -> holds (hold_id));
+diesel::joinable!(campaign_batches -> campaigns (campaign_id));
+diesel::joinable!(campaign_recipients -> campaigns (campaign_id));
+diesel::joinable!(campaign_recipients -> campaign_batches (batch_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
@@ -219,4 +301,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_entries,
     outbox_messages,
     brands,
+    campaigns,
+    campaign_holds,
+    campaign_batches,
+    campaign_recipients,
 );

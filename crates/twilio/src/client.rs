@@ -80,16 +80,21 @@ impl TwilioClient {
         Ok(account)
     }
 
-    /// `POST /2010-04-01/Accounts/{parent}/Messages.json`. Retried only when Twilio certainly
-    /// never received it (connect error, 429): anything else may have sent the SMS.
+    /// `POST /2010-04-01/Accounts/{account}/Messages.json`, where the account is the message's
+    /// `account_sid` (a brand's subaccount) or else the parent. Retried only when Twilio
+    /// certainly never received it (connect error, 429): anything else may have sent the SMS.
     pub async fn send_message(&self, message: &SendMessage) -> Result<SentMessage, TwilioError> {
+        let account = match &message.account_sid {
+            Some(sid) => validate_account_sid(sid)?,
+            None => self.transport.user.as_str(),
+        };
         let form = message_form(message)?;
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let answer = self
             .transport
             .call(
                 Method::POST,
-                &format!("/2010-04-01/Accounts/{}/Messages.json", self.transport.user),
+                &format!("/2010-04-01/Accounts/{account}/Messages.json"),
                 Some(&form),
                 Retry::OnlyIfUnsent,
             )

@@ -59,6 +59,9 @@ pub enum Sender {
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendMessage {
+    /// The (sub)account whose Messages resource is used, so the message is billed to it and
+    /// refused while it is suspended. `None`: the parent account of the client.
+    pub account_sid: Option<String>,
     pub to: String,
     pub from: Sender,
     pub body: String,

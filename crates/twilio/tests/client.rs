@@ -72,6 +72,7 @@ fn field(name: &str, value: &str) -> (String, String) {
 
 fn message(from: Sender) -> SendMessage {
     SendMessage {
+        account_sid: None,
         to: "+14155550100".into(),
         from,
         body: "Sale: 20% off + free shipping & more".into(),
@@ -272,6 +273,25 @@ async fn send_posts_exactly_the_message_form_and_parses_the_answer() {
             ),
         ]]
     );
+}
+
+#[tokio::test]
+async fn send_from_a_subaccount_uses_its_messages_resource_with_the_parent_credentials() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/2010-04-01/Accounts/{SUB}/Messages.json")))
+        .and(header("authorization", basic_auth().as_str()))
+        .respond_with(ResponseTemplate::new(201).set_body_json(message_json("-0.00790".into())))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let msg = SendMessage {
+        account_sid: Some(SUB.into()),
+        ..message(Sender::From("+14155550199".into()))
+    };
+    let sent = client(&server).send(&msg).await.unwrap();
+    assert_eq!(sent.price.as_deref(), Some("-0.00790"));
+    assert_eq!(forms(&server).await[0][0], field("To", "+14155550100"));
 }
 
 #[tokio::test]
@@ -514,6 +534,10 @@ async fn invalid_input_makes_no_request() {
         },
         SendMessage {
             body: "x".repeat(1601),
+            ..message(Sender::From("+1".into()))
+        },
+        SendMessage {
+            account_sid: Some("AC../Messages".into()),
             ..message(Sender::From("+1".into()))
         },
     ];
