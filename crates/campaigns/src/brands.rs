@@ -199,7 +199,7 @@ pub async fn create(
     sid: &SubaccountSid,
     now: DateTime<Utc>,
 ) -> Result<Brand, CampaignsError> {
-    conn.transaction(async |conn| {
+    conn.transaction(async move |conn| {
         let brand = insert(conn, organization, name, sid, now).await?;
         let status = subscriptions::lookup::current_for_organization(conn, organization)
             .await?

@@ -148,7 +148,7 @@ async fn settle(
     version: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, CampaignsError> {
-    conn.transaction(async |conn| {
+    conn.transaction(async move |conn| {
         let organization: Option<Uuid> = diesel::update(
             table::table
                 .find(brand_id.as_uuid())
@@ -259,7 +259,7 @@ impl Handler for ControlHandler {
         };
         let decided_at = message.created_at;
         let mut conn = self.pool.get().await.map_err(internal)?;
-        conn.transaction::<_, CampaignsError, _>(async |conn| {
+        conn.transaction::<_, CampaignsError, _>(async move |conn| {
             request(conn, organization, wish, decided_at).await?;
             Ok(())
         })

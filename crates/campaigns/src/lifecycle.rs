@@ -38,7 +38,7 @@ impl Campaigns {
         key: &str,
     ) -> Result<Done<Campaign>, CampaignsError> {
         let now = self.now();
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let campaign = store::lock(conn, Some(organization), id).await?;
             match campaign.status {
                 CampaignStatus::Draft => {}
@@ -59,11 +59,12 @@ impl Campaigns {
             if pending == 0 {
                 return Err(CampaignsError::NoRecipients);
             }
+            // Running first: a draft holds nothing (a schema rule). A refusal rolls it back.
+            store::set_started(conn, id, key, now).await?;
             match self.launch(conn, &campaign, pending, now, true).await? {
                 Launch::Running | Launch::Completed => {}
                 Launch::Blocked(blockers) => return Err(CampaignsError::NotEligible(blockers)),
             }
-            store::set_started(conn, id, key, now).await?;
             log_change(&campaign, "started", None);
             Ok(Done {
                 value: store::find(conn, None, id).await?,
@@ -95,7 +96,7 @@ impl Campaigns {
         id: CampaignId,
     ) -> Result<Campaign, CampaignsError> {
         let now = self.now();
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let campaign = store::lock(conn, Some(organization), id).await?;
             match campaign.status {
                 CampaignStatus::Running => return Ok(campaign),
@@ -124,7 +125,7 @@ impl Campaigns {
         id: CampaignId,
     ) -> Result<Campaign, CampaignsError> {
         let now = self.now();
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let campaign = store::lock(conn, Some(organization), id).await?;
             match campaign.status {
                 CampaignStatus::Canceled => return Ok(campaign),
@@ -153,7 +154,7 @@ impl Campaigns {
         reason: PauseReason,
     ) -> Result<usize, CampaignsError> {
         let now = self.now();
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let running = store::lock_all(conn, organization, CampaignStatus::Running).await?;
             for campaign in &running {
                 self.set_paused(conn, campaign, reason, now).await?;
@@ -173,7 +174,7 @@ impl Campaigns {
         organization: OrganizationId,
     ) -> Result<usize, CampaignsError> {
         let now = self.now();
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let mut paused = store::lock_all(conn, organization, CampaignStatus::Paused).await?;
             paused.retain(|c| c.pause_reason.is_some_and(PauseReason::is_billing));
             paused.sort_by_key(|c| (c.created_at, c.id));
@@ -209,7 +210,7 @@ impl Campaigns {
         reason: PauseReason,
     ) -> Result<Campaign, CampaignsError> {
         let now = self.now();
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let campaign = store::lock(conn, scope, id).await?;
             match campaign.status {
                 CampaignStatus::Running | CampaignStatus::Paused => {}

@@ -142,7 +142,7 @@ impl Campaigns {
         recipient: i64,
         resolution: &Resolution,
     ) -> Result<Recipient, CampaignsError> {
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let campaign = store::lock(conn, Some(organization), id).await?;
             resolve_locked(conn, self, &campaign, recipient, resolution).await
         })

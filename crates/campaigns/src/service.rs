@@ -99,7 +99,7 @@ impl Campaigns {
         let segmentation = segments::segment(new.body.as_str());
         let cost = funds::times(new.price_per_segment, i64::from(segmentation.segments))?;
         let now = self.now();
-        conn.transaction(async |conn| {
+        conn.transaction(async move |conn| {
             let brand = crate::brands::get(conn, new.brand_id).await?;
             if brand.organization_id != organization {
                 return Err(CampaignsError::BrandNotFound);
@@ -170,7 +170,7 @@ impl Campaigns {
         unique.dedup();
         let now = self.now();
         let added = conn
-            .transaction(async |conn| {
+            .transaction(async move |conn| {
                 let campaign = store::lock(conn, Some(organization), id).await?;
                 if campaign.status != crate::CampaignStatus::Draft {
                     return Err(CampaignsError::InvalidState {

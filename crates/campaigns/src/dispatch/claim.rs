@@ -54,7 +54,7 @@ pub(crate) async fn claim(
     config: &DispatchConfig,
     id: CampaignId,
 ) -> Result<Claim, CampaignsError> {
-    conn.transaction(async |conn| {
+    conn.transaction(async move |conn| {
         let now = campaigns.now();
         let mut campaign = store::lock(conn, None, id).await?;
         let recovered = recover::abandoned(conn, campaigns, &campaign, now).await?;

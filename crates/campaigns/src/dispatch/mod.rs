@@ -89,6 +89,8 @@ pub struct BatchCounts {
     pub recovered: usize,
     /// Captured (or debited) for this batch.
     pub charged: i64,
+    /// This batch was the campaign's last: it completed and its hold was released.
+    pub completed: bool,
 }
 
 /// What one [`Dispatcher::run_once`] did.
@@ -177,6 +179,7 @@ impl<S: MessageSender> Dispatcher<S> {
                     report.failed += counts.failed;
                     report.unconfirmed += counts.unconfirmed;
                     report.recovered += counts.recovered;
+                    report.completed += usize::from(counts.completed);
                 }
             }
         }
@@ -207,12 +210,14 @@ impl<S: MessageSender> Dispatcher<S> {
     async fn send_all(&self, batch: &Batch) -> Vec<(i64, Outcome)> {
         let halted = AtomicBool::new(false);
         let halted = &halted;
-        stream::iter(&batch.recipients)
+        // Owned items: a stream over borrowed ones makes the future not `Send` for every
+        // lifetime, which a spawned worker needs.
+        stream::iter(batch.recipients.clone())
             .map(|recipient| async move {
                 if halted.load(Ordering::Acquire) {
                     return (recipient.id, Outcome::NotAttempted);
                 }
-                let message = self.message(batch, recipient);
+                let message = self.message(batch, &recipient);
                 let outcome = Outcome::classify(self.sender.send(&message).await);
                 if outcome.halts() {
                     halted.store(true, Ordering::Release);

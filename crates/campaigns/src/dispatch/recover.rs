@@ -53,7 +53,7 @@ pub(crate) async fn abandoned_everywhere(
     let mut recovered = 0;
     for id in ids {
         recovered += conn
-            .transaction(async |conn| {
+            .transaction(async move |conn| {
                 let campaign = store::lock(conn, None, CampaignId::from_uuid(id)).await?;
                 let count = abandoned(conn, campaigns, &campaign, now).await?;
                 if campaign.status != crate::CampaignStatus::Running {

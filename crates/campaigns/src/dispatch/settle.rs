@@ -32,7 +32,7 @@ pub(crate) async fn settle(
     batch: &Batch,
     outcomes: Vec<(i64, Outcome)>,
 ) -> Result<BatchCounts, CampaignsError> {
-    conn.transaction(async |conn| {
+    conn.transaction(async move |conn| {
         let now = campaigns.now();
         let campaign = store::lock(conn, None, batch.campaign).await?;
         let rows: Vec<(i64, RowUpdate)> = outcomes
@@ -68,7 +68,7 @@ pub(crate) async fn settle(
             tracing::warn!(campaign = %campaign.id, batch = %batch.id,
                 "batch stopped on a Twilio answer meaning trouble; the campaign waits before its next batch");
         }
-        campaigns.settle_status(conn, &campaign, now).await?;
+        counts.completed = campaigns.settle_status(conn, &campaign, now).await?;
         log_batch(&campaign, batch, &counts);
         Ok(counts)
     })
@@ -223,6 +223,8 @@ fn log_batch(campaign: &crate::Campaign, batch: &Batch, counts: &BatchCounts) {
         charged = counts.charged,
         "campaign batch settled"
     );
-    metrics::counter!("campaign_messages_sent_total").increment(counts.sent as u64);
-    metrics::counter!("campaign_messages_failed_total").increment(counts.failed as u64);
+    let n = |count: usize| u64::try_from(count).unwrap_or(u64::MAX);
+    metrics::counter!("campaign_messages_sent_total").increment(n(counts.sent));
+    metrics::counter!("campaign_messages_failed_total").increment(n(counts.failed));
+    metrics::counter!("campaign_messages_unconfirmed_total").increment(n(counts.unconfirmed));
 }
