@@ -286,34 +286,44 @@ impl Campaigns {
             return Ok(Launch::Completed);
         }
         let required = funds::times(campaign.cost_per_message, pending + sending)?;
-        let open_hold = match campaign.hold_id {
-            Some(hold_id) if reuse_hold => {
+        let current = match campaign.hold_id {
+            Some(hold_id) => {
                 let wallet_id = self
                     .ledger
                     .wallet_for_organization(conn, campaign.organization_id)
                     .await?;
                 let hold = self.ledger.hold_details(conn, wallet_id, hold_id).await?;
-                (hold.status == ledger::HoldStatus::Open && hold.expires_at > now)
-                    .then_some(hold.remaining)
+                (hold.status == ledger::HoldStatus::Open).then_some(hold)
             }
-            _ => None,
+            None => None,
         };
-        let funding = match open_hold {
-            Some(remaining) => Funding::Hold {
-                remaining,
+        let reusable = current
+            .as_ref()
+            .filter(|hold| reuse_hold && hold.expires_at > now);
+        let funding = match reusable {
+            Some(hold) => Funding::Hold {
+                remaining: hold.remaining,
                 required,
             },
             None => Funding::Available {
                 required: funds::times(campaign.cost_per_message, pending)?,
             },
         };
-        let facts = eligibility::load_facts(
+        let mut facts = eligibility::load_facts(
             conn,
             &self.ledger,
             campaign.organization_id,
             Some(campaign.brand_id),
         )
         .await?;
+        if let (None, Some(old)) = (reusable, &current) {
+            // The old hold is released before the new one is placed: its money counts.
+            facts.wallet.available = facts
+                .wallet
+                .available
+                .checked_add(old.remaining)
+                .map_err(|_| CampaignsError::CostOverflow)?;
+        }
         let blockers = eligibility::decide(&facts, funding);
         if !blockers.is_empty() {
             return Ok(Launch::Blocked(blockers));
@@ -357,6 +367,10 @@ impl Campaigns {
             funds::release_if_idle(conn, &self.ledger, campaign).await?;
             log_change(campaign, "completed", None);
             return Ok(true);
+        }
+        if campaign.status == CampaignStatus::Canceled {
+            // A batch in flight when it was canceled returns its unsent recipients to pending.
+            store::cancel_pending(conn, campaign.id, now).await?;
         }
         if campaign.status != CampaignStatus::Draft {
             funds::release_if_idle(conn, &self.ledger, campaign).await?;

@@ -300,7 +300,8 @@ async fn a_frozen_wallet_pauses_the_running_campaign_at_the_next_batch_and_unfre
 
 #[tokio::test]
 async fn a_long_campaign_renews_its_hold_between_batches() {
-    let world = World::new(10_000).await;
+    // Exactly the campaign's cost: the renewal must count the old hold's money as available.
+    let world = World::new(100).await;
     let id = world.started(20, 5).await;
     let twilio = FakeTwilio::default();
     let dispatcher = world.dispatcher(twilio.clone(), 10);
@@ -409,5 +410,54 @@ async fn trouble_at_twilio_stops_the_batch_and_the_campaign_waits() {
         usd(50),
         "nine sent and one maybe sent are charged"
     );
+    world.assert_books(id, 0).await;
+}
+
+#[tokio::test]
+async fn a_cancel_during_a_batch_leaves_nothing_pending() {
+    let world = World::new(10_000).await;
+    let id = world.started(6, 5).await;
+    let twilio = FakeTwilio::default();
+    let (pool, campaigns, organization) = (
+        world.pool.clone(),
+        world.campaigns.clone(),
+        world.organization,
+    );
+    twilio.on_send(move |message| {
+        let (pool, campaigns) = (pool.clone(), campaigns.clone());
+        let first = message.to.ends_with("0000000");
+        async move {
+            if first {
+                let mut conn = pool.get().await.unwrap();
+                campaigns.cancel(&mut conn, organization, id).await.unwrap();
+            }
+        }
+    });
+    // The second send is rate limited: it stops the batch and would go back to pending.
+    twilio.script([Ok(()), Err(api_error(429, None))]);
+    let config = campaigns::DispatchConfig {
+        batch_size: 10,
+        concurrency: 1,
+        ..campaigns::DispatchConfig::default()
+    };
+    let dispatcher = Dispatcher::new(
+        world.pool.clone(),
+        world.campaigns.clone(),
+        twilio.clone(),
+        config,
+    );
+    dispatcher.dispatch_batch(id).await.unwrap();
+    let summary = world.summary(id).await;
+    assert_eq!(summary.campaign.status, CampaignStatus::Canceled);
+    assert_eq!(
+        (summary.recipients.sent, summary.recipients.canceled),
+        (1, 5)
+    );
+    assert_eq!(summary.recipients.pending, 0);
+    assert_eq!(
+        (summary.captured, summary.released, summary.reserved),
+        (usd(5), usd(25), usd(0))
+    );
+    assert_eq!(world.wallet().await.held, usd(0));
     world.assert_books(id, 0).await;
 }
