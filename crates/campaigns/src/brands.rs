@@ -16,35 +16,7 @@ use uuid::Uuid;
 
 use crate::{CampaignsError, messaging::Wish};
 
-/// A brand's id (UUID v7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BrandId(Uuid);
-
-impl BrandId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for BrandId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for BrandId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use primitives::BrandId;
 
 /// A brand's display name: 1 to 200 characters, no control characters, trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +144,7 @@ impl TryFrom<BrandRow> for Brand {
         let messaging_wish = Wish::parse_stored(&row.messaging_wish)
             .ok_or_else(|| CampaignsError::Corrupt(format!("brand {}: messaging_wish", row.id)))?;
         Ok(Self {
-            id: BrandId(row.id),
+            id: BrandId::from_uuid(row.id),
             organization_id: OrganizationId::from_uuid(row.organization_id),
             name: row.name,
             twilio_subaccount_sid: row.twilio_subaccount_sid,

@@ -10,35 +10,7 @@ use uuid::Uuid;
 
 use crate::{BrandId, CampaignsError, Sender, segments::Encoding};
 
-/// A campaign's id (UUID v7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CampaignId(Uuid);
-
-impl CampaignId {
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for CampaignId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for CampaignId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub use primitives::CampaignId;
 
 /// Where a campaign is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,7 +183,7 @@ impl TryFrom<CampaignRow> for Campaign {
             None => None,
         };
         Ok(Self {
-            id: CampaignId(row.id),
+            id: CampaignId::from_uuid(row.id),
             organization_id: OrganizationId::from_uuid(row.organization_id),
             brand_id: BrandId::from_uuid(row.brand_id),
             sender: Sender::from_stored(&row.sender_kind, row.sender)

@@ -199,18 +199,8 @@ async fn record_error(
     Ok(())
 }
 
-/// At most [`MAX_ERROR_CHARS`], control characters as spaces, never empty.
 fn sanitize(message: &str) -> String {
-    let text: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_ERROR_CHARS)
-        .collect();
-    if text.trim().is_empty() {
-        "unknown error".to_owned()
-    } else {
-        text
-    }
+    crate::input::error_text(message, MAX_ERROR_CHARS)
 }
 
 /// Our own trouble (pool, database): worth another attempt.

@@ -19,6 +19,21 @@ pub(crate) fn display_name(field: &'static str, value: &str) -> Result<String, C
     Ok(value.to_owned())
 }
 
+/// An error text fit to store and show: at most `max_chars`, control characters as spaces,
+/// never empty.
+pub(crate) fn error_text(message: &str, max_chars: usize) -> String {
+    let text: String = message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max_chars)
+        .collect();
+    if text.trim().is_empty() {
+        "unknown error".to_owned()
+    } else {
+        text
+    }
+}
+
 /// A campaign's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignName(String);

@@ -86,6 +86,14 @@ typed_id!(
     /// One subscription of an organization (an organization may have had several over time).
     SubscriptionId
 );
+typed_id!(
+    /// A brand of an organization: who its campaigns are sent as, through its Twilio subaccount.
+    BrandId
+);
+typed_id!(
+    /// A messaging campaign of a brand.
+    CampaignId
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,8 @@ mod money;
 
 pub use backoff::RetryPolicy;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{ApiKeyId, EntryId, HoldId, OrganizationId, SubscriptionId, WalletId};
+pub use ids::{
+    ApiKeyId, BrandId, CampaignId, EntryId, HoldId, OrganizationId, SubscriptionId, WalletId,
+};
 pub use iso_currency::Currency;
 pub use money::{AmountError, Money, MoneyError, currency_exponent, parse_currency};

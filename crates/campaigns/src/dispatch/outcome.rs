@@ -174,18 +174,8 @@ fn bounded(text: String, max: usize) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// At most 500 characters, control characters as spaces, never empty.
-pub(crate) fn sanitize(message: &str) -> String {
-    let text: String = message
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(MAX_ERROR_CHARS)
-        .collect();
-    if text.trim().is_empty() {
-        "unknown error".to_owned()
-    } else {
-        text
-    }
+fn sanitize(message: &str) -> String {
+    crate::input::error_text(message, MAX_ERROR_CHARS)
 }
 
 #[cfg(test)]

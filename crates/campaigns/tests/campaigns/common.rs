@@ -33,6 +33,32 @@ use testkit::TestDb;
 use twilio::{MessageSender, MessageStatus, SendMessage, SentMessage, TwilioError};
 
 pub const SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+/// The parent Twilio account and its auth token, for the real client against wiremock.
+pub const PARENT: &str = "AC00000000000000000000000000000000";
+pub const TOKEN: &str = "parent-auth-token";
+
+/// The real Twilio client against `base_url`, one attempt per call (the outbox or the
+/// dispatcher decides what happens next), a short timeout.
+pub fn twilio_client(base_url: &str) -> twilio::TwilioClient {
+    let mut config = twilio::TwilioConfig::new(PARENT, SecretString::from(TOKEN.to_owned()));
+    config.base_url = base_url.to_owned();
+    config.timeout = StdDuration::from_millis(500);
+    config.retry = primitives::RetryPolicy {
+        max_attempts: 1,
+        ..primitives::RetryPolicy::DEFAULT
+    };
+    twilio::TwilioClient::new(config).unwrap()
+}
+
+/// The Basic credentials Twilio expects from the parent account.
+pub fn basic_auth() -> String {
+    use base64::Engine;
+    let raw = format!("{PARENT}:{TOKEN}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
 
 pub fn start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_798_761_600, 0).unwrap()
@@ -229,12 +255,45 @@ impl World {
     }
 
     pub fn dispatcher<S: MessageSender>(&self, sender: S, batch_size: usize) -> Dispatcher<S> {
+        self.dispatcher_with(sender, batch_size, 4)
+    }
+
+    pub fn dispatcher_with<S: MessageSender>(
+        &self,
+        sender: S,
+        batch_size: usize,
+        concurrency: usize,
+    ) -> Dispatcher<S> {
         let config = DispatchConfig {
             batch_size,
-            concurrency: 4,
+            concurrency,
             ..DispatchConfig::default()
         };
         Dispatcher::new(self.pool.clone(), self.campaigns.clone(), sender, config)
+    }
+
+    /// Freezes (`true`) or unfreezes the wallet for `source`, as an operator.
+    pub async fn set_frozen(&self, source: ledger::FreezeSource, frozen: bool) {
+        let mut conn = self.conn().await;
+        let wallet_id = self.wallet_id(&mut conn).await;
+        let reason = ledger::Reason::parse("operator check").unwrap();
+        if frozen {
+            let request = ledger::FreezeRequest {
+                wallet_id,
+                source,
+                reason,
+                actor: Actor::admin(),
+            };
+            self.ledger.freeze(&mut conn, request).await.unwrap();
+        } else {
+            let request = ledger::UnfreezeRequest {
+                wallet_id,
+                source,
+                reason,
+                actor: Actor::admin(),
+            };
+            self.ledger.unfreeze(&mut conn, request).await.unwrap();
+        }
     }
 
     /// The books after a scenario: the wallet reconciles; what the campaign's holds captured is

@@ -11,42 +11,20 @@ use campaigns::{
 use chrono::Duration;
 use ledger::{Actor, Counterparty, DebitRequest, Reference};
 use outbox::{Handler, Outbox, RetryPolicy};
-use primitives::RetryPolicy as HttpRetry;
-use secrecy::SecretString;
 use subscriptions::{FailureReason, SubscriptionEvent, SubscriptionStatus, lookup};
-use twilio::{TwilioClient, TwilioConfig};
+use twilio::TwilioClient;
 use wiremock::{
     Mock, MockServer, ResponseTemplate,
     matchers::{body_string, header, method, path},
 };
 
 use crate::{
-    common::{FakeTwilio, SID, World, usd},
+    common::{FakeTwilio, SID, TOKEN, World, basic_auth, usd},
     dispatch::drain,
 };
 
-const PARENT: &str = "AC00000000000000000000000000000000";
-const TOKEN: &str = "parent-auth-token";
-
-fn basic_auth() -> String {
-    use base64::Engine;
-    let raw = format!("{PARENT}:{TOKEN}");
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
-
-/// The real client against `server`, one attempt per call (the outbox does the retrying).
 fn client(server: &MockServer) -> TwilioClient {
-    let mut config = TwilioConfig::new(PARENT, SecretString::from(TOKEN.to_owned()));
-    config.base_url = server.uri();
-    config.timeout = StdDuration::from_millis(500);
-    config.retry = HttpRetry {
-        max_attempts: 1,
-        ..HttpRetry::DEFAULT
-    };
-    TwilioClient::new(config).unwrap()
+    crate::common::twilio_client(&server.uri())
 }
 
 fn account(status: &str) -> ResponseTemplate {

@@ -210,17 +210,7 @@ async fn a_stalled_worker_settling_after_recovery_resolves_what_it_saw() {
         Err(api_error(500, None)),
         Ok(()),
     ]);
-    let config = campaigns::DispatchConfig {
-        batch_size: 10,
-        concurrency: 1,
-        ..campaigns::DispatchConfig::default()
-    };
-    let stalled = campaigns::Dispatcher::new(
-        world.pool.clone(),
-        world.campaigns.clone(),
-        slow.clone(),
-        config,
-    );
+    let stalled = world.dispatcher_with(slow.clone(), 10, 1);
     let task = tokio::spawn(async move { stalled.dispatch_batch(id).await });
     sends(&slow, 1).await;
 

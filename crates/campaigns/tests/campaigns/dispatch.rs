@@ -10,13 +10,10 @@ use chrono::Duration;
 use db::schema::campaign_batches;
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
-use ledger::{Actor, FreezeSource, Reason, UnfreezeRequest};
+use ledger::FreezeSource;
 use twilio::{MessageSender, Sender};
 
-use crate::{
-    common::{FakeTwilio, SID, World, api_error, usd},
-    lifecycle::freeze,
-};
+use crate::common::{FakeTwilio, SID, World, api_error, usd};
 
 /// Dispatches batches until the campaign stops producing them.
 pub async fn drain<S: MessageSender>(
@@ -227,7 +224,7 @@ async fn a_frozen_wallet_pauses_the_running_campaign_at_the_next_batch_and_unfre
     let twilio = FakeTwilio::default();
     let dispatcher = world.dispatcher(twilio.clone(), 10);
     dispatcher.dispatch_batch(id).await.unwrap();
-    freeze(&world, FreezeSource::Admin).await;
+    world.set_frozen(FreezeSource::Admin, true).await;
     match dispatcher.dispatch_batch(id).await.unwrap() {
         BatchReport::Paused(blockers) => {
             assert_eq!(blockers.len(), 1);
@@ -257,24 +254,7 @@ async fn a_frozen_wallet_pauses_the_running_campaign_at_the_next_batch_and_unfre
         0,
         "still frozen"
     );
-    let wallet_id = world
-        .ledger
-        .wallet_for_organization(&mut conn, world.organization)
-        .await
-        .unwrap();
-    world
-        .ledger
-        .unfreeze(
-            &mut conn,
-            UnfreezeRequest {
-                wallet_id,
-                source: FreezeSource::Admin,
-                reason: Reason::parse("checked").unwrap(),
-                actor: Actor::admin(),
-            },
-        )
-        .await
-        .unwrap();
+    world.set_frozen(FreezeSource::Admin, false).await;
     // Nothing announces an unfreeze: the periodic sweep finds the campaign.
     assert_eq!(
         campaigns::organizations_with_billing_pauses(&mut conn)
@@ -331,17 +311,7 @@ async fn trouble_at_twilio_stops_the_batch_and_the_campaign_waits() {
     let twilio = FakeTwilio::default();
     // Sent, then rate limited (never processed), then a 503 (maybe processed).
     twilio.script([Ok(()), Err(api_error(429, Some(20429)))]);
-    let config = campaigns::DispatchConfig {
-        batch_size: 10,
-        concurrency: 1,
-        ..campaigns::DispatchConfig::default()
-    };
-    let dispatcher = Dispatcher::new(
-        world.pool.clone(),
-        world.campaigns.clone(),
-        twilio.clone(),
-        config,
-    );
+    let dispatcher = world.dispatcher_with(twilio.clone(), 10, 1);
     match dispatcher.dispatch_batch(id).await.unwrap() {
         BatchReport::Sent(counts) => {
             assert_eq!(
@@ -435,17 +405,7 @@ async fn a_cancel_during_a_batch_leaves_nothing_pending() {
     });
     // The second send is rate limited: it stops the batch and would go back to pending.
     twilio.script([Ok(()), Err(api_error(429, None))]);
-    let config = campaigns::DispatchConfig {
-        batch_size: 10,
-        concurrency: 1,
-        ..campaigns::DispatchConfig::default()
-    };
-    let dispatcher = Dispatcher::new(
-        world.pool.clone(),
-        world.campaigns.clone(),
-        twilio.clone(),
-        config,
-    );
+    let dispatcher = world.dispatcher_with(twilio.clone(), 10, 1);
     dispatcher.dispatch_batch(id).await.unwrap();
     let summary = world.summary(id).await;
     assert_eq!(summary.campaign.status, CampaignStatus::Canceled);

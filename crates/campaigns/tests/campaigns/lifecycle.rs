@@ -4,7 +4,7 @@ use campaigns::{
     CampaignName, CampaignStatus, CampaignsError, MessageBody, NewCampaign, PauseReason,
     RecipientStatus, Sender, eligibility::Blocker,
 };
-use ledger::{Actor, FreezeRequest, FreezeSource, Reason};
+use ledger::FreezeSource;
 use primitives::{Currency, Money, OrganizationId};
 
 use crate::common::{FakeTwilio, World, numbers, usd};
@@ -84,7 +84,7 @@ async fn insufficient_funds_at_start_sends_nothing_and_changes_nothing() {
 async fn a_frozen_wallet_refuses_the_start() {
     let world = World::new(10_000).await;
     let id = world.campaign(3, 5).await;
-    freeze(&world, FreezeSource::Admin).await;
+    world.set_frozen(FreezeSource::Admin, true).await;
     let error = world.start(id).await.unwrap_err();
     assert_eq!(error.code(), "FROZEN_WALLET");
     assert_eq!(
@@ -92,28 +92,6 @@ async fn a_frozen_wallet_refuses_the_start() {
         CampaignStatus::Draft
     );
     assert_eq!(world.wallet().await.held, usd(0));
-}
-
-pub async fn freeze(world: &World, source: FreezeSource) {
-    let mut conn = world.conn().await;
-    let wallet_id = world
-        .ledger
-        .wallet_for_organization(&mut conn, world.organization)
-        .await
-        .unwrap();
-    world
-        .ledger
-        .freeze(
-            &mut conn,
-            FreezeRequest {
-                wallet_id,
-                source,
-                reason: Reason::parse("operator check").unwrap(),
-                actor: Actor::admin(),
-            },
-        )
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -365,7 +343,7 @@ async fn resume_refuses_with_every_reason_and_changes_nothing() {
         .pause(&mut conn, world.organization, id)
         .await
         .unwrap();
-    freeze(&world, FreezeSource::Admin).await;
+    world.set_frozen(FreezeSource::Admin, true).await;
     let error = world
         .campaigns
         .resume(&mut conn, world.organization, id)

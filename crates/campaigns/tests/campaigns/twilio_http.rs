@@ -12,24 +12,14 @@ use wiremock::{
     matchers::{body_string_contains, header, method, path},
 };
 
-use crate::common::{SID, World, usd};
-
-const PARENT: &str = "AC00000000000000000000000000000000";
-const TOKEN: &str = "parent-auth-token";
+use crate::common::{PARENT, SID, TOKEN, World, basic_auth, usd};
 
 fn messages_path() -> String {
     format!("/2010-04-01/Accounts/{SID}/Messages.json")
 }
 
 fn client(server: &MockServer) -> TwilioClient {
-    let mut config = TwilioConfig::new(PARENT, SecretString::from(TOKEN.to_owned()));
-    config.base_url = server.uri();
-    config.timeout = StdDuration::from_millis(500);
-    config.retry = HttpRetry {
-        max_attempts: 1,
-        ..HttpRetry::DEFAULT
-    };
-    TwilioClient::new(config).unwrap()
+    crate::common::twilio_client(&server.uri())
 }
 
 fn created(n: u32) -> ResponseTemplate {
@@ -67,11 +57,7 @@ fn dispatcher(world: &World, server: &MockServer) -> Dispatcher<TwilioClient> {
 async fn each_message_is_posted_to_the_brands_subaccount_exactly_as_twilio_expects() {
     let world = World::new(10_000).await;
     let server = MockServer::start().await;
-    use base64::Engine;
-    let auth = format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{PARENT}:{TOKEN}"))
-    );
+    let auth = basic_auth();
     Mock::given(method("POST"))
         .and(path(messages_path()))
         .and(header("authorization", auth.as_str()))
