@@ -41,6 +41,9 @@ CREATE TABLE campaigns (
     hold_seq            integer NOT NULL DEFAULT 0 CHECK (hold_seq >= 0),
     -- No batch is claimed before this (a pause after a Twilio answer that may mean trouble).
     dispatch_after      timestamptz,
+    -- Every pending recipient's id is above this: claims start here instead of walking the
+    -- index entries of recipients already sent (dead until vacuumed).
+    claim_after         bigint NOT NULL DEFAULT 0 CHECK (claim_after >= 0),
     created_at          timestamptz NOT NULL,
     updated_at          timestamptz NOT NULL,
     started_at          timestamptz,
@@ -49,8 +52,12 @@ CREATE TABLE campaigns (
         REFERENCES brands (id, organization_id),
     CONSTRAINT campaigns_cost CHECK (cost_per_message = price_per_segment * segments),
     CONSTRAINT campaigns_pause_reason CHECK ((status = 'paused') = (pause_reason IS NOT NULL)),
-    CONSTRAINT campaigns_started CHECK ((status = 'draft') = (started_at IS NULL)
-                                        AND (status = 'draft') = (start_key IS NULL)),
+    -- Started exactly when it has a start key; only a draft, or a draft that was canceled,
+    -- never started.
+    CONSTRAINT campaigns_started CHECK ((started_at IS NULL) = (start_key IS NULL)
+                                        AND (status <> 'draft' OR started_at IS NULL)
+                                        AND (status IN ('draft', 'canceled')
+                                             OR started_at IS NOT NULL)),
     CONSTRAINT campaigns_finished CHECK ((status IN ('completed', 'canceled'))
                                          = (finished_at IS NOT NULL)),
     -- Only a running campaign may still reserve money without a batch in flight; the

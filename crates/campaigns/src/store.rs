@@ -223,6 +223,20 @@ pub(crate) async fn set_dispatch_after(
     Ok(())
 }
 
+/// Makes sure claims look at recipients above `after` again (see `dispatch::claim`).
+pub(crate) async fn lower_claim_cursor(
+    conn: &mut AsyncPgConnection,
+    id: CampaignId,
+    after: i64,
+) -> Result<(), CampaignsError> {
+    diesel::update(campaigns::table.find(id.as_uuid()))
+        .filter(campaigns::claim_after.gt(after.max(0)))
+        .set(campaigns::claim_after.eq(after.max(0)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub(crate) async fn insert_campaign_hold(
     conn: &mut AsyncPgConnection,
     campaign: CampaignId,

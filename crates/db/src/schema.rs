@@ -210,6 +210,7 @@ diesel::table! {
         hold_id -> Nullable<Uuid>,
         hold_seq -> Int4,
         dispatch_after -> Nullable<Timestamptz>,
+        claim_after -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         started_at -> Nullable<Timestamptz>,

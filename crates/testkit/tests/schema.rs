@@ -56,7 +56,7 @@ macro_rules! impl_column_list {
     () => {};
 }
 
-// Up to 24 columns, the widest table (`campaigns` has 22); diesel itself allows 32.
+// Up to 24 columns, the widest table (`campaigns` has 23); diesel itself allows 32.
 impl_column_list!(
     C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C15, C16, C17, C18, C19, C20, C21,
     C22, C23, C24

@@ -171,8 +171,47 @@ struct ClaimedRow {
     phone: String,
 }
 
-/// Records the batch and marks up to `size` pending recipients `sending` under a lease,
-/// skipping rows another transaction holds.
+/// One statement: the next `size` pending recipients after the campaign's cursor become
+/// `sending` under the batch's lease (skipping rows another transaction holds), and the cursor
+/// moves past them.
+///
+/// Why the cursor: a sent recipient leaves the partial index of pending ones only when vacuum
+/// removes its dead entry, so a scan from the campaign's first id steps over every recipient
+/// already sent (measured: the claim grew from 5 to 30 ms over 100,000 recipients). The order is
+/// spelled `campaign_id, id` so that only that partial index can provide it; by `id` alone the
+/// planner may walk the primary key instead.
+async fn claim_rows(
+    conn: &mut AsyncPgConnection,
+    campaign: &Campaign,
+    batch_id: Uuid,
+    lease_until: DateTime<Utc>,
+    size: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<ClaimedRow>, CampaignsError> {
+    Ok(diesel::sql_query(
+        "WITH picked AS ( \
+             SELECT id FROM campaign_recipients \
+             WHERE campaign_id = $1 AND status = 'pending' \
+               AND id > (SELECT claim_after FROM campaigns WHERE id = $1) \
+             ORDER BY campaign_id, id LIMIT $5 FOR UPDATE SKIP LOCKED), \
+         cursor AS ( \
+             UPDATE campaigns SET claim_after = (SELECT max(id) FROM picked) \
+             WHERE id = $1 AND EXISTS (SELECT 1 FROM picked)) \
+         UPDATE campaign_recipients AS r \
+         SET status = 'sending', batch_id = $2, claimed_until = $3, updated_at = $4 \
+         FROM picked WHERE r.id = picked.id \
+         RETURNING r.id, r.phone",
+    )
+    .bind::<SqlUuid, _>(campaign.id.as_uuid())
+    .bind::<SqlUuid, _>(batch_id)
+    .bind::<Timestamptz, _>(lease_until)
+    .bind::<Timestamptz, _>(now)
+    .bind::<BigInt, _>(size)
+    .load(conn)
+    .await?)
+}
+
+/// Records the batch and marks up to `size` pending recipients `sending` under a lease.
 async fn take(
     conn: &mut AsyncPgConnection,
     config: &DispatchConfig,
@@ -196,21 +235,16 @@ async fn take(
         ))
         .execute(conn)
         .await?;
-    let rows: Vec<ClaimedRow> = diesel::sql_query(
-        "UPDATE campaign_recipients AS r \
-         SET status = 'sending', batch_id = $2, claimed_until = $3, updated_at = $4 \
-         WHERE r.id IN (SELECT id FROM campaign_recipients \
-                        WHERE campaign_id = $1 AND status = 'pending' \
-                        ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-         RETURNING r.id, r.phone",
-    )
-    .bind::<SqlUuid, _>(campaign.id.as_uuid())
-    .bind::<SqlUuid, _>(batch_id)
-    .bind::<Timestamptz, _>(lease_until)
-    .bind::<Timestamptz, _>(now)
-    .bind::<BigInt, _>(size)
-    .load(conn)
-    .await?;
+    let mut rows = claim_rows(conn, campaign, batch_id, lease_until, size, now).await?;
+    if rows.is_empty() {
+        // The cursor is a shortcut, not the truth: should a pending recipient ever sit below it,
+        // start from the beginning once rather than leave it unsent.
+        diesel::update(campaigns::table.find(campaign.id.as_uuid()))
+            .set(campaigns::claim_after.eq(0))
+            .execute(conn)
+            .await?;
+        rows = claim_rows(conn, campaign, batch_id, lease_until, size, now).await?;
+    }
     if rows.len() != usize::try_from(size).unwrap_or(0) {
         let claimed = i32::try_from(rows.len()).map_err(|_| CampaignsError::CostOverflow)?;
         if claimed == 0 {

@@ -62,6 +62,17 @@ pub(crate) async fn settle(
             }
         }
         counts.charged = charge(conn, campaigns, &campaign, batch, &charge_ids).await?;
+        let returned = outcomes
+            .iter()
+            .filter(|(id, outcome)| {
+                on_time.contains(id) && outcome.status() == RecipientStatus::Pending
+            })
+            .map(|(id, _)| *id)
+            .min();
+        if let Some(first) = returned {
+            // Back to pending below the claim cursor: move the cursor back so they are found.
+            store::lower_claim_cursor(conn, campaign.id, first - 1).await?;
+        }
         record_batch(conn, batch, &counts, now).await?;
         if outcomes.iter().any(|(_, outcome)| outcome.halts()) {
             store::set_dispatch_after(conn, campaign.id, Some(now + config.trouble_backoff)).await?;

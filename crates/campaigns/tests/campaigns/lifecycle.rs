@@ -410,3 +410,21 @@ async fn cancel_releases_the_hold_and_cancels_pending_recipients() {
     assert_eq!(recipients.len(), 4);
     world.assert_books(id, 0).await;
 }
+
+#[tokio::test]
+async fn a_draft_can_be_canceled_and_never_starts() {
+    let world = World::new(10_000).await;
+    let id = world.campaign(3, 5).await;
+    let mut conn = world.conn().await;
+    let canceled = world
+        .campaigns
+        .cancel(&mut conn, world.organization, id)
+        .await
+        .unwrap();
+    assert_eq!(canceled.status, CampaignStatus::Canceled);
+    assert_eq!((canceled.started_at, canceled.start_key), (None, None));
+    assert_eq!(world.summary(id).await.recipients.canceled, 3);
+    let error = world.start(id).await.unwrap_err();
+    assert_eq!(error.code(), "CAMPAIGN_STATE_CONFLICT");
+    assert_eq!(world.wallet().await.held, usd(0));
+}
