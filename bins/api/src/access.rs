@@ -1,6 +1,8 @@
-//! Who may touch an organization's wallet or subscription: extractors that check access before
-//! anything else (in particular before a body is parsed), so a refused caller learns nothing and
-//! costs little.
+//! Who may touch an organization's wallet, subscription, brands or campaigns: extractors that
+//! check access before anything else (in particular before a body is parsed), so a refused
+//! caller learns nothing and costs little.
+
+use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
@@ -9,7 +11,10 @@ use ledger::Actor;
 use primitives::OrganizationId;
 use serde::Deserialize;
 
-use crate::{AppState, error::wallet_not_found};
+use crate::{
+    AppState,
+    error::{brand_not_found, campaign_not_found, organization_not_found, wallet_not_found},
+};
 
 /// The organization named in the path; other path parameters (a hold id) are ignored here.
 #[derive(Debug, Deserialize)]
@@ -49,6 +54,82 @@ impl FromRequestParts<AppState> for WalletCaller {
         Ok(Self {
             organization_id,
             principal,
+        })
+    }
+}
+
+/// What a route of an organization reads or changes, which decides what another organization's
+/// key is told: exactly what a missing resource of that kind answers (G11).
+pub trait ScopedResource: Send + Sync + 'static {
+    fn not_found() -> ApiError;
+}
+
+/// The organization itself, or a collection of it (`.../brands`, `.../campaigns`,
+/// `.../send-eligibility`): 404 `ORGANIZATION_NOT_FOUND`.
+#[derive(Debug, Clone, Copy)]
+pub struct OrganizationResource;
+
+/// One brand (`.../brands/{brand_id}`): 404 `BRAND_NOT_FOUND`.
+#[derive(Debug, Clone, Copy)]
+pub struct BrandResource;
+
+/// One campaign or what belongs to it (`.../campaigns/{campaign_id}/...`): 404
+/// `CAMPAIGN_NOT_FOUND`.
+#[derive(Debug, Clone, Copy)]
+pub struct CampaignResource;
+
+impl ScopedResource for OrganizationResource {
+    fn not_found() -> ApiError {
+        organization_not_found()
+    }
+}
+
+impl ScopedResource for BrandResource {
+    fn not_found() -> ApiError {
+        brand_not_found()
+    }
+}
+
+impl ScopedResource for CampaignResource {
+    fn not_found() -> ApiError {
+        campaign_not_found()
+    }
+}
+
+/// A caller allowed to act on the organization in the path: the admin or one of that
+/// organization's keys. Any other organization gets the 404 of the resource `R` names, the same
+/// as for a missing one (G11); no credential is a 401. Like [`WalletCaller`], for the
+/// organization's brands and campaigns.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgCaller<R = OrganizationResource> {
+    pub organization_id: OrganizationId,
+    pub principal: Principal,
+    _resource: PhantomData<fn() -> R>,
+}
+
+impl<R> OrgCaller<R> {
+    pub fn is_admin(&self) -> bool {
+        self.principal.is_admin()
+    }
+}
+
+impl<R: ScopedResource> FromRequestParts<AppState> for OrgCaller<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Authenticated(principal) = Authenticated::from_request_parts(parts, state).await?;
+        let ApiPath(OrganizationPath { organization_id }) =
+            ApiPath::from_request_parts(parts, state).await?;
+        if !principal.may_access(organization_id) {
+            return Err(R::not_found());
+        }
+        Ok(Self {
+            organization_id,
+            principal,
+            _resource: PhantomData,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Periodic background jobs the api runs until the worker binary exists: hold expiry, dunning,
-//! notification delivery. Each job is safe to run in several api instances at once (the domain
+//! notification delivery, the campaign and messaging outbox topics, campaign dispatch and the
+//! campaign resume sweep. Each job is safe to run in several api instances at once (the domain
 //! crates make a second run of the same step a no-op), so no coordination is needed.
 
 use std::{future::Future, time::Duration};
@@ -33,6 +34,38 @@ impl Periodic {
                 tokio::select! {
                     _ = stopped.changed() => break,
                     _ = ticks.tick() => job().await,
+                }
+            }
+            tracing::info!(job = name, "background job stopped");
+        });
+        Self { name, stop, task }
+    }
+
+    /// Starts `job`, which says whether it did any work: while it does, it runs again at once
+    /// (a backlog drains without waiting); otherwise the next run waits `interval`. A stop
+    /// request ends it after the run in progress.
+    pub fn spawn_draining<F, Fut>(name: &'static str, interval: Duration, job: F) -> Self
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            tracing::info!(
+                job = name,
+                interval_ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+                "background job started"
+            );
+            loop {
+                if *stopped.borrow() {
+                    break;
+                }
+                if job().await {
+                    continue;
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    () = tokio::time::sleep(interval) => {}
                 }
             }
             tracing::info!(job = name, "background job stopped");

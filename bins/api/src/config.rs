@@ -14,6 +14,19 @@
 //! | `DUNNING_INTERVAL_SECS` | `60` | how often the api runs due dunning steps, trial ends and period ends (retries through the billing provider, suspension on the last day); `0` disables it (run it elsewhere) |
 //! | `NOTIFICATION_INTERVAL_SECS` | `5` | how often the api delivers queued customer notifications from the outbox; `0` disables it |
 //! | `SMTP_HOST`, `SMTP_TLS`, `SMTP_PORT`, `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_TIMEOUT_SECS` | unset | the SMTP relay for notifications (see `notifications::NotifierConfig`); without `SMTP_HOST` notifications are only logged |
+//! | `TWILIO_ACCOUNT_SID` | unset | the parent Twilio account (`AC` + 32 hex digits): Basic-auth user of every call; messages go out through each brand's subaccount. Set together with `TWILIO_AUTH_TOKEN`, or neither (then no campaign is dispatched and no subaccount is suspended or reactivated; one warning says so at start). |
+//! | `TWILIO_AUTH_TOKEN` | unset | the parent account's auth token (held as a secret, never logged) |
+//! | `TWILIO_BASE_URL` | `https://api.twilio.com` | Twilio's API root (a fake's in tests) |
+//! | `TWILIO_STATUS_CALLBACK_URL` | unset | where Twilio posts delivery updates (`campaign` and `recipient` are added to its query); unset: none are asked for |
+//! | `DISPATCH_WORKERS` | `2` | dispatcher loops the api runs (with Twilio configured); `0` disables dispatching here |
+//! | `DISPATCH_BATCH_SIZE` | `100` | recipients one claim takes |
+//! | `DISPATCH_CONCURRENCY` | `16` | Twilio calls in flight per batch |
+//! | `DISPATCH_INTERVAL_MS` | `1000` | how long an idle dispatcher loop waits before looking again |
+//! | `DISPATCH_LEASE_SECS` | `300` | how long a claim lasts before its recipients count as abandoned (then `unconfirmed`); at least the time a batch can take (`ceil(batch / concurrency)` Twilio calls of up to 15 s each) |
+//! | `CAMPAIGN_HOLD_TTL_HOURS` | `168` | how long a campaign's wallet hold lasts (at most 8784, the ledger's 366 days); running campaigns renew it |
+//! | `CAMPAIGN_HOLD_RENEW_BEFORE_HOURS` | `24` | a hold closer than this to its deadline is renewed before the next batch; must be less than the TTL and more than the lease |
+//! | `CAMPAIGN_RESUME_INTERVAL_SECS` | `30` | how often campaigns paused for a billing reason are resumed if the reason cleared; `0` disables |
+//! | `MESSAGING_OUTBOX_INTERVAL_SECS` | `5` | how often the `messaging.control`, `campaigns.control` and (with Twilio) `twilio.subaccount` outbox topics are delivered; `0` disables |
 //! | `LOG_FORMAT` | `json` | `json` or `pretty` (see `httpkit::telemetry`) |
 //! | `RUST_LOG` | `info` | log filter |
 
@@ -22,6 +35,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use notifications::NotifierConfig;
 use secrecy::SecretString;
 use subscriptions::{DunningSchedule, LifecyclePolicy};
+
+pub use crate::campaigns_config::{CampaignsConfig, TwilioSettings};
 
 /// Where the database is.
 #[derive(Debug, Clone)]
@@ -60,6 +75,10 @@ pub struct Config {
     pub notification_interval: Option<Duration>,
     /// Where notifications go: the log, or an SMTP relay.
     pub notifier: NotifierConfig,
+    /// The parent Twilio account; `None`: no dispatcher and no subaccount calls.
+    pub twilio: Option<TwilioSettings>,
+    /// Campaign holds, the dispatcher and the campaign / messaging jobs.
+    pub campaigns: CampaignsConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +116,8 @@ impl Config {
             dunning_interval: Some(DEFAULT_DUNNING_INTERVAL),
             notification_interval: Some(DEFAULT_NOTIFICATION_INTERVAL),
             notifier: NotifierConfig::Log,
+            twilio: None,
+            campaigns: CampaignsConfig::default(),
         }
     }
 
@@ -154,6 +175,8 @@ impl Config {
             get("BILLING_DUNNING_SCHEDULE"),
             get("BILLING_GRACE_PERIOD_HOURS"),
         )?;
+        config.twilio = TwilioSettings::from_lookup(&get)?;
+        config.campaigns = CampaignsConfig::from_lookup(&get)?;
         Ok(config)
     }
 
@@ -163,7 +186,7 @@ impl Config {
 }
 
 /// A background job's period in whole seconds; `0` turns the job off.
-fn interval(
+pub(crate) fn interval(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
     default: Duration,
@@ -172,7 +195,7 @@ fn interval(
     Ok((secs > 0).then(|| Duration::from_secs(secs)))
 }
 
-fn parse<T: std::str::FromStr>(
+pub(crate) fn parse<T: std::str::FromStr>(
     value: Option<String>,
     name: &'static str,
     default: Option<T>,
@@ -216,7 +239,11 @@ fn lifecycle(
     })
 }
 
-fn positive<T>(value: Option<String>, name: &'static str, default: T) -> Result<T, ConfigError>
+pub(crate) fn positive<T>(
+    value: Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
 where
     T: std::str::FromStr + Default + PartialEq,
     T::Err: std::fmt::Display,

@@ -2,6 +2,7 @@
 //! one place so a status or code is decided once, not per handler.
 
 use axum::response::{IntoResponse, Response};
+use campaigns::{CampaignsError, eligibility::Blocker};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use enforcement::EnforcementError;
 use http::StatusCode;
@@ -11,6 +12,8 @@ use outbox::OutboxError;
 use primitives::Money;
 use subscriptions::SubscriptionError;
 use tenancy::TenancyError;
+
+use crate::wire::campaigns::SendBlockerView;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -27,6 +30,8 @@ pub enum AppError {
     Enforcement(#[from] EnforcementError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Campaigns(#[from] CampaignsError),
     #[error("database error")]
     Database(#[from] DieselError),
     #[error("no database connection available")]
@@ -42,6 +47,7 @@ impl From<AppError> for ApiError {
             AppError::Subscription(error) => subscription_problem(error),
             AppError::Enforcement(error) => enforcement_problem(error),
             AppError::Outbox(error) => outbox_problem(error),
+            AppError::Campaigns(error) => campaigns_problem(error),
             AppError::Database(error) => database_problem(&error),
             AppError::Pool(error) => ApiError::unavailable_from(&error),
         }
@@ -245,6 +251,129 @@ fn outbox_problem(error: OutboxError) -> ApiError {
     }
 }
 
+/// The campaigns domain's errors (docs/api.md, "Brands and campaigns"). Ledger and subscription
+/// errors keep their own codes and members; internal errors say nothing about their cause.
+fn campaigns_problem(error: CampaignsError) -> ApiError {
+    let code = error.code();
+    let detail = error.to_string();
+    match error {
+        CampaignsError::InvalidInput { field, reason } => {
+            ApiError::validation(code, format!("{field} {reason}")).with_member("field", field)
+        }
+        CampaignsError::InvalidPhoneNumbers { count, invalid } => {
+            let invalid: Vec<serde_json::Value> = invalid
+                .into_iter()
+                .map(|phone| serde_json::json!({"index": phone.index, "value": phone.value}))
+                .collect();
+            ApiError::validation(code, detail)
+                .with_member("field", "numbers")
+                .with_member("count", count)
+                .with_member("invalid", invalid)
+        }
+        CampaignsError::TooManyRecipients { max } => ApiError::validation(code, detail)
+            .with_member("field", "numbers")
+            .with_member("max", max),
+        CampaignsError::CurrencyMismatch { wallet, requested } => {
+            ApiError::validation(code, detail)
+                .with_member("field", "currency")
+                .with_member("wallet_currency", wallet.code())
+                .with_member("requested_currency", requested.code())
+        }
+        CampaignsError::CostOverflow => invalid_amount(
+            "the cost of a message (price per segment x segments) does not fit in the amounts \
+             the wallet can hold",
+        )
+        .with_member("field", "price_per_segment"),
+        CampaignsError::BrandNotFound => brand_not_found(),
+        CampaignsError::CampaignNotFound => campaign_not_found(),
+        CampaignsError::RecipientNotFound => {
+            ApiError::new(StatusCode::NOT_FOUND, code, "Recipient not found")
+                .with_detail("no such recipient in this campaign")
+        }
+        CampaignsError::SubaccountTaken => ApiError::conflict(
+            code,
+            "this Twilio subaccount already belongs to a brand; each brand needs its own",
+        )
+        .with_member("field", "twilio_subaccount_sid"),
+        CampaignsError::InvalidState { status, .. } => {
+            ApiError::new(StatusCode::CONFLICT, code, "Campaign state conflict")
+                .with_detail(detail)
+                // `status` is the problem's HTTP status (RFC 9457), hence the longer name.
+                .with_member("campaign_status", status.as_str())
+        }
+        CampaignsError::NoRecipients => ApiError::validation(code, detail),
+        CampaignsError::NotEligible(blockers) => not_eligible(&blockers),
+        CampaignsError::NotUnconfirmed { status } => {
+            ApiError::new(StatusCode::CONFLICT, code, "Recipient not unconfirmed")
+                .with_detail(format!(
+                    "the recipient is {status}: only an unconfirmed recipient can be resolved"
+                ))
+                .with_member("recipient_status", status.as_str())
+        }
+        CampaignsError::Ledger(error) => ledger_problem(error),
+        CampaignsError::Subscription(error) => subscription_problem(error),
+        CampaignsError::Pool(error) => ApiError::unavailable_from(&error),
+        CampaignsError::Database(error) => database_problem(&error),
+        error @ (CampaignsError::Corrupt(_)
+        | CampaignsError::Outbox(_)
+        | CampaignsError::OutboxInput(_)) => ApiError::internal_from(&error),
+    }
+}
+
+/// The organization may not send: the status and code are the first blocker's (402
+/// `SUBSCRIPTION_INACTIVE`, 409 `FROZEN_WALLET`, 409 `MESSAGING_SUSPENDED`, 422
+/// `INSUFFICIENT_FUNDS`), `reasons` lists every blocker, and the first one's details are also
+/// members of the problem, as the ledger's problems of the same codes have them (`sources`,
+/// `available` ...).
+fn not_eligible(blockers: &[Blocker]) -> ApiError {
+    let Some(first) = blockers.first() else {
+        tracing::error!("campaigns reported ineligibility without a blocker");
+        return ApiError::internal();
+    };
+    let (status, title) = match first {
+        Blocker::SubscriptionInactive { .. } => {
+            (StatusCode::PAYMENT_REQUIRED, "Subscription inactive")
+        }
+        Blocker::WalletFrozen { .. } => (StatusCode::CONFLICT, "Wallet frozen"),
+        Blocker::MessagingSuspended { .. } => (StatusCode::CONFLICT, "Messaging suspended"),
+        Blocker::InsufficientFunds { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "Insufficient funds")
+        }
+    };
+    let reasons: Vec<SendBlockerView> = blockers.iter().map(SendBlockerView::from).collect();
+    let codes: Vec<&str> = blockers.iter().map(Blocker::code).collect();
+    let mut problem = ApiError::new(status, first.code(), title).with_detail(format!(
+        "the organization may not send now: {}",
+        codes.join(", ")
+    ));
+    if let Ok(serde_json::Value::Object(members)) =
+        serde_json::to_value(SendBlockerView::from(first))
+    {
+        for (name, value) in members {
+            if name != "code" && name != "reason" {
+                problem = problem.with_member(&name, value);
+            }
+        }
+    }
+    problem.with_member("reasons", reasons)
+}
+
+/// The same answer for a missing brand and for another organization's (G11).
+pub fn brand_not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "BRAND_NOT_FOUND", "Brand not found")
+        .with_detail("no such brand in this organization")
+}
+
+/// The same answer for a missing campaign and for another organization's (G11).
+pub fn campaign_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "CAMPAIGN_NOT_FOUND",
+        "Campaign not found",
+    )
+    .with_detail("no such campaign in this organization")
+}
+
 /// 503 with `Retry-After: 1`: a lock or serialization conflict; the same request may succeed
 /// shortly.
 fn busy(code: &'static str, title: &'static str, detail: impl Into<String>) -> ApiError {
@@ -293,6 +422,7 @@ pub fn invalid_amount(detail: impl Into<String>) -> ApiError {
 
 #[cfg(test)]
 mod tests {
+    use campaigns::eligibility::Blocker;
     use ledger::{HoldStatus, InputError};
     use primitives::{Currency, HoldId, OrganizationId};
 
@@ -506,6 +636,253 @@ mod tests {
         assert_eq!(not_dead.member("message_status"), Some(&"delivered".into()));
         assert_eq!(not_dead.member("message_id"), Some(&id.to_string().into()));
         assert_eq!(not_dead.status(), StatusCode::CONFLICT, "not shadowed");
+    }
+
+    #[test]
+    fn campaigns_errors_map_to_stable_codes_and_statuses() {
+        use campaigns::{CampaignStatus, InvalidPhone, RecipientStatus};
+
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let cases = [
+            (
+                CampaignsError::InvalidInput {
+                    field: "name",
+                    reason: "must be 1 to 200 characters",
+                },
+                422,
+                "VALIDATION_FAILED",
+            ),
+            (
+                CampaignsError::InvalidPhoneNumbers {
+                    count: 1,
+                    invalid: vec![],
+                },
+                422,
+                "INVALID_PHONE_NUMBER",
+            ),
+            (
+                CampaignsError::TooManyRecipients { max: 10_000 },
+                422,
+                "TOO_MANY_RECIPIENTS",
+            ),
+            (
+                CampaignsError::CurrencyMismatch {
+                    wallet: Currency::USD,
+                    requested: Currency::EUR,
+                },
+                422,
+                "CURRENCY_MISMATCH",
+            ),
+            (CampaignsError::CostOverflow, 422, "INVALID_AMOUNT"),
+            (CampaignsError::BrandNotFound, 404, "BRAND_NOT_FOUND"),
+            (CampaignsError::CampaignNotFound, 404, "CAMPAIGN_NOT_FOUND"),
+            (
+                CampaignsError::RecipientNotFound,
+                404,
+                "RECIPIENT_NOT_FOUND",
+            ),
+            (CampaignsError::SubaccountTaken, 409, "SUBACCOUNT_TAKEN"),
+            (
+                CampaignsError::InvalidState {
+                    action: "start",
+                    status: CampaignStatus::Running,
+                },
+                409,
+                "CAMPAIGN_STATE_CONFLICT",
+            ),
+            (CampaignsError::NoRecipients, 422, "NO_RECIPIENTS"),
+            (
+                CampaignsError::NotUnconfirmed {
+                    status: RecipientStatus::Sent,
+                },
+                409,
+                "RECIPIENT_NOT_UNCONFIRMED",
+            ),
+            (
+                CampaignsError::Ledger(LedgerError::InsufficientFunds {
+                    available: usd(5),
+                    requested: usd(500),
+                }),
+                422,
+                "INSUFFICIENT_FUNDS",
+            ),
+            (
+                CampaignsError::Ledger(LedgerError::FrozenWallet {
+                    sources: vec![ledger::FreezeSource::Billing],
+                }),
+                409,
+                "FROZEN_WALLET",
+            ),
+            (
+                CampaignsError::Ledger(LedgerError::Busy),
+                503,
+                "WALLET_BUSY",
+            ),
+            (
+                CampaignsError::Subscription(SubscriptionError::OrganizationNotFound),
+                404,
+                "ORGANIZATION_NOT_FOUND",
+            ),
+            (
+                CampaignsError::Corrupt("campaign 42: status (secret detail)".into()),
+                500,
+                "INTERNAL",
+            ),
+            (
+                CampaignsError::Database(DieselError::NotFound),
+                500,
+                "INTERNAL",
+            ),
+            (
+                CampaignsError::Outbox(OutboxError::Corrupt("secret detail".into())),
+                500,
+                "INTERNAL",
+            ),
+            (
+                CampaignsError::OutboxInput(outbox::InputError {
+                    field: "dedupe_key",
+                    message: "secret detail",
+                }),
+                500,
+                "INTERNAL",
+            ),
+            (
+                CampaignsError::Database(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection,
+                    Box::new("secret detail".to_owned()),
+                )),
+                503,
+                "SERVICE_UNAVAILABLE",
+            ),
+            (CampaignsError::NotEligible(vec![]), 500, "INTERNAL"),
+        ];
+        for (error, status, code) in cases {
+            let problem = ApiError::from(AppError::from(error));
+            assert_eq!(problem.status().as_u16(), status, "{code}");
+            assert_eq!(problem.code(), code);
+            let body = serde_json::to_string(&problem.body()).unwrap_or_default();
+            assert!(!body.contains("secret"), "{body}");
+        }
+
+        let phones = campaigns_problem(CampaignsError::InvalidPhoneNumbers {
+            count: 25,
+            invalid: vec![InvalidPhone {
+                index: 3,
+                value: "0800 FLOWERS".into(),
+            }],
+        });
+        assert_eq!(phones.member("count"), Some(&25.into()));
+        assert_eq!(
+            phones.member("invalid"),
+            Some(&serde_json::json!([{"index": 3, "value": "0800 FLOWERS"}]))
+        );
+        let state = campaigns_problem(CampaignsError::InvalidState {
+            action: "add recipients to",
+            status: CampaignStatus::Running,
+        });
+        assert_eq!(state.member("campaign_status"), Some(&"running".into()));
+        assert_eq!(state.status(), StatusCode::CONFLICT, "not shadowed");
+        let input = campaigns_problem(CampaignsError::InvalidInput {
+            field: "body",
+            reason: "must be 1 to 1600 characters, not only spaces",
+        });
+        assert_eq!(input.member("field"), Some(&"body".into()));
+        let funds = campaigns_problem(CampaignsError::Ledger(LedgerError::InsufficientFunds {
+            available: usd(5),
+            requested: usd(500),
+        }));
+        assert_eq!(funds.member("requested"), Some(&"5.00".into()));
+        let unavailable = campaigns_problem(CampaignsError::Pool(db::PoolError::Closed));
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn not_eligible_takes_the_first_blockers_status_and_code_and_lists_every_reason() {
+        use campaigns::{BrandId, MessagingStatus};
+        use subscriptions::{DenialReason, SubscriptionStatus};
+
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let brand = BrandId::new();
+        let subscription = Blocker::SubscriptionInactive {
+            status: Some(SubscriptionStatus::PastDue),
+            denied_because: vec![DenialReason::Status {
+                status: SubscriptionStatus::PastDue,
+            }],
+        };
+        let frozen = Blocker::WalletFrozen {
+            sources: vec![ledger::FreezeSource::Billing],
+        };
+        let messaging = Blocker::MessagingSuspended {
+            brands: vec![(brand, MessagingStatus::Suspended)],
+        };
+        let funds = Blocker::InsufficientFunds {
+            available: usd(10),
+            required: usd(500),
+        };
+        let all = vec![
+            subscription.clone(),
+            frozen.clone(),
+            messaging.clone(),
+            funds.clone(),
+        ];
+        let problem = campaigns_problem(CampaignsError::NotEligible(all));
+        assert_eq!(problem.status(), StatusCode::PAYMENT_REQUIRED);
+        assert_eq!(problem.code(), "SUBSCRIPTION_INACTIVE");
+        assert_eq!(
+            problem.member("reasons"),
+            Some(&serde_json::json!([
+                {"code": "SUBSCRIPTION_INACTIVE", "reason": "subscription_inactive",
+                 "subscription_status": "past_due",
+                 "denied_because": [{"code": "SUBSCRIPTION_INACTIVE"}]},
+                {"code": "FROZEN_WALLET", "reason": "wallet_frozen", "sources": ["billing"]},
+                {"code": "MESSAGING_SUSPENDED", "reason": "messaging_suspended",
+                 "brands": [{"brand_id": brand.as_uuid(), "messaging_status": "suspended"}]},
+                {"code": "INSUFFICIENT_FUNDS", "reason": "insufficient_funds",
+                 "available": "0.10", "required": "5.00", "currency": "USD"},
+            ]))
+        );
+        assert_eq!(
+            problem.member("subscription_status"),
+            Some(&"past_due".into())
+        );
+        for (first, status, code) in [
+            (frozen, StatusCode::CONFLICT, "FROZEN_WALLET"),
+            (messaging, StatusCode::CONFLICT, "MESSAGING_SUSPENDED"),
+            (
+                funds,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INSUFFICIENT_FUNDS",
+            ),
+        ] {
+            let problem = campaigns_problem(CampaignsError::NotEligible(vec![first]));
+            assert_eq!(problem.status(), status, "{code}");
+            assert_eq!(problem.code(), code);
+            let reasons = problem.member("reasons").and_then(|r| r.as_array());
+            assert_eq!(reasons.map(Vec::len), Some(1), "{code}");
+        }
+        let problem = campaigns_problem(CampaignsError::NotEligible(vec![Blocker::WalletFrozen {
+            sources: vec![ledger::FreezeSource::Risk],
+        }]));
+        // The first blocker's details at the top too, as the ledger's FROZEN_WALLET has them.
+        assert_eq!(
+            problem.member("sources"),
+            Some(&serde_json::json!(["risk"]))
+        );
+        // A subscription without status is null, not absent.
+        let problem = campaigns_problem(CampaignsError::NotEligible(vec![
+            Blocker::SubscriptionInactive {
+                status: None,
+                denied_because: vec![DenialReason::NoSubscription],
+            },
+        ]));
+        assert_eq!(
+            problem.member("reasons"),
+            Some(&serde_json::json!([
+                {"code": "SUBSCRIPTION_INACTIVE", "reason": "subscription_inactive",
+                 "subscription_status": null,
+                 "denied_because": [{"code": "NO_SUBSCRIPTION"}]},
+            ]))
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod access;
 pub mod admin_token;
 pub mod auth;
 pub mod background;
+mod campaigns_config;
 pub mod config;
 pub mod error;
 pub mod jobs;
@@ -19,6 +20,7 @@ mod routes;
 pub mod startup;
 pub mod state;
 pub mod sweeper;
+pub mod twilio_client;
 pub mod wire;
 
 pub use config::Config;

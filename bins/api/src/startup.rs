@@ -17,11 +17,12 @@ use crate::{
     AppState,
     admin_token::{self, AdminTokenError},
     auth::ApiKeyAuthenticator,
-    config::{Config, DatabaseSource},
-    jobs::{self, JobPlan},
+    config::{Config, ConfigError, DatabaseSource},
+    jobs::{self, DispatchPlan, JobPlan},
     prometheus::{self, RecorderError},
     readiness::Readiness,
     routes,
+    twilio_client::SharedTwilio,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -40,12 +41,57 @@ pub enum StartupError {
     Metrics(#[from] RecorderError),
     #[error("notifications are misconfigured: {0}")]
     Notifier(#[from] notifications::ConfigError),
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("the Twilio client cannot be built: {0}")]
+    Twilio(#[from] twilio::TwilioError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The process's Twilio client, or `None` (with one warning) when Twilio is not configured.
+fn twilio_client(config: &Config) -> Result<Option<SharedTwilio>, StartupError> {
+    let Some(settings) = &config.twilio else {
+        tracing::warn!(
+            "Twilio is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN): campaigns are not \
+             dispatched and brand subaccounts are not suspended or reactivated by this process"
+        );
+        return Ok(None);
+    };
+    let client = twilio::TwilioClient::new(settings.client_config())?;
+    tracing::info!(
+        account_sid = settings.account_sid.as_str(),
+        base_url = settings.base_url.as_str(),
+        dispatch_workers = config.campaigns.dispatch_workers,
+        "Twilio configured"
+    );
+    Ok(Some(SharedTwilio::new(client)))
+}
+
+/// `DISPATCH_WORKERS` loops, each named after this process, when Twilio is configured.
+fn dispatch_plan(config: &Config) -> Option<DispatchPlan> {
+    let twilio = config.twilio.as_ref()?;
+    let count = config.campaigns.dispatch_workers;
+    if count == 0 {
+        return None;
+    }
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "api".to_owned());
+    let pid = std::process::id();
+    let workers = (1..=count)
+        .map(|n| {
+            config
+                .campaigns
+                .dispatch_config(format!("{host}:{pid}:{n}"), twilio)
+        })
+        .collect();
+    Some(DispatchPlan {
+        workers,
+        interval: config.campaigns.dispatch_interval,
+    })
 }
 
 /// A bound, ready-to-run api.
@@ -72,6 +118,10 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        // Settings made in code (tests, embedding programs) are held to the same rules as the
+        // environment's.
+        config.campaigns.validate()?;
+        let twilio = twilio_client(&config)?;
         let (url, local_cluster) = match &config.database {
             DatabaseSource::Url(url) => (url.clone(), None),
             DatabaseSource::Embedded => {
@@ -104,6 +154,7 @@ impl Application {
         let ledger = ledger::Ledger::new(clock.clone());
         let subscriptions =
             subscriptions::Subscriptions::new(clock.clone(), config.lifecycle.clone());
+        let campaigns = campaigns::Campaigns::new(ledger.clone(), config.campaigns.funds_policy());
         let state = AppState {
             auth: Auth::new(admin, Arc::new(ApiKeyAuthenticator::new(pool.clone()))),
             readiness: Arc::new(Readiness::new(!config.is_dev_mode())),
@@ -113,6 +164,7 @@ impl Application {
             outbox: outbox::Outbox::new(clock.clone(), outbox::RetryPolicy::default()),
             ledger,
             subscriptions,
+            campaigns,
             metrics: prometheus::recorder()?,
         };
         let router = routes::router(state.clone(), config.body_limit_bytes);
@@ -137,6 +189,11 @@ impl Application {
                 hold_expiry: config.hold_expiry_interval,
                 dunning: config.dunning_interval,
                 notifications: config.notification_interval.map(|every| (every, notifier)),
+                messaging_outbox: config.campaigns.messaging_outbox_interval,
+                campaign_resume: config.campaigns.resume_interval,
+                dispatch: dispatch_plan(&config),
+                twilio,
+                clock,
             },
             local_cluster,
         })

@@ -23,8 +23,11 @@ pub struct AppState {
     /// Applies subscription events with their effects (wallet freeze, notifications, outbox) in
     /// one transaction; over the same `subscriptions` and `ledger`.
     pub enforcer: enforcement::Enforcer,
-    /// The outbox on the app's clock, for the operator routes (requeueing dead letters).
+    /// The outbox on the app's clock, for the operator routes (requeueing dead letters) and the
+    /// delivery jobs.
     pub outbox: outbox::Outbox,
+    /// Campaigns over the same `ledger`, with the configured hold policy.
+    pub campaigns: campaigns::Campaigns,
     /// The process's metrics, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
 }

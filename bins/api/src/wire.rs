@@ -1,6 +1,7 @@
 //! Request and response bodies: the JSON contract, kept apart from domain types so the domain
 //! can change without silently changing the API (and vice versa).
 
+pub mod campaigns;
 pub mod outbox;
 pub mod subscriptions;
 pub mod wallet;

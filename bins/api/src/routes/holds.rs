@@ -1,12 +1,18 @@
 //! Holds: `/v1/organizations/{organization_id}/wallet/holds`. A hold reserves funds (a campaign
 //! budget); captures spend part or all of it; a release gives back the rest.
+//!
+//! A hold a campaign placed is the dispatcher's alone: capturing or releasing it here is refused
+//! (409 `HOLD_OWNED_BY_CAMPAIGN`) before the ledger is asked to change anything, since a release
+//! in the middle of a batch would leave messages Twilio accepted unpaid. Pausing or canceling
+//! the campaign releases it.
 
 use axum::{extract::State, response::Response};
 use chrono::TimeDelta;
+use db::AsyncPgConnection;
 use http::HeaderMap;
 use httpkit::{ApiBytes, ApiError, ApiJson, ApiPath, IdempotencyKey, ProblemBody};
 use ledger::Counterparty;
-use primitives::{HoldId, OrganizationId};
+use primitives::{HoldId, OrganizationId, WalletId};
 
 use super::wallet::{
     DEFAULT_COUNTERPARTY, entry_receipt, optional_json, positive_amount, receipt, reference,
@@ -164,7 +170,8 @@ pub async fn get_hold(
         (status = 404, description = "`WALLET_NOT_FOUND` or `HOLD_NOT_FOUND`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`HOLD_NOT_OPEN` (with `hold_status`; also past its \
-            deadline) or `IDEMPOTENCY_CONFLICT`.",
+            deadline), `HOLD_OWNED_BY_CAMPAIGN` (a campaign's hold: pause or cancel the \
+            campaign instead) or `IDEMPOTENCY_CONFLICT`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit (`BODY_TOO_LARGE`).",
             body = ProblemBody, content_type = "application/problem+json"),
@@ -189,6 +196,7 @@ pub async fn capture(
         .ledger
         .wallet_for_organization(&mut conn, caller.organization_id)
         .await?;
+    refuse_campaign_hold(&state, &mut conn, wallet_id, hold_id).await?;
     let request = ledger::CaptureRequest {
         wallet_id,
         hold_id,
@@ -225,8 +233,9 @@ pub async fn capture(
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`WALLET_NOT_FOUND` or `HOLD_NOT_FOUND`.",
             body = ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "`HOLD_NOT_OPEN` (with `hold_status`) or \
-            `IDEMPOTENCY_CONFLICT`.",
+        (status = 409, description = "`HOLD_NOT_OPEN` (with `hold_status`), \
+            `HOLD_OWNED_BY_CAMPAIGN` (a campaign's hold: pause or cancel the campaign instead) \
+            or `IDEMPOTENCY_CONFLICT`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit (`BODY_TOO_LARGE`).",
             body = ProblemBody, content_type = "application/problem+json"),
@@ -253,6 +262,7 @@ pub async fn release(
         .ledger
         .wallet_for_organization(&mut conn, caller.organization_id)
         .await?;
+    refuse_campaign_hold(&state, &mut conn, wallet_id, hold_id).await?;
     let request = ledger::ReleaseRequest {
         wallet_id,
         hold_id,
@@ -261,4 +271,25 @@ pub async fn release(
     };
     let outcome = state.ledger.release(&mut conn, request).await?;
     Ok(entry_receipt(outcome))
+}
+
+/// 409 `HOLD_OWNED_BY_CAMPAIGN` if a campaign placed the hold. Another wallet's hold answers the
+/// ledger's 404 `HOLD_NOT_FOUND` first, so this reveals nothing about other organizations.
+async fn refuse_campaign_hold(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    wallet_id: WalletId,
+    hold_id: HoldId,
+) -> Result<(), AppError> {
+    if !campaigns::owns_hold(conn, hold_id).await? {
+        return Ok(());
+    }
+    state.ledger.hold_details(conn, wallet_id, hold_id).await?;
+    Err(ApiError::conflict(
+        "HOLD_OWNED_BY_CAMPAIGN",
+        "this hold pays for a campaign and only its dispatcher captures or releases it; pause \
+         or cancel the campaign to give the money back",
+    )
+    .with_member("hold_id", hold_id)
+    .into())
 }

@@ -2,9 +2,12 @@
 //! drift apart: a handler registered with `routes!` is served and documented at once.
 
 mod admin;
+mod admin_campaigns;
 mod admin_outbox;
 mod admin_subscriptions;
 mod api_keys;
+mod brands;
+mod campaigns;
 mod health;
 mod holds;
 mod movements;
@@ -26,7 +29,7 @@ use crate::AppState;
     info(
         title = "Billing-safety API",
         description = "Organizations, API keys, prepaid wallets, subscriptions and \
-                       entitlements. Amounts are exact decimal strings with a `currency`. Errors are `application/problem+json` \
+                       entitlements, brands and campaigns. Amounts are exact decimal strings with a `currency`. Errors are `application/problem+json` \
                        documents with a stable `code`. POSTs that move money need a reference \
                        (`Idempotency-Key` header or `reference`): a retry with the same \
                        reference and parameters answers 200 with the original result and \
@@ -40,9 +43,13 @@ use crate::AppState;
         (name = "wallet", description = "The organization's prepaid wallet"),
         (name = "holds", description = "Reserved wallet funds"),
         (name = "subscription", description = "The caller's own subscription"),
+        (name = "brands", description = "Who an organization sends as, with its Twilio \
+            subaccount"),
+        (name = "campaigns", description = "Campaigns paid from wallet holds, their \
+            recipients, and send eligibility"),
         (name = "entitlements", description = "What the caller's subscription allows"),
         (name = "admin", description = "Operations across all organizations: reconciliation, \
-            holds, subscriptions, access blocks, the outbox"),
+            holds, subscriptions, access blocks, the outbox, unconfirmed campaign recipients"),
     )
 )]
 struct ApiDoc;
@@ -112,6 +119,23 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_outbox::outbox_counts))
         .routes(routes!(admin_outbox::get_outbox_message))
         .routes(routes!(admin_outbox::retry_outbox_message))
+        .routes(routes!(brands::create_brand, brands::list_brands))
+        .routes(routes!(brands::get_brand))
+        .routes(routes!(
+            campaigns::create_campaign,
+            campaigns::list_campaigns
+        ))
+        .routes(routes!(campaigns::get_campaign))
+        .routes(routes!(
+            campaigns::add_recipients,
+            campaigns::list_recipients
+        ))
+        .routes(routes!(campaigns::start_campaign))
+        .routes(routes!(campaigns::pause_campaign))
+        .routes(routes!(campaigns::resume_campaign))
+        .routes(routes!(campaigns::cancel_campaign))
+        .routes(routes!(campaigns::send_eligibility))
+        .routes(routes!(admin_campaigns::resolve_recipient))
 }
 
 /// The OpenAPI document served at `/openapi.json`.

@@ -136,8 +136,10 @@ impl TestApp {
         Self::spawn_with(db, |_| {}).await
     }
 
-    /// The background jobs (hold expiry, dunning, notification delivery) are off unless
-    /// `configure` turns them on, so tests decide when time-driven steps run.
+    /// The background jobs (hold expiry, dunning, notification delivery, the campaign and
+    /// messaging topics, the campaign resume sweep) are off unless `configure` turns them on,
+    /// so tests decide when time-driven steps run. Twilio is not configured, so nothing is
+    /// dispatched either.
     pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::new(
             DatabaseSource::Url(SecretString::from(db.url())),
@@ -148,6 +150,8 @@ impl TestApp {
         config.hold_expiry_interval = None;
         config.dunning_interval = None;
         config.notification_interval = None;
+        config.campaigns.messaging_outbox_interval = None;
+        config.campaigns.resume_interval = None;
         configure(&mut config);
         // Whole microseconds, as PostgreSQL stores them, so times read back compare equal.
         let clock = ManualClock::new(Utc::now().trunc_subsecs(6));
