@@ -7,11 +7,14 @@ mod admin_outbox;
 mod admin_subscriptions;
 mod api_keys;
 mod brands;
+mod campaign_life;
 mod campaigns;
+mod eligibility;
 mod health;
 mod holds;
 mod movements;
 mod organizations;
+mod recipients;
 mod subscription;
 mod wallet;
 
@@ -127,14 +130,14 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(campaigns::get_campaign))
         .routes(routes!(
-            campaigns::add_recipients,
-            campaigns::list_recipients
+            recipients::add_recipients,
+            recipients::list_recipients
         ))
-        .routes(routes!(campaigns::start_campaign))
-        .routes(routes!(campaigns::pause_campaign))
-        .routes(routes!(campaigns::resume_campaign))
-        .routes(routes!(campaigns::cancel_campaign))
-        .routes(routes!(campaigns::send_eligibility))
+        .routes(routes!(campaign_life::start_campaign))
+        .routes(routes!(campaign_life::pause_campaign))
+        .routes(routes!(campaign_life::resume_campaign))
+        .routes(routes!(campaign_life::cancel_campaign))
+        .routes(routes!(eligibility::send_eligibility))
         .routes(routes!(admin_campaigns::resolve_recipient))
 }
 
