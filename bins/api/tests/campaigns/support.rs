@@ -32,7 +32,7 @@ use subscriptions::{
 use testkit::TestDb;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers};
 
-use crate::common::{ADMIN_TOKEN, Books, Org, TestApp, assert_problem, key, send};
+use crate::common::{ADMIN_TOKEN, Books, Org, TestApp, key, send};
 
 /// The parent Twilio account the api authenticates as.
 pub const PARENT_SID: &str = "ACfeedfacefeedfacefeedfacefeedface";
@@ -347,14 +347,13 @@ impl TestApp {
         status: u16,
         code: &str,
     ) -> Value {
-        let before = self.campaign_books().await;
-        let problem = assert_problem(request.await, status, code).await;
-        assert_eq!(
-            self.campaign_books().await,
-            before,
-            "refused with {code} but wrote: {problem}"
-        );
-        problem
+        crate::common::refused_unchanged(
+            async || self.campaign_books().await,
+            request,
+            status,
+            code,
+        )
+        .await
     }
 
     // -----------------------------------------------------------------------------------------

@@ -346,6 +346,24 @@ impl TestApp {
     }
 }
 
+/// Awaits a request that must be refused with `status` and `code`, and asserts that `snapshot`
+/// (what the test cares about in the database) is the same after as before. Returns the problem.
+pub async fn refused_unchanged<B: PartialEq + std::fmt::Debug>(
+    snapshot: impl AsyncFn() -> B,
+    request: impl IntoFuture<Output = Response>,
+    status: u16,
+    code: &str,
+) -> Value {
+    let before = snapshot().await;
+    let problem = assert_problem(request.await, status, code).await;
+    assert_eq!(
+        snapshot().await,
+        before,
+        "refused with {code} but wrote: {problem}"
+    );
+    problem
+}
+
 /// Asserts a problem+json response with the given status and code; returns the body.
 pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status().as_u16(), status);
@@ -500,14 +518,7 @@ impl TestApp {
         status: u16,
         code: &str,
     ) -> Value {
-        let before = self.books().await;
-        let problem = assert_problem(request.await, status, code).await;
-        assert_eq!(
-            self.books().await,
-            before,
-            "refused with {code} but wrote: {problem}"
-        );
-        problem
+        refused_unchanged(async || self.books().await, request, status, code).await
     }
 
     /// Awaits the retry of a movement that was applied already: asserts a 200 replay of

@@ -19,7 +19,7 @@ use subscriptions::{
     SubscriptionStatus,
 };
 
-use crate::common::{ADMIN_TOKEN, Books, Org, TestApp, assert_problem, key, ok, send};
+use crate::common::{ADMIN_TOKEN, Books, Org, TestApp, key, ok, send};
 
 /// Everything billing-related in the database, with the wallet books.
 #[derive(Debug, PartialEq, Eq)]
@@ -92,14 +92,8 @@ impl TestApp {
         status: u16,
         code: &str,
     ) -> Value {
-        let before = self.billing_books().await;
-        let problem = assert_problem(request.await, status, code).await;
-        assert_eq!(
-            self.billing_books().await,
-            before,
-            "refused with {code} but wrote: {problem}"
-        );
-        problem
+        crate::common::refused_unchanged(async || self.billing_books().await, request, status, code)
+            .await
     }
 
     /// A GET with `token`.
