@@ -1,36 +1,9 @@
 //! Normalized billing events: what a provider's webhook means, in one vocabulary for all
 //! providers.
 
-use std::fmt;
-
 use chrono::{DateTime, Utc};
-use primitives::Money;
+use primitives::{Money, ProviderName};
 use serde::Serialize;
-
-/// Which provider an event or call belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProviderName {
-    Paypal,
-    Stripe,
-    Payhere,
-}
-
-impl ProviderName {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Paypal => "paypal",
-            Self::Stripe => "stripe",
-            Self::Payhere => "payhere",
-        }
-    }
-}
-
-impl fmt::Display for ProviderName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What happened, independent of the provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -20,7 +20,8 @@ pub mod stripe;
 mod webhook;
 
 pub use error::ProviderError;
-pub use event::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderName};
+pub use event::{BillingEvent, BillingEventKind, ParsedWebhook};
+pub use primitives::ProviderName;
 pub use provider::{
     BillingProvider, CreateSubscription, CreatedSubscription, Payer, ProviderSubscription,
     ProviderSubscriptionStatus, RetryOutcome,

@@ -25,7 +25,7 @@ impl<P: BillingProvider> PaymentRetrier for ProviderRetrier<P> {
         let Some(subscription) = request
             .provider
             .as_ref()
-            .filter(|provider| provider.provider == name.as_str())
+            .filter(|provider| provider.provider == name)
         else {
             return Err(RetryError {
                 message: format!("subscription is not billed through {name}"),

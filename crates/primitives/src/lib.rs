@@ -7,6 +7,7 @@ mod backoff;
 mod clock;
 mod ids;
 mod money;
+mod provider;
 
 pub use backoff::RetryPolicy;
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -15,3 +16,4 @@ pub use ids::{
 };
 pub use iso_currency::Currency;
 pub use money::{AmountError, Money, MoneyError, currency_exponent, parse_currency};
+pub use provider::ProviderName;

@@ -60,7 +60,7 @@ pub async fn find_by_provider(
     provider: &ProviderRef,
 ) -> Result<Option<Subscription>, SubscriptionError> {
     subscriptions::table
-        .filter(subscriptions::provider.eq(&provider.provider))
+        .filter(subscriptions::provider.eq(provider.provider.as_str()))
         .filter(subscriptions::provider_subscription_id.eq(&provider.subscription_id))
         .select(SubscriptionRow::as_select())
         .first(conn)

@@ -1,7 +1,7 @@
 //! A stored subscription as callers see it.
 
 use chrono::{DateTime, Utc};
-use primitives::{OrganizationId, SubscriptionId};
+use primitives::{OrganizationId, ProviderName, SubscriptionId};
 use serde::Serialize;
 
 use crate::{SubscriptionError, SubscriptionState};
@@ -36,14 +36,21 @@ impl PlanCode {
 /// The subscription's identity at a billing provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProviderRef {
-    pub provider: String,
+    /// Only the providers the system has adapters for: a subscription bound to a name no
+    /// webhook can carry would never hear of its payments.
+    pub provider: ProviderName,
     pub subscription_id: String,
 }
 
 impl ProviderRef {
     pub fn parse(provider: &str, subscription_id: &str) -> Result<Self, SubscriptionError> {
-        crate::EventSource::parse(provider)
-            .map_err(|_| SubscriptionError::invalid("provider", "a lowercase provider name"))?;
+        let provider = ProviderName::parse(provider).ok_or_else(|| {
+            SubscriptionError::invalid("provider", "one of `paypal`, `stripe`, `payhere`")
+        })?;
+        Self::new(provider, subscription_id)
+    }
+
+    pub fn new(provider: ProviderName, subscription_id: &str) -> Result<Self, SubscriptionError> {
         if subscription_id.is_empty()
             || subscription_id.len() > 200
             || subscription_id.chars().any(|c| !c.is_ascii_graphic())
@@ -54,7 +61,7 @@ impl ProviderRef {
             ));
         }
         Ok(Self {
-            provider: provider.to_owned(),
+            provider,
             subscription_id: subscription_id.to_owned(),
         })
     }

@@ -73,7 +73,7 @@ impl From<Subscription> for SubscriptionResponse {
             status: state.status.as_str().to_owned(),
             plan: subscription.plan.as_str().to_owned(),
             provider: subscription.provider.map(|provider| ProviderView {
-                name: provider.provider,
+                name: provider.provider.as_str().to_owned(),
                 subscription_id: provider.subscription_id,
             }),
             current_period_end: state.current_period_end,
@@ -97,9 +97,9 @@ pub struct CreateSubscriptionRequest {
     /// The plan's code: 1 to 64 characters, lowercase letters, digits, `_`, `.`, `-`.
     #[schema(example = "pro")]
     pub plan: String,
-    /// The billing provider (`paypal`, `stripe`, `payhere` ...); with
+    /// The billing provider: `paypal`, `stripe` or `payhere` (no other name is accepted); with
     /// `provider_subscription_id`, or neither.
-    #[schema(example = "paypal")]
+    #[schema(example = "paypal", pattern = "^(paypal|stripe|payhere)$")]
     pub provider: Option<String>,
     /// The subscription's id at the provider.
     #[schema(example = "I-BW452GLLEP1G")]

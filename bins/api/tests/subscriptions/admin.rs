@@ -233,6 +233,11 @@ async fn creating_refuses_bad_input_and_writes_nothing() {
             json!({"plan": "pro", "provider": "Pay Pal", "provider_subscription_id": "I-1"}),
             "provider",
         ),
+        // A provider with no adapter could never deliver a webhook for it: refused.
+        (
+            json!({"plan": "pro", "provider": "foo", "provider_subscription_id": "I-1"}),
+            "provider",
+        ),
         (
             json!({"plan": "pro", "provider": "paypal", "provider_subscription_id": "has space"}),
             "provider_subscription_id",
