@@ -40,6 +40,7 @@ fn envelope(id: String, event: SubscriptionEvent) -> anyhow::Result<EventEnvelop
         source: EventSource::parse("bench")?,
         event_id: EventId::parse(&id)?,
         occurred_at: chrono::Utc::now(),
+        precision: subscriptions::TimePrecision::Microsecond,
         event,
     })
 }

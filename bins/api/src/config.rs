@@ -11,7 +11,9 @@
 //! | `HOLD_EXPIRY_INTERVAL_SECS` | `30` | how often the api expires wallet holds past their deadline (up to 1000 per sweep); `0` disables the sweeper (run it elsewhere, e.g. `POST /v1/admin/holds/expire` or the worker once it exists) |
 //! | `BILLING_DUNNING_SCHEDULE` | `3:retry,5:retry+warning,7:retry+final_warning,10:suspend` | the dunning schedule: comma-separated `<day>:<retry\|suspend>[+warning\|+final_warning]` steps, days counted from the first failed payment, strictly increasing, the last one (only) `suspend` (see `subscriptions::dunning`) |
 //! | `BILLING_GRACE_PERIOD_HOURS` | `0` | how long access survives a failed payment before dunning blocks it; `0` blocks at once; must end before the schedule's first day |
-//! | `DUNNING_INTERVAL_SECS` | `60` | how often the api runs due dunning steps, trial ends and period ends (retries through the billing provider, suspension on the last day); `0` disables it (run it elsewhere) |
+//! | `BILLING_RENEWAL_GRACE_HOURS` | `24` | how long an active subscription's period may stay unpaid past its end (no renewal arrived, or nobody paid by hand) before it goes `past_due` and dunning starts, counted from the period's end; `0` at once; at most the schedule's first day |
+//! | `BILLING_TRIAL_NOTICE_DAYS` | `3` | how many days before a trial's end the customer is told it ends (once, whether by this schedule or the provider's notice); `0` sends none of ours; at most 366 |
+//! | `DUNNING_INTERVAL_SECS` | `60` | how often the api runs due dunning steps, trial ends and trial-ending notices, overdue renewals and period ends (retries through the billing provider, suspension on the last day); `0` disables it (run it elsewhere) |
 //! | `NOTIFICATION_INTERVAL_SECS` | `5` | how often the api delivers queued customer notifications from the outbox; `0` disables it |
 //! | `SMTP_HOST`, `SMTP_TLS`, `SMTP_PORT`, `SMTP_USERNAME`, `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_TIMEOUT_SECS` | unset | the SMTP relay for notifications (see `notifications::NotifierConfig`); without `SMTP_HOST` notifications are only logged |
 //! | `TWILIO_ACCOUNT_SID` | unset | the parent Twilio account (`AC` + 32 hex digits): Basic-auth user of every call; messages go out through each brand's subaccount. Set together with `TWILIO_AUTH_TOKEN`, or neither (then no campaign is dispatched and no subaccount is suspended or reactivated; one warning says so at start). |
@@ -27,14 +29,20 @@
 //! | `CAMPAIGN_HOLD_RENEW_BEFORE_HOURS` | `24` | a hold closer than this to its deadline is renewed before the next batch; must be less than the TTL and more than the lease |
 //! | `CAMPAIGN_RESUME_INTERVAL_SECS` | `30` | how often campaigns paused for a billing reason are resumed if the reason cleared; `0` disables |
 //! | `MESSAGING_OUTBOX_INTERVAL_SECS` | `5` | how often the `messaging.control`, `campaigns.control` and (with Twilio) `twilio.subaccount` outbox topics are delivered; `0` disables |
+//! | `INBOX_INTERVAL_SECS` | `5` | how often webhook deliveries that could not be applied at once (and unmatched ones) are tried again; `0` disables (the worker runs it) |
+//! | `INBOX_PRUNE_INTERVAL_SECS` | `3600` | how often raw webhook bodies past their retention are pruned; `0` disables |
+//! | `INBOX_MAX_ATTEMPTS`, `INBOX_RETENTION_DAYS`, `INBOX_UNMATCHED_RETRY_DAYS`, `PROVIDER_ASK_TIMEOUT_MS` | see `intake::IntakePolicy` | the intake's retries, retention and provider calls |
+//! | `PAYPAL_*`, `STRIPE_*`, `PAYHERE_*` | unset | the billing providers (see `billing::ProvidersConfig`): dunning retries go to each subscription's provider, and the development mode serves `/webhooks/*` |
 //! | `LOG_FORMAT` | `json` | `json` or `pretty` (see `httpkit::telemetry`) |
 //! | `RUST_LOG` | `info` | log filter |
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use billing::ProvidersConfig;
+use intake::IntakePolicy;
 use notifications::NotifierConfig;
 use secrecy::SecretString;
-use subscriptions::{DunningSchedule, LifecyclePolicy};
+use subscriptions::LifecyclePolicy;
 
 pub use crate::campaigns_config::{CampaignsConfig, TwilioSettings};
 
@@ -79,6 +87,15 @@ pub struct Config {
     pub twilio: Option<TwilioSettings>,
     /// Campaign holds, the dispatcher and the campaign / messaging jobs.
     pub campaigns: CampaignsConfig,
+    /// The billing providers: dunning retries go through them, the inbox job asks them when an
+    /// event needs their view, and the development mode serves their webhooks.
+    pub providers: ProvidersConfig,
+    /// Retries, retention and provider calls of the webhook intake.
+    pub intake: IntakePolicy,
+    /// How often the inbox job tries deliveries again; `None` disables it.
+    pub inbox_interval: Option<Duration>,
+    /// How often raw webhook bodies past their retention are pruned; `None` disables it.
+    pub inbox_prune_interval: Option<Duration>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,11 +110,10 @@ pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub const DEFAULT_POOL_SIZE: usize = 16;
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_millis(5000);
 pub const DEFAULT_HOLD_EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
-pub const DEFAULT_DUNNING_SCHEDULE: &str =
-    "3:retry,5:retry+warning,7:retry+final_warning,10:suspend";
-pub const DEFAULT_GRACE_PERIOD_HOURS: u32 = 0;
 pub const DEFAULT_DUNNING_INTERVAL: Duration = Duration::from_secs(60);
 pub const DEFAULT_NOTIFICATION_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_INBOX_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_INBOX_PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 impl Config {
     /// Defaults for everything but the database and the admin token, listening on a free
@@ -118,6 +134,10 @@ impl Config {
             notifier: NotifierConfig::Log,
             twilio: None,
             campaigns: CampaignsConfig::default(),
+            providers: ProvidersConfig::default(),
+            intake: IntakePolicy::default(),
+            inbox_interval: Some(DEFAULT_INBOX_INTERVAL),
+            inbox_prune_interval: Some(DEFAULT_INBOX_PRUNE_INTERVAL),
         }
     }
 
@@ -171,12 +191,26 @@ impl Config {
             name: error.variable,
             reason: error.message,
         })?;
-        config.lifecycle = lifecycle(
-            get("BILLING_DUNNING_SCHEDULE"),
-            get("BILLING_GRACE_PERIOD_HOURS"),
-        )?;
+        config.lifecycle = LifecyclePolicy::from_lookup(get).map_err(|error| ConfigError {
+            name: error.variable,
+            reason: error.message,
+        })?;
         config.twilio = TwilioSettings::from_lookup(&get)?;
         config.campaigns = CampaignsConfig::from_lookup(&get)?;
+        config.providers = ProvidersConfig::from_lookup(get).map_err(|error| ConfigError {
+            name: error.variable,
+            reason: error.message,
+        })?;
+        config.intake = IntakePolicy::from_lookup(get).map_err(|error| ConfigError {
+            name: error.variable,
+            reason: error.message,
+        })?;
+        config.inbox_interval = interval(&get, "INBOX_INTERVAL_SECS", DEFAULT_INBOX_INTERVAL)?;
+        config.inbox_prune_interval = interval(
+            &get,
+            "INBOX_PRUNE_INTERVAL_SECS",
+            DEFAULT_INBOX_PRUNE_INTERVAL,
+        )?;
         Ok(config)
     }
 
@@ -213,30 +247,6 @@ where
             reason: "no default".to_owned(),
         }),
     }
-}
-
-/// The lifecycle policy from its two variables. A grace period that does not end before the
-/// first dunning step is blamed on the grace variable: the schedule is valid on its own.
-fn lifecycle(
-    schedule: Option<String>,
-    grace_hours: Option<String>,
-) -> Result<LifecyclePolicy, ConfigError> {
-    let schedule: DunningSchedule = parse(
-        schedule,
-        "BILLING_DUNNING_SCHEDULE",
-        DEFAULT_DUNNING_SCHEDULE.parse().ok(),
-    )?;
-    let hours: u32 = parse(
-        grace_hours,
-        "BILLING_GRACE_PERIOD_HOURS",
-        Some(DEFAULT_GRACE_PERIOD_HOURS),
-    )?;
-    LifecyclePolicy::new(schedule, chrono::Duration::hours(i64::from(hours))).map_err(|error| {
-        ConfigError {
-            name: "BILLING_GRACE_PERIOD_HOURS",
-            reason: error.to_string(),
-        }
-    })
 }
 
 pub(crate) fn positive<T>(
@@ -288,9 +298,14 @@ mod tests {
         assert_eq!(config.lifecycle, LifecyclePolicy::default());
         assert_eq!(
             config.lifecycle.dunning().to_string(),
-            DEFAULT_DUNNING_SCHEDULE
+            "3:retry,5:retry+warning,7:retry+final_warning,10:suspend"
         );
         assert_eq!(config.lifecycle.grace(), chrono::Duration::zero());
+        assert_eq!(
+            config.lifecycle.renewal_grace(),
+            chrono::Duration::hours(24)
+        );
+        assert_eq!(config.lifecycle.trial_notice(), chrono::Duration::days(3));
         // Blank is unset.
         let config = from(&[("DATABASE_URL", " "), ("ADMIN_TOKEN", "")]).unwrap();
         assert!(config.is_dev_mode());
@@ -309,6 +324,8 @@ mod tests {
             ("HOLD_EXPIRY_INTERVAL_SECS", "5"),
             ("BILLING_DUNNING_SCHEDULE", "2:retry+warning, 4:suspend"),
             ("BILLING_GRACE_PERIOD_HOURS", "24"),
+            ("BILLING_RENEWAL_GRACE_HOURS", "48"),
+            ("BILLING_TRIAL_NOTICE_DAYS", "7"),
         ])
         .unwrap();
         assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
@@ -328,7 +345,23 @@ mod tests {
             "2:retry+warning,4:suspend"
         );
         assert_eq!(config.lifecycle.grace(), chrono::Duration::hours(24));
+        assert_eq!(
+            config.lifecycle.renewal_grace(),
+            chrono::Duration::hours(48)
+        );
+        assert_eq!(config.lifecycle.trial_notice(), chrono::Duration::days(7));
         assert!(!config.is_dev_mode());
+    }
+
+    #[test]
+    fn zero_renewal_grace_lapses_at_once_and_zero_trial_notice_sends_none() {
+        let config = from(&[
+            ("BILLING_RENEWAL_GRACE_HOURS", "0"),
+            ("BILLING_TRIAL_NOTICE_DAYS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(config.lifecycle.renewal_grace(), chrono::Duration::zero());
+        assert_eq!(config.lifecycle.trial_notice(), chrono::Duration::zero());
     }
 
     #[test]
@@ -356,6 +389,13 @@ mod tests {
             ("BILLING_GRACE_PERIOD_HOURS", "1.5"),
             // The default schedule's first step is day 3: a 72-hour grace would outlast it.
             ("BILLING_GRACE_PERIOD_HOURS", "72"),
+            ("BILLING_RENEWAL_GRACE_HOURS", "-1"),
+            ("BILLING_RENEWAL_GRACE_HOURS", "soon"),
+            // Dunning counts from the period's end: a grace past the first step (day 3) is refused.
+            ("BILLING_RENEWAL_GRACE_HOURS", "73"),
+            ("BILLING_TRIAL_NOTICE_DAYS", "-3"),
+            ("BILLING_TRIAL_NOTICE_DAYS", "2.5"),
+            ("BILLING_TRIAL_NOTICE_DAYS", "367"),
         ] {
             let error = from(&[(name, value), ("ADMIN_TOKEN", "s3cret")]).unwrap_err();
             assert_eq!(error.name, name);

@@ -7,6 +7,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use enforcement::EnforcementError;
 use http::StatusCode;
 use httpkit::ApiError;
+use intake::IntakeError;
 use ledger::{InputError, LedgerError};
 use outbox::OutboxError;
 use primitives::Money;
@@ -32,6 +33,8 @@ pub enum AppError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Campaigns(#[from] CampaignsError),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
     #[error("database error")]
     Database(#[from] DieselError),
     #[error("no database connection available")]
@@ -48,6 +51,7 @@ impl From<AppError> for ApiError {
             AppError::Enforcement(error) => enforcement_problem(error),
             AppError::Outbox(error) => outbox_problem(error),
             AppError::Campaigns(error) => campaigns_problem(error),
+            AppError::Intake(error) => intake_problem(error),
             AppError::Database(error) => database_problem(&error),
             AppError::Pool(error) => ApiError::unavailable_from(&error),
         }
@@ -221,6 +225,23 @@ fn enforcement_problem(error: EnforcementError) -> ApiError {
         error @ (EnforcementError::Outbox(_)
         | EnforcementError::Notification(_)
         | EnforcementError::Effect(_)) => ApiError::internal_from(&error),
+    }
+}
+
+/// The webhook inbox's operator errors (docs/webhooks.md). A failed re-apply is not an error
+/// here: it is recorded on the delivery, which the handler returns.
+fn intake_problem(error: IntakeError) -> ApiError {
+    match error {
+        IntakeError::NotFound(id) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "WEBHOOK_EVENT_NOT_FOUND",
+            "Webhook event not found",
+        )
+        .with_detail("no such webhook delivery in the inbox")
+        .with_member("event_id", id),
+        IntakeError::Pool(_) => ApiError::service_unavailable("the database is unavailable"),
+        IntakeError::Database(error) => database_problem(&error),
+        error => ApiError::internal_from(&error),
     }
 }
 

@@ -1,15 +1,17 @@
 //! The background jobs the api runs (until the worker binary takes them over) and how each one
-//! is wired: hold expiry, dunning, notification delivery, the campaign and messaging outbox
-//! topics, campaign dispatch and the campaign resume sweep.
+//! is wired: hold expiry, dunning (retries through each subscription's own billing provider),
+//! notification delivery, the campaign and messaging outbox topics, campaign dispatch, the
+//! campaign resume sweep, and the webhook inbox (retries, unmatched deliveries, retention).
 
 use std::{sync::Arc, time::Duration};
 
+use billing::Providers;
 use campaigns::{
     CampaignControlHandler, Campaigns, ControlHandler, DispatchConfig, Dispatcher,
     SubaccountHandler,
 };
 use db::DbPool;
-use enforcement::{DunningRunner, PaymentRetrier, RetryError, RetryRequest, RetryResult};
+use enforcement::{DunningRunner, PaymentRetrier, ProviderRetrier};
 use notifications::{AnyNotifier, NotificationHandler};
 use outbox::{Handler, Outbox};
 use primitives::Clock;
@@ -34,6 +36,12 @@ pub struct JobPlan {
     pub campaign_resume: Option<Duration>,
     /// The dispatcher loops; only with a Twilio client.
     pub dispatch: Option<DispatchPlan>,
+    /// The webhook inbox's retries of deliveries not applied at once.
+    pub inbox: Option<Duration>,
+    /// The pruning of raw webhook bodies past their retention.
+    pub inbox_prune: Option<Duration>,
+    /// The billing providers dunning retries go through.
+    pub providers: Providers,
     /// The process's one Twilio client; `None` when Twilio is not configured.
     pub twilio: Option<SharedTwilio>,
     /// The app's clock, for the subaccount handler's timestamps.
@@ -63,7 +71,7 @@ impl JobPlan {
             let pool = pool.clone();
             let runner = Arc::new(DunningRunner::new(
                 state.enforcer.clone(),
-                UnconfiguredProviders,
+                ProviderRetrier::new(self.providers.clone()),
             ));
             jobs.push(Periodic::spawn("dunning", interval, move || {
                 let (pool, runner) = (pool.clone(), runner.clone());
@@ -106,6 +114,20 @@ impl JobPlan {
                     CONTROL_BATCH,
                 ));
             }
+        }
+        if let Some(interval) = self.inbox {
+            let (pool, intake) = (pool.clone(), state.intake.clone());
+            jobs.push(Periodic::spawn("inbox", interval, move || {
+                let (pool, intake) = (pool.clone(), intake.clone());
+                async move { retry_inbox(&pool, &intake).await }
+            }));
+        }
+        if let Some(interval) = self.inbox_prune {
+            let (pool, intake) = (pool.clone(), state.intake.clone());
+            jobs.push(Periodic::spawn("inbox_prune", interval, move || {
+                let (pool, intake) = (pool.clone(), intake.clone());
+                async move { prune_inbox(&pool, &intake).await }
+            }));
         }
         if let Some(interval) = self.campaign_resume {
             let (pool, campaigns) = (pool.clone(), state.campaigns.clone());
@@ -235,20 +257,25 @@ async fn run_dunning<R: PaymentRetrier>(pool: &db::DbPool, runner: &DunningRunne
     }
 }
 
-/// The api has no billing-provider adapters yet (they come with the billing crate), so a retry
-/// cannot be made: it is reported as an error, logged, and tried again after its lease, while
-/// the schedule's suspension day still comes on time. Never reported as declined or paid.
-#[derive(Debug, Clone, Copy)]
-pub struct UnconfiguredProviders;
+/// Deliveries tried again per inbox pass at most; the rest wait for the next tick.
+const INBOX_BATCH: i64 = 100;
+/// Bodies pruned per pass at most, so one pass never holds many row locks.
+const PRUNE_BATCH: i64 = 1000;
 
-impl PaymentRetrier for UnconfiguredProviders {
-    async fn retry_payment(&self, request: &RetryRequest) -> Result<RetryResult, RetryError> {
-        let provider = request
-            .provider
-            .as_ref()
-            .map_or("none", |provider| provider.provider.as_str());
-        Err(RetryError {
-            message: format!("no billing provider adapter is configured for `{provider}`"),
-        })
+/// One pass of the inbox: deliveries the receiver could not apply, failed ones whose backoff is
+/// over, unmatched ones due for another look.
+async fn retry_inbox(pool: &DbPool, intake: &intake::Intake) {
+    match intake.run_due(pool, INBOX_BATCH).await {
+        Ok(report) if report.claimed > 0 => tracing::info!(?report, "inbox deliveries tried"),
+        Ok(_) => {}
+        Err(error) => tracing::error!(%error, "inbox pass failed"),
+    }
+}
+
+async fn prune_inbox(pool: &DbPool, intake: &intake::Intake) {
+    match intake.prune(pool, PRUNE_BATCH).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::info!(pruned, "raw webhook bodies past their retention pruned"),
+        Err(error) => tracing::error!(%error, "pruning raw webhook bodies failed"),
     }
 }

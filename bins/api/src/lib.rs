@@ -14,8 +14,6 @@ mod campaigns_config;
 pub mod config;
 pub mod error;
 pub mod jobs;
-pub mod prometheus;
-pub mod readiness;
 mod routes;
 pub mod startup;
 pub mod state;

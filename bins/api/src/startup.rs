@@ -3,12 +3,16 @@
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc};
 
 use axum::Router;
+use db::readiness::Readiness;
 use db::{
     DbConfig,
     embedded::{ClusterOptions, DEV_CLUSTER_DIR, EmbeddedError, LocalCluster},
 };
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use httpkit::Auth;
+use httpkit::{
+    Auth,
+    probes::{self, RecorderError},
+};
 use primitives::{Clock, SystemClock};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -19,8 +23,6 @@ use crate::{
     auth::ApiKeyAuthenticator,
     config::{Config, ConfigError, DatabaseSource},
     jobs::{self, DispatchPlan, JobPlan},
-    prometheus::{self, RecorderError},
-    readiness::Readiness,
     routes,
     twilio_client::SharedTwilio,
 };
@@ -43,6 +45,8 @@ pub enum StartupError {
     Notifier(#[from] notifications::ConfigError),
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
+    #[error("billing providers: {0}")]
+    Providers(#[from] billing::ConfigError),
     #[error("the Twilio client cannot be built: {0}")]
     Twilio(#[from] twilio::TwilioError),
     #[error("could not listen on {addr}: {source}")]
@@ -155,19 +159,38 @@ impl Application {
         let subscriptions =
             subscriptions::Subscriptions::new(clock.clone(), config.lifecycle.clone());
         let campaigns = campaigns::Campaigns::new(ledger.clone(), config.campaigns.funds_policy());
+        let providers = config.providers.clone().build(clock.clone())?;
+        if providers.configured().is_empty() {
+            tracing::warn!(
+                "no billing provider is configured (PAYPAL_*, STRIPE_*, PAYHERE_*): dunning \
+                 retries cannot reach a provider and no webhook route is served here"
+            );
+        }
+        let enforcer = enforcement::Enforcer::new(subscriptions.clone(), ledger.clone());
+        let intake = intake::Intake::new(
+            enforcer.clone(),
+            ledger.clone(),
+            providers.clone(),
+            clock.clone(),
+            config.intake.clone(),
+        );
         let state = AppState {
             auth: Auth::new(admin, Arc::new(ApiKeyAuthenticator::new(pool.clone()))),
             readiness: Arc::new(Readiness::new(!config.is_dev_mode())),
             pool,
-            enforcer: enforcement::Enforcer::new(subscriptions.clone(), ledger.clone()),
+            enforcer,
             // The operator routes only requeue (at the clock's now); the policy is unused there.
             outbox: outbox::Outbox::new(clock.clone(), outbox::RetryPolicy::default()),
             ledger,
             subscriptions,
             campaigns,
-            metrics: prometheus::recorder()?,
+            intake,
+            metrics: probes::recorder()?,
         };
-        let router = routes::router(state.clone(), config.body_limit_bytes);
+        // In development one process is the whole system, so it receives webhooks too; in
+        // production the webhook-receiver does.
+        let serve_webhooks = config.is_dev_mode() && !providers.configured().is_empty();
+        let router = routes::router(state.clone(), config.body_limit_bytes, serve_webhooks);
         let listener =
             TcpListener::bind(config.addr)
                 .await
@@ -179,7 +202,12 @@ impl Application {
             addr: config.addr,
             source,
         })?;
-        tracing::info!(%local_addr, dev_mode = config.is_dev_mode(), "api listening");
+        tracing::info!(
+            %local_addr,
+            dev_mode = config.is_dev_mode(),
+            webhooks = serve_webhooks,
+            "api listening"
+        );
         Ok(Self {
             listener,
             local_addr,
@@ -192,6 +220,9 @@ impl Application {
                 messaging_outbox: config.campaigns.messaging_outbox_interval,
                 campaign_resume: config.campaigns.resume_interval,
                 dispatch: dispatch_plan(&config),
+                inbox: config.inbox_interval,
+                inbox_prune: config.inbox_prune_interval,
+                providers,
                 twilio,
                 clock,
             },
@@ -228,7 +259,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let jobs = self.jobs.start(&self.state);
-        let upkeep = prometheus::spawn_upkeep(self.state.metrics.clone());
+        let upkeep = probes::spawn_upkeep(self.state.metrics.clone());
         let served = httpkit::server::serve(self.listener, self.router, shutdown).await;
         upkeep.abort();
         jobs::stop_all(jobs).await;

@@ -9,7 +9,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use primitives::OrganizationId;
 use subscriptions::{AccessDecision, Feature, Subscriptions};
 
-use crate::{AppError, readiness::Readiness};
+use db::readiness::Readiness;
+
+use crate::AppError;
 
 /// Router state. Cheap to clone: everything inside is reference counted.
 #[derive(Clone)]
@@ -28,6 +30,9 @@ pub struct AppState {
     pub outbox: outbox::Outbox,
     /// Campaigns over the same `ledger`, with the configured hold policy.
     pub campaigns: campaigns::Campaigns,
+    /// Provider deliveries in the inbox: the operator routes re-apply them, the development
+    /// mode's webhook routes receive them.
+    pub intake: intake::Intake,
     /// The process's metrics, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
 }

@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod outbox;
 pub mod subscriptions;
 pub mod wallet;
+pub mod webhooks;
 
 use chrono::{DateTime, Utc};
 use primitives::{ApiKeyId, OrganizationId, WalletId};
@@ -117,11 +118,4 @@ impl From<tenancy::IssuedApiKey> for ApiKeyCreatedResponse {
 /// its owner.
 fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(secret.expose_secret())
-}
-
-/// `GET /healthz` and `GET /readyz` when all is well.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HealthResponse {
-    #[schema(example = "ok")]
-    pub status: String,
 }

@@ -32,6 +32,10 @@ pub enum ProviderError {
         provider: ProviderName,
         message: String,
     },
+    /// The provider is not configured in this deployment ([`crate::Providers`] has no adapter
+    /// for it).
+    #[error("{provider} is not configured")]
+    NotConfigured { provider: ProviderName },
     /// The operation does not exist at this provider.
     #[error("{provider} does not support {operation}")]
     Unsupported {
@@ -46,7 +50,10 @@ impl ProviderError {
         match self {
             Self::Transport { .. } => true,
             Self::Api { status, .. } => *status == 429 || *status >= 500,
-            Self::Decode { .. } | Self::Config { .. } | Self::Unsupported { .. } => false,
+            Self::Decode { .. }
+            | Self::Config { .. }
+            | Self::NotConfigured { .. }
+            | Self::Unsupported { .. } => false,
         }
     }
 }

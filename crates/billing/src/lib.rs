@@ -6,24 +6,32 @@
 //!   body whose signature was not checked.
 //! - [`http::ApiClient`]: the one place HTTP calls are made: base URL, timeouts, and retries with
 //!   backoff and jitter only where a retry cannot charge twice.
+//! - [`Providers`]: the configured adapters by [`ProviderName`], read from the environment
+//!   ([`ConfigError`] names the variable at fault), so the webhook receiver and the jobs
+//!   dispatch by name. An adapter configured with its webhook secrets only verifies and parses;
+//!   its API calls fail with [`ProviderError::Config`] naming the missing variables.
 //!
 //! The crate knows no database and serves no HTTP; the webhook receiver and the enforcement
 //! layer use it.
 
+mod config;
 mod error;
 mod event;
 pub mod http;
 pub mod payhere;
 pub mod paypal;
 mod provider;
+mod registry;
 pub mod stripe;
 mod webhook;
 
+pub use config::ConfigError;
 pub use error::ProviderError;
-pub use event::{BillingEvent, BillingEventKind, ParsedWebhook};
+pub use event::{BillingEvent, BillingEventKind, MAX_FAILURE_REASON_CHARS, ParsedWebhook};
 pub use primitives::ProviderName;
 pub use provider::{
     BillingProvider, CreateSubscription, CreatedSubscription, Payer, ProviderSubscription,
     ProviderSubscriptionStatus, RetryOutcome,
 };
+pub use registry::{Providers, ProvidersConfig};
 pub use webhook::{VerifiedWebhook, VerifyError, WebhookRequest};

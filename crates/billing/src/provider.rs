@@ -4,7 +4,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use primitives::Money;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     ParsedWebhook, ProviderError, ProviderName, VerifiedWebhook, VerifyError, WebhookRequest,
@@ -53,7 +53,7 @@ pub struct CreatedSubscription {
 }
 
 /// The provider's view of a subscription's status, mapped onto a small common set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProviderSubscriptionStatus {
     /// Created, waiting for the customer's approval or first payment.
@@ -75,6 +75,11 @@ pub struct ProviderSubscription {
     pub provider_status: String,
     pub current_period_end: Option<DateTime<Utc>>,
     pub organization_ref: Option<String>,
+    /// What the provider says is owed on the subscription: PayPal's
+    /// `billing_info.outstanding_balance` (zero when paid up). `None` means the provider keeps
+    /// no such figure (Stripe, PayHere): its `status` alone tells whether the subscription is
+    /// paid up (`PastDue`, `Suspended` ... are not).
+    pub outstanding: Option<Money>,
 }
 
 /// The result of asking the provider to collect an outstanding payment.

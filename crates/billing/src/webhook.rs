@@ -63,6 +63,9 @@ pub enum VerifyError {
     UnsupportedAlgorithm(String),
     #[error("body is malformed: {0}")]
     MalformedBody(&'static str),
+    /// The delivery names a provider this deployment has not configured ([`crate::Providers`]).
+    #[error("{0} is not configured")]
+    ProviderNotConfigured(ProviderName),
 }
 
 impl VerifyError {
@@ -79,6 +82,7 @@ impl VerifyError {
             Self::CertUnavailable(_) => "WEBHOOK_CERT_UNAVAILABLE",
             Self::UnsupportedAlgorithm(_) => "WEBHOOK_UNSUPPORTED_ALGORITHM",
             Self::MalformedBody(_) => "WEBHOOK_MALFORMED_BODY",
+            Self::ProviderNotConfigured(_) => "WEBHOOK_PROVIDER_NOT_CONFIGURED",
         }
     }
 

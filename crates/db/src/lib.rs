@@ -7,6 +7,7 @@
 pub mod embedded;
 pub mod migrations;
 pub mod pool;
+pub mod readiness;
 pub mod schema;
 
 pub use diesel_async::AsyncPgConnection;

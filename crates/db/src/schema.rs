@@ -118,6 +118,7 @@ diesel::table! {
         last_event_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        trial_ending_notified -> Bool,
     }
 }
 
@@ -267,6 +268,58 @@ diesel::table! {
 }
 
 diesel::joinable!(api_keys -> organizations (organization_id));
+diesel::table! {
+    webhook_inbox (id) {
+        id -> Uuid,
+        provider -> Text,
+        delivery_id -> Text,
+        event_type -> Text,
+        received_at -> Timestamptz,
+        body -> Nullable<Bytea>,
+        body_sha256 -> Bytea,
+        body_size -> Int4,
+        body_pruned_at -> Nullable<Timestamptz>,
+        events -> Jsonb,
+        outcomes -> Jsonb,
+        status -> Text,
+        organization_id -> Nullable<Uuid>,
+        subscription_id -> Nullable<Uuid>,
+        attempts -> Int4,
+        next_attempt_at -> Nullable<Timestamptz>,
+        leased_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        settled_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    risk_cases (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        provider -> Text,
+        kind -> Text,
+        reference -> Text,
+        status -> Text,
+        amount -> Int8,
+        currency -> Bpchar,
+        inbox_id -> Uuid,
+        opened_at -> Timestamptz,
+        closed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    provider_payments (provider, payment_reference) {
+        provider -> Text,
+        payment_reference -> Text,
+        kind -> Text,
+        organization_id -> Uuid,
+        inbox_id -> Uuid,
+        recorded_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(wallets -> organizations (organization_id));
 diesel::joinable!(wallet_freeze_events -> wallets (wallet_id));
 diesel::joinable!(holds -> wallets (wallet_id));
@@ -287,6 +340,12 @@ diesel::joinable!(campaign_holds -> holds (hold_id));
 diesel::joinable!(campaign_batches -> campaigns (campaign_id));
 diesel::joinable!(campaign_recipients -> campaigns (campaign_id));
 diesel::joinable!(campaign_recipients -> campaign_batches (batch_id));
+diesel::joinable!(webhook_inbox -> organizations (organization_id));
+diesel::joinable!(webhook_inbox -> subscriptions (subscription_id));
+diesel::joinable!(risk_cases -> organizations (organization_id));
+diesel::joinable!(risk_cases -> webhook_inbox (inbox_id));
+diesel::joinable!(provider_payments -> organizations (organization_id));
+diesel::joinable!(provider_payments -> webhook_inbox (inbox_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
@@ -306,4 +365,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaign_holds,
     campaign_batches,
     campaign_recipients,
+    webhook_inbox,
+    risk_cases,
+    provider_payments,
 );

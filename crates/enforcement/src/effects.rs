@@ -178,6 +178,11 @@ fn notice_payload(target: &Target<'_>) -> serde_json::Value {
             SubscriptionEvent::PaymentFailed { reason, .. } => {
                 object.insert("reason".into(), json!(reason));
             }
+            event @ SubscriptionEvent::RenewalMissed { .. } => {
+                if let Some((_, reason)) = event.failure() {
+                    object.insert("reason".into(), json!(reason));
+                }
+            }
             SubscriptionEvent::RetryFailed { attempt, reason } => {
                 object.insert("reason".into(), json!(reason));
                 object.insert("attempt".into(), json!(attempt));

@@ -1,7 +1,7 @@
 //! The `payment_failure` log event and metric. Operators grep for "PAYMENT FAILURE", so the
 //! message keeps those words.
 
-use subscriptions::{Applied, EventEnvelope, Outcome};
+use subscriptions::{Applied, EventEnvelope, Outcome, SubscriptionEvent};
 
 /// Counter of payment failures, labelled by attempt (0 = the original failure).
 pub const PAYMENT_FAILURES_METRIC: &str = "payment_failures_total";
@@ -12,6 +12,12 @@ pub(crate) fn report(applied: &Applied, envelope: &EventEnvelope) {
         return;
     };
     if applied.outcome == Outcome::Duplicate {
+        return;
+    }
+    // A provider's failure is a fact whatever our state made of it; a missed renewal is our own
+    // conclusion, and a failure only when it took effect (not when a payment came first).
+    let concluded = matches!(envelope.event, SubscriptionEvent::RenewalMissed { .. });
+    if concluded && !matches!(applied.outcome, Outcome::Applied { .. }) {
         return;
     }
     let subscription = &applied.subscription;

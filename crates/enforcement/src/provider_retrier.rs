@@ -1,46 +1,50 @@
-//! Dunning retries through a billing provider: the bridge from [`PaymentRetrier`] (what dunning
-//! needs) to [`billing::BillingProvider`] (what the adapters offer).
+//! Dunning retries through the billing providers: the bridge from [`PaymentRetrier`] (what
+//! dunning needs) to [`billing::Providers`] (the configured adapters, by name). Each
+//! subscription is retried through its own provider.
 
-use billing::{BillingProvider, ProviderError, RetryOutcome};
+use billing::{ProviderError, Providers, RetryOutcome};
 use subscriptions::FailureReason;
 
 use crate::{PaymentRetrier, RetryError, RetryRequest, RetryResult};
 
-/// Retries through one provider. A subscription of another provider (or of none) cannot be
-/// retried here: that is an error for the runner to log, never a decline.
+/// Retries through the subscription's own provider. A subscription billed through no provider,
+/// or through one this process has no adapter (or no API credentials) for, cannot be retried:
+/// that is an error for the runner to log and retry after its lease, never a decline (the
+/// schedule's suspension day still comes on time).
 #[derive(Debug, Clone)]
-pub struct ProviderRetrier<P> {
-    provider: P,
+pub struct ProviderRetrier {
+    providers: Providers,
 }
 
-impl<P: BillingProvider> ProviderRetrier<P> {
-    pub fn new(provider: P) -> Self {
-        Self { provider }
+impl ProviderRetrier {
+    pub fn new(providers: Providers) -> Self {
+        Self { providers }
     }
 }
 
-impl<P: BillingProvider> PaymentRetrier for ProviderRetrier<P> {
+impl PaymentRetrier for ProviderRetrier {
     async fn retry_payment(&self, request: &RetryRequest) -> Result<RetryResult, RetryError> {
-        let name = self.provider.name();
-        let Some(subscription) = request
-            .provider
-            .as_ref()
-            .filter(|provider| provider.provider == name)
-        else {
+        let Some(subscription) = request.provider.as_ref() else {
             return Err(RetryError {
-                message: format!("subscription is not billed through {name}"),
+                message: "the subscription is billed through no provider (paid by hand): \
+                          nothing to retry"
+                    .to_owned(),
             });
         };
-        let id = subscription.subscription_id.as_str();
+        let (name, id) = (subscription.provider, subscription.subscription_id.as_str());
         let outcome = self
-            .provider
-            .retry_payment(id, &request.idempotency_key)
+            .providers
+            .retry_payment(name, id, &request.idempotency_key)
             .await
             .map_err(retry_error)?;
         match outcome {
             RetryOutcome::Paid { amount } => {
                 // The new period end is the provider's; ask for it rather than guess.
-                let current = self.provider.subscription(id).await.map_err(retry_error)?;
+                let current = self
+                    .providers
+                    .subscription(name, id)
+                    .await
+                    .map_err(retry_error)?;
                 match (amount, current.current_period_end) {
                     (Some(amount), Some(period_end)) => {
                         Ok(RetryResult::Paid { amount, period_end })

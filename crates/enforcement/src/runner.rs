@@ -11,7 +11,7 @@ use diesel_async::AsyncConnection;
 use primitives::{Money, OrganizationId, SubscriptionId};
 use subscriptions::{
     DueAction, EventEnvelope, EventId, EventSource, FailureReason, Outcome, ProviderRef,
-    Subscription, SubscriptionEvent, due,
+    Subscription, SubscriptionEvent, TimePrecision, due,
 };
 
 use crate::{EnforcementError, Enforcer};
@@ -59,7 +59,8 @@ pub trait PaymentRetrier: Send + Sync {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunReport {
-    /// Scheduled steps (grace end, suspension, trial end, period end) that changed the state.
+    /// Scheduled steps (grace end, suspension, trial end and its notice, period end, overdue
+    /// renewal) that changed the state.
     pub events_applied: usize,
     /// Scheduled steps the state machine ignored or had already seen.
     pub events_unchanged: usize,
@@ -135,7 +136,7 @@ impl<R: PaymentRetrier> DunningRunner<R> {
         if let DueAction::Retry { attempt } = work.action {
             return self.retry(pool, subscription, attempt, report).await;
         }
-        let Some((source, event)) = scheduled_event(work.action) else {
+        let Some((source, event)) = scheduled_event(work.action, subscription) else {
             return Ok(());
         };
         // The id comes from the schedule, so two runners (or a rerun) apply the step once.
@@ -253,6 +254,7 @@ impl<R: PaymentRetrier> DunningRunner<R> {
             source: EventSource::parse(source)?,
             event_id: EventId::parse(event_id)?,
             occurred_at,
+            precision: TimePrecision::Microsecond,
             event,
         };
         let mut conn = pool.get().await.map_err(|error| {
@@ -267,13 +269,27 @@ impl<R: PaymentRetrier> DunningRunner<R> {
 }
 
 /// The event a scheduled action becomes, and who is said to have sent it; retries need the
-/// provider first, so they have none.
-fn scheduled_event(action: DueAction) -> Option<(&'static str, SubscriptionEvent)> {
+/// provider first, so they have none. The dates an event carries are the ones the schedule saw,
+/// so a payment that moved them meanwhile makes the event ignored rather than wrong.
+fn scheduled_event(
+    action: DueAction,
+    subscription: &Subscription,
+) -> Option<(&'static str, SubscriptionEvent)> {
+    let state = &subscription.state;
     match action {
         DueAction::GraceEnd => Some(("dunning", SubscriptionEvent::GracePeriodEnded)),
         DueAction::Suspension => Some(("dunning", SubscriptionEvent::DunningExhausted)),
         DueAction::TrialEnd => Some(("scheduler", SubscriptionEvent::TrialEnded)),
         DueAction::PeriodEnd => Some(("scheduler", SubscriptionEvent::PeriodEnded)),
+        DueAction::RenewalOverdue => state
+            .current_period_end
+            .map(|period_end| ("scheduler", SubscriptionEvent::RenewalMissed { period_end })),
+        DueAction::TrialEndingNotice => state.trial_end.map(|trial_end| {
+            (
+                "scheduler",
+                SubscriptionEvent::TrialEndingSoon { trial_end },
+            )
+        }),
         DueAction::Retry { .. } => None,
     }
 }

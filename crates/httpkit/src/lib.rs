@@ -11,6 +11,7 @@
 //! - [`idempotency`]: the `Idempotency-Key` header.
 //! - [`telemetry`]: log subscriber set-up and one log line per request.
 //! - [`server`]: fallbacks, body limit, graceful shutdown and serving.
+//! - [`probes`]: `/healthz`, `/readyz`, `/metrics` answers and the process's Prometheus recorder.
 //!
 //! Domain crates know nothing of this one; binaries map their domain errors into [`ApiError`].
 //! This crate knows the shape of an entitlement decision (`subscriptions::AccessDecision`) but
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod entitlement;
 pub mod idempotency;
 pub mod json;
+pub mod probes;
 pub mod problem;
 pub mod server;
 pub mod telemetry;

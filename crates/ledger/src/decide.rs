@@ -88,6 +88,11 @@ pub(crate) enum Request {
         amount: Money,
         reason: Reason,
     },
+    Reversal {
+        /// The most to take: what the provider took back.
+        amount: Money,
+        counterparty: Counterparty,
+    },
 }
 
 /// How a hold row changes.
@@ -171,6 +176,10 @@ pub(crate) fn decide(
         }
         Request::Expire { hold } => close_hold(wallet, hold.id, Some(hold), EntryKind::Expiry)?,
         Request::Correction { amount, reason } => correction(wallet, *amount, reason)?,
+        Request::Reversal {
+            amount,
+            counterparty,
+        } => reversal(wallet, *amount, counterparty)?,
     };
     Ok(Decision::Apply(movement))
 }
@@ -185,7 +194,8 @@ fn check_amount(request: &Request) -> Result<(), LedgerError> {
         Request::Debit { amount, .. }
         | Request::Credit { amount, .. }
         | Request::Hold { amount, .. }
-        | Request::Capture { amount, .. } => {
+        | Request::Capture { amount, .. }
+        | Request::Reversal { amount, .. } => {
             if amount.is_positive() {
                 Ok(())
             } else {
@@ -207,7 +217,8 @@ fn check_currency(wallet: &WalletState, request: &Request) -> Result<(), LedgerE
         | Request::Credit { amount, .. }
         | Request::Hold { amount, .. }
         | Request::Capture { amount, .. }
-        | Request::Correction { amount, .. } => amount.currency(),
+        | Request::Correction { amount, .. }
+        | Request::Reversal { amount, .. } => amount.currency(),
         Request::Release { .. } | Request::Expire { .. } => return Ok(()),
     };
     if requested == wallet.currency {
@@ -268,6 +279,18 @@ fn replay(entry: &Entry, request: &Request) -> Result<Decision, LedgerError> {
             entry.kind == EntryKind::Correction
                 && entry.balance_change == *amount
                 && entry.reason.as_ref() == Some(reason)
+        }
+        // A reversal may have taken less than asked (funds were short): the retry of that
+        // request must replay it, not take the rest now that money came in. Asking for less
+        // than was taken cannot be a retry of it.
+        Request::Reversal {
+            amount,
+            counterparty,
+        } => {
+            entry.kind == EntryKind::Reversal
+                && entry.amount.currency() == amount.currency()
+                && entry.amount.minor() <= amount.minor()
+                && entry.counterparty == *counterparty
         }
     };
     if same {
@@ -363,6 +386,33 @@ fn correction(
         change,
         Counterparty::correction(),
         Some(reason.clone()),
+    ))
+}
+
+fn reversal(
+    wallet: &WalletState,
+    amount: Money,
+    counterparty: &Counterparty,
+) -> Result<Movement, LedgerError> {
+    // No freeze check: the provider has already taken the money back, whatever the wallet's
+    // state, and a frozen wallet (often frozen because of this very dispute) is exactly where
+    // it must be recorded. Only what is available is taken: never below zero (G1), never money
+    // open holds reserve for messages already on their way. The caller records the shortfall.
+    let available = wallet.available();
+    if available <= 0 {
+        return Err(LedgerError::InsufficientFunds {
+            available: wallet.money(0),
+            requested: amount,
+        });
+    }
+    let taken = amount.minor().min(available);
+    Ok(balance_movement(
+        wallet,
+        EntryKind::Reversal,
+        taken,
+        -taken,
+        counterparty.clone(),
+        None,
     ))
 }
 

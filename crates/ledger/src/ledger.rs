@@ -13,7 +13,7 @@ use crate::{
     model::{Entry, HoldReceipt, Outcome, WalletBalance},
     request::{
         CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, HoldRequest, MovementCall,
-        ReleaseRequest,
+        ReleaseRequest, ReversalRequest,
     },
     store,
 };
@@ -118,6 +118,19 @@ impl Ledger {
         &self,
         conn: &mut AsyncPgConnection,
         request: CorrectionRequest,
+    ) -> Result<Outcome<Entry>, LedgerError> {
+        self.move_money(conn, request.into()).await
+    }
+
+    /// Takes back money a payment provider reversed (refund, chargeback, lost dispute): at most
+    /// what is available, also on a frozen wallet. The entry's `amount` is what was taken; when
+    /// nothing is available it is `INSUFFICIENT_FUNDS` and nothing is written. A retry with the
+    /// same reference replays the original reversal (even one that took less), never taking the
+    /// rest later.
+    pub async fn reverse(
+        &self,
+        conn: &mut AsyncPgConnection,
+        request: ReversalRequest,
     ) -> Result<Outcome<Entry>, LedgerError> {
         self.move_money(conn, request.into()).await
     }

@@ -32,5 +32,5 @@ pub use model::{
 pub use reconcile::{Drift, Reconciliation};
 pub use request::{
     CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, FreezeRequest, HoldRequest,
-    ReleaseRequest, UnfreezeRequest,
+    ReleaseRequest, ReversalRequest, UnfreezeRequest,
 };

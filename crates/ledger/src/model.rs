@@ -23,10 +23,13 @@ pub enum EntryKind {
     Expiry,
     /// An audited admin adjustment, in either direction.
     Correction,
+    /// Money a payment provider took back (refund, chargeback, lost dispute): balance down by
+    /// what was available to take, possibly less than the provider took.
+    Reversal,
 }
 
 impl EntryKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Credit,
         Self::Debit,
         Self::Hold,
@@ -34,6 +37,7 @@ impl EntryKind {
         Self::Release,
         Self::Expiry,
         Self::Correction,
+        Self::Reversal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +49,7 @@ impl EntryKind {
             Self::Release => "release",
             Self::Expiry => "expiry",
             Self::Correction => "correction",
+            Self::Reversal => "reversal",
         }
     }
 

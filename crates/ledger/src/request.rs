@@ -71,6 +71,24 @@ pub struct CorrectionRequest {
     pub actor: Actor,
 }
 
+/// Money a payment provider took back from a top-up: a refund, a chargeback, a lost dispute.
+///
+/// Not the customer spending, so a freeze does not stop it; but it takes at most what is
+/// available (never money reserved by open holds, never below zero). The entry's amount is what
+/// was taken: `amount - entry.amount` is the shortfall the caller must record.
+#[derive(Debug, Clone)]
+pub struct ReversalRequest {
+    pub wallet_id: WalletId,
+    /// The most to take: what the provider took back.
+    pub amount: Money,
+    /// The account the money went back to, e.g. `chargeback:stripe`, `refund:paypal`.
+    pub counterparty: Counterparty,
+    /// Best derived from the provider's payment or dispute id, so two events about one
+    /// reversal take money once.
+    pub reference: Reference,
+    pub actor: Actor,
+}
+
 #[derive(Debug, Clone)]
 pub struct FreezeRequest {
     pub wallet_id: WalletId,
@@ -122,6 +140,16 @@ impl From<CorrectionRequest> for MovementCall {
         let request = Request::Correction {
             amount: r.amount,
             reason: r.reason,
+        };
+        Self::new(r.wallet_id, None, request, r.reference, r.actor)
+    }
+}
+
+impl From<ReversalRequest> for MovementCall {
+    fn from(r: ReversalRequest) -> Self {
+        let request = Request::Reversal {
+            amount: r.amount,
+            counterparty: r.counterparty,
         };
         Self::new(r.wallet_id, None, request, r.reference, r.actor)
     }

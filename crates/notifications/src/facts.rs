@@ -3,14 +3,27 @@
 //! characters) before they reach an email.
 
 use chrono::{DateTime, Utc};
+use primitives::ProviderName;
 use serde_json::Value;
 
-/// Amount due or received, as text (`"10.00 USD"`) or a number (then `CURRENCY` is appended).
+/// Amount due, received, disputed or taken back, as text (`"10.00 USD"`) or a number (then
+/// `CURRENCY` is appended).
 pub const AMOUNT: &str = "amount";
-/// Currency code for a numeric `AMOUNT`.
+/// Currency code for a numeric `AMOUNT` or `SHORTFALL`.
 pub const CURRENCY: &str = "currency";
-/// Why the payment failed, as the provider said it (`"card declined"`).
+/// Why, as the provider said it: a failed payment's (`"card declined"`), a dispute's
+/// (`"fraudulent"`) or a reversal's (`"refund"`, `"chargeback"`).
 pub const REASON: &str = "reason";
+/// The provider's id of the payment concerned (disputes, reversals), as the customer finds it
+/// in their provider account (`"ch_3NaB..."`, a PayPal capture id).
+pub const PAYMENT_REFERENCE: &str = "payment_reference";
+/// The provider the payment went through: `paypal`, `stripe`, `payhere` (shown as PayPal,
+/// Stripe, PayHere) or any other name, shown as it is.
+pub const PROVIDER: &str = "provider";
+/// The part of a taken-back amount the wallet could not cover (disputes lost, reversals), as
+/// text or a number like `AMOUNT`. Present only when the wallet fell short and was frozen; a
+/// zero shortfall (no non-zero digit) counts as none.
+pub const SHORTFALL: &str = "shortfall";
 /// The number of the payment attempt that failed.
 pub const ATTEMPT: &str = "attempt";
 /// The number of the next payment attempt.
@@ -52,8 +65,30 @@ impl<'a> Facts<'a> {
     }
 
     pub(crate) fn amount(&self) -> Option<String> {
-        let amount = self.text(AMOUNT)?;
-        let numeric = matches!(self.0.get(AMOUNT), Some(Value::Number(_)));
+        self.money(AMOUNT)
+    }
+
+    /// What the wallet could not cover, when it is more than nothing.
+    pub(crate) fn shortfall(&self) -> Option<String> {
+        self.money(SHORTFALL)
+            .filter(|text| text.chars().any(|c| c.is_ascii_digit() && c != '0'))
+    }
+
+    /// The provider's display name.
+    pub(crate) fn provider(&self) -> Option<String> {
+        let name = self.text(PROVIDER)?;
+        Some(match ProviderName::parse(&name) {
+            Some(ProviderName::Paypal) => "PayPal".to_owned(),
+            Some(ProviderName::Stripe) => "Stripe".to_owned(),
+            Some(ProviderName::Payhere) => "PayHere".to_owned(),
+            None => name,
+        })
+    }
+
+    /// An amount as text, or a number with `CURRENCY` appended.
+    fn money(&self, key: &str) -> Option<String> {
+        let amount = self.text(key)?;
+        let numeric = matches!(self.0.get(key), Some(Value::Number(_)));
         match self.text(CURRENCY) {
             Some(currency) if numeric => Some(format!("{amount} {currency}")),
             _ => Some(amount),

@@ -1,5 +1,5 @@
 //! The kinds of billing notification, with stable snake_case names (stored in the outbox and
-//! used by importers; never renamed).
+//! used by importers; never renamed). The facts each kind uses are in [`crate::facts`].
 
 use std::{fmt, str::FromStr};
 
@@ -19,10 +19,23 @@ pub enum NotificationKind {
     CancellationScheduled,
     Canceled,
     Expired,
+    /// A payment is disputed (a chargeback was opened); the wallet is frozen for the review.
+    /// Facts: `amount`, `payment_reference`, `provider`, `reason`.
+    DisputeOpened,
+    /// A dispute was resolved in the merchant's favour; the review freeze is lifted.
+    /// Facts: `amount`, `payment_reference`, `provider`.
+    DisputeWon,
+    /// A dispute was resolved against the merchant; the amount was taken back from the wallet.
+    /// Facts: `amount`, `payment_reference`, `provider`, `shortfall` (when the wallet could not
+    /// cover it all and is frozen).
+    DisputeLost,
+    /// A refund or chargeback took money back from the wallet. Facts: `amount`,
+    /// `payment_reference`, `provider`, `reason`, `shortfall` (as for [`Self::DisputeLost`]).
+    PaymentReversed,
 }
 
 impl NotificationKind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 15] = [
         Self::PaymentFailed,
         Self::RetryScheduled,
         Self::PaymentWarning,
@@ -34,6 +47,10 @@ impl NotificationKind {
         Self::CancellationScheduled,
         Self::Canceled,
         Self::Expired,
+        Self::DisputeOpened,
+        Self::DisputeWon,
+        Self::DisputeLost,
+        Self::PaymentReversed,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -49,6 +66,10 @@ impl NotificationKind {
             Self::CancellationScheduled => "cancellation_scheduled",
             Self::Canceled => "canceled",
             Self::Expired => "expired",
+            Self::DisputeOpened => "dispute_opened",
+            Self::DisputeWon => "dispute_won",
+            Self::DisputeLost => "dispute_lost",
+            Self::PaymentReversed => "payment_reversed",
         }
     }
 
@@ -97,6 +118,10 @@ mod tests {
                 "cancellation_scheduled",
                 "canceled",
                 "expired",
+                "dispute_opened",
+                "dispute_won",
+                "dispute_lost",
+                "payment_reversed",
             ]
         );
         for kind in NotificationKind::ALL {

@@ -17,6 +17,7 @@ const WIDTH: usize = 72;
 const UPDATE_PAYMENT: &str =
     "Please update your payment method or pay the outstanding amount as soon as possible.";
 const WHAT_SENDING_MEANS: &str = "sending SMS and WhatsApp messages, broadcasts and campaigns";
+const WALLET_FROZEN_MEANS: &str = "messages and campaigns paid from the wallet cannot be sent";
 
 /// Renders `notification` for the organization called `organization_name`. Facts missing from
 /// the payload leave their sentence out; rendering never fails.
@@ -42,6 +43,27 @@ pub fn render(notification: &Notification, organization_name: &str) -> Email {
         (Some(at), None) => format!("We will try the payment again on {at}."),
         (None, _) => "We will try the payment again automatically.".to_owned(),
     };
+    // "a payment of 49.00 USD for Acme made through Stripe (reference ch_1)": whatever the
+    // customer needs to find it in their provider account.
+    let a_payment = format!(
+        "a payment{of_amount} for {org}{}{}",
+        facts
+            .provider()
+            .map(|provider| format!(" made through {provider}"))
+            .unwrap_or_default(),
+        facts
+            .text(facts::PAYMENT_REFERENCE)
+            .map(|reference| format!(" (reference {reference})"))
+            .unwrap_or_default()
+    );
+    let taken_back = facts.shortfall().map_or_else(
+        || "The entry is in the wallet's history.".to_owned(),
+        |shortfall| {
+            format!(
+                "The wallet could not cover {shortfall} of it, so it has been frozen: {WALLET_FROZEN_MEANS} until the outstanding {shortfall} is settled. Please contact us to settle it."
+            )
+        },
+    );
     let on = |key| {
         facts
             .time(key)
@@ -141,6 +163,39 @@ pub fn render(notification: &Notification, organization_name: &str) -> Email {
             vec![
                 format!("The {org} subscription has expired. {} is no longer available.", capitalized(WHAT_SENDING_MEANS)),
                 "You can still sign in and read your data, and subscribe again at any time.".to_owned(),
+            ],
+        ),
+        NotificationKind::DisputeOpened => (
+            format!("A payment for {org} is disputed"),
+            vec![
+                format!("{} has been disputed{because}.", capitalized(&a_payment)),
+                format!("While the dispute is reviewed, the {org} wallet is frozen: {WALLET_FROZEN_MEANS}. Money added to the wallet is still credited."),
+                "If the dispute was opened by mistake, please withdraw it with your bank, card issuer or payment provider. The freeze is lifted as soon as the dispute is resolved in our favour.".to_owned(),
+            ],
+        ),
+        NotificationKind::DisputeWon => (
+            format!("The payment dispute for {org} is resolved"),
+            vec![
+                format!("The dispute over {a_payment} was resolved in our favour: the payment stands."),
+                format!("The freeze placed on the {org} wallet for the review has been lifted. No action is needed."),
+            ],
+        ),
+        NotificationKind::DisputeLost => (
+            format!("A disputed payment for {org} was taken back"),
+            vec![
+                format!("The dispute over {a_payment} was resolved in the payer's favour, so the amount has been taken back from the {org} wallet."),
+                taken_back,
+            ],
+        ),
+        NotificationKind::PaymentReversed => (
+            format!("A payment for {org} was reversed"),
+            vec![
+                format!(
+                    "{} was reversed{}, so the amount has been taken back from the {org} wallet.",
+                    capitalized(&a_payment),
+                    if because.is_empty() { " (a refund or a chargeback)" } else { &because }
+                ),
+                taken_back,
             ],
         ),
     };

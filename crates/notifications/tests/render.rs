@@ -23,6 +23,9 @@ fn facts() -> Value {
         "period_end": "2026-12-01T00:00:00+02:00",
         "trial_end": "2026-11-30T09:30:00Z",
         "subscription_id": "0190f3c2-0000-7000-8000-000000000001",
+        "payment_reference": "ch_3NaB7x",
+        "provider": "stripe",
+        "shortfall": "5.00 USD",
         "plan": "pro",
     })
 }
@@ -53,7 +56,7 @@ This is an automatic message about your account's billing.
 
 #[test]
 fn every_kind_has_its_own_subject_and_specific_sentences() {
-    let expectations: [(NotificationKind, &str, &[&str]); 11] = [
+    let expectations: [(NotificationKind, &str, &[&str]); 15] = [
         (
             NotificationKind::PaymentFailed,
             "Payment failed for Acme Ltd",
@@ -127,6 +130,43 @@ fn every_kind_has_its_own_subject_and_specific_sentences() {
             "The subscription for Acme Ltd has expired",
             &["has expired", "no longer available"],
         ),
+        (
+            NotificationKind::DisputeOpened,
+            "A payment for Acme Ltd is disputed",
+            &[
+                "payment of 49.00 USD for Acme Ltd made through Stripe (reference ch_3NaB7x)",
+                "has been disputed (reason: card declined)",
+                "wallet is frozen",
+            ],
+        ),
+        (
+            NotificationKind::DisputeWon,
+            "The payment dispute for Acme Ltd is resolved",
+            &[
+                "dispute over a payment of 49.00 USD",
+                "(reference ch_3NaB7x)",
+                "in our favour",
+                "freeze placed on the Acme Ltd wallet for the review has been lifted",
+            ],
+        ),
+        (
+            NotificationKind::DisputeLost,
+            "A disputed payment for Acme Ltd was taken back",
+            &[
+                "dispute over a payment of 49.00 USD",
+                "taken back from the Acme Ltd wallet",
+                "could not cover 5.00 USD of it, so it has been frozen",
+            ],
+        ),
+        (
+            NotificationKind::PaymentReversed,
+            "A payment for Acme Ltd was reversed",
+            &[
+                "made through Stripe (reference ch_3NaB7x) was reversed",
+                "taken back from the Acme Ltd wallet",
+                "could not cover 5.00 USD of it, so it has been frozen",
+            ],
+        ),
     ];
     let mut subjects = Vec::new();
     for (kind, subject, sentences) in expectations {
@@ -150,7 +190,7 @@ fn every_kind_has_its_own_subject_and_specific_sentences() {
     }
     subjects.sort();
     subjects.dedup();
-    assert_eq!(subjects.len(), 11);
+    assert_eq!(subjects.len(), NotificationKind::ALL.len());
 }
 
 #[test]
@@ -162,6 +202,9 @@ fn missing_or_malformed_facts_leave_their_sentence_out() {
         "next_step_at": 12,
         "period_end": null,
         "subscription_id": ["x"],
+        "payment_reference": null,
+        "provider": {"name": "stripe"},
+        "shortfall": [5],
     });
     for payload in [
         json!({}),
@@ -180,6 +223,10 @@ fn missing_or_malformed_facts_leave_their_sentence_out() {
                 );
             }
             assert!(!email.text.contains("Subscription:"), "{kind}");
+            assert!(
+                !email.text.contains("could not cover") && !email.text.contains("reference"),
+                "{kind}"
+            );
         }
     }
     let failed = rendered(NotificationKind::PaymentFailed, json!({}));
@@ -213,4 +260,107 @@ fn injected_control_characters_never_reach_the_email() {
         json!({ "reason": "x".repeat(10_000) }),
     );
     assert!(long.text.len() < 1_000);
+}
+
+#[test]
+fn a_payment_reversed_in_full_says_what_was_taken_back_and_from_where() {
+    let email = rendered(
+        NotificationKind::PaymentReversed,
+        json!({
+            "amount": "49.00 USD",
+            "payment_reference": "5TY05013RG002845M",
+            "provider": "paypal",
+            "reason": "refund",
+        }),
+    );
+    assert_eq!(email.subject, "A payment for Acme Ltd was reversed");
+    assert_eq!(
+        email.text,
+        "Hello,
+
+A payment of 49.00 USD for Acme Ltd made through PayPal (reference
+5TY05013RG002845M) was reversed (reason: refund), so the amount has been
+taken back from the Acme Ltd wallet.
+
+The entry is in the wallet's history.
+
+Organization: Acme Ltd
+
+This is an automatic message about your account's billing.
+"
+    );
+}
+
+#[test]
+fn a_lost_dispute_the_wallet_could_not_cover_says_it_is_frozen_and_for_how_much() {
+    let email = rendered(
+        NotificationKind::DisputeLost,
+        json!({
+            "amount": 4900,
+            "shortfall": 1250,
+            "currency": "LKR",
+            "payment_reference": "320025",
+            "provider": "payhere",
+        }),
+    );
+    assert_eq!(
+        email.text,
+        "Hello,
+
+The dispute over a payment of 4900 LKR for Acme Ltd made through PayHere
+(reference 320025) was resolved in the payer's favour, so the amount has
+been taken back from the Acme Ltd wallet.
+
+The wallet could not cover 1250 LKR of it, so it has been frozen:
+messages and campaigns paid from the wallet cannot be sent until the
+outstanding 1250 LKR is settled. Please contact us to settle it.
+
+Organization: Acme Ltd
+
+This is an automatic message about your account's billing.
+"
+    );
+}
+
+#[test]
+fn a_zero_shortfall_is_no_shortfall_and_unknown_providers_show_as_named() {
+    for shortfall in [json!("0.00 USD"), json!(0), json!("0"), json!("")] {
+        for kind in [
+            NotificationKind::DisputeLost,
+            NotificationKind::PaymentReversed,
+        ] {
+            let email = rendered(
+                kind,
+                json!({ "amount": "1.00 USD", "shortfall": shortfall.clone() }),
+            );
+            assert!(
+                !email.text.contains("could not cover"),
+                "{kind} {shortfall}"
+            );
+            assert!(email.text.contains("in the wallet's history"), "{kind}");
+        }
+    }
+    let email = rendered(
+        NotificationKind::PaymentReversed,
+        json!({ "shortfall": "0.01 USD", "provider": "Adyen" }),
+    );
+    let unwrapped = email.text.replace('\n', " ");
+    assert!(unwrapped.contains(
+        "A payment for Acme Ltd made through Adyen was reversed (a refund or a chargeback)"
+    ));
+    assert!(unwrapped.contains("could not cover 0.01 USD of it"));
+}
+
+#[test]
+fn dispute_notices_without_facts_still_say_what_happened() {
+    let opened = rendered(NotificationKind::DisputeOpened, json!({}));
+    let unwrapped = opened.text.replace('\n', " ");
+    assert!(unwrapped.contains("A payment for Acme Ltd has been disputed."));
+    assert!(unwrapped.contains("the Acme Ltd wallet is frozen"));
+    let won = rendered(NotificationKind::DisputeWon, json!({}));
+    let unwrapped = won.text.replace('\n', " ");
+    assert!(
+        unwrapped.contains("The dispute over a payment for Acme Ltd was resolved in our favour")
+    );
+    assert!(unwrapped.contains("has been lifted"));
 }

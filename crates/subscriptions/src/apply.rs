@@ -30,7 +30,8 @@ pub enum Outcome {
     Applied { transition: Transition },
     /// Recorded; the state machine ignores this event in this state.
     Ignored { reason: IgnoreReason },
-    /// Recorded; older than the newest applied event, so it changes nothing.
+    /// Recorded; older than the newest applied event (compared at the event's precision), so
+    /// it changes nothing.
     Stale { last_event_at: DateTime<Utc> },
     /// This (source, event id) was seen before; nothing was recorded or changed.
     Duplicate,
@@ -192,7 +193,7 @@ impl Subscriptions {
             }
             if let Some(last_event_at) = subscription
                 .last_event_at
-                .filter(|last| envelope.occurred_at < *last)
+                .filter(|last| envelope.is_older_than(*last))
             {
                 let row = self
                     .record(
@@ -200,7 +201,7 @@ impl Subscriptions {
                         &subscription,
                         envelope,
                         "stale",
-                        Some("older than the last applied event"),
+                        Some("older than the last applied event at the event's precision"),
                     )
                     .await?;
                 let Some(event_row_id) = row else {
@@ -257,12 +258,17 @@ impl Subscriptions {
         };
         let now = self.now();
         let next = next_due(&transition.state, &self.policy).map(|(_, at)| at);
+        // An event tied at a coarser precision may be stamped before the newest applied one:
+        // the newest time stays, or an older event could pass as fresh afterwards.
+        let last_event_at = subscription
+            .last_event_at
+            .map_or(envelope.occurred_at, |last| last.max(envelope.occurred_at));
         store::save_state(
             conn,
             subscription.id,
             &transition.state,
             next,
-            envelope.occurred_at,
+            last_event_at,
             now,
         )
         .await?;
@@ -283,6 +289,94 @@ impl Subscriptions {
             event_row_id: Some(event_row_id),
             outcome: Outcome::Applied { transition },
         })
+    }
+
+    /// Binds the subscription to the provider's own subscription id in place of a provisional
+    /// one (PayHere's checkout order id `SUB-...`, known before the provider names the
+    /// subscription), under the row lock. The stored reference must be `expected_current`
+    /// (else [`SubscriptionError::Invalid`] on `expected_current`: someone else bound it, or it
+    /// is another subscription); the provider stays the same and the new pair must be free (else
+    /// [`SubscriptionError::ProviderIdTaken`]). Binding again to the id already bound returns the
+    /// subscription unchanged, so a retried call is harmless.
+    ///
+    /// Recorded like an event that changes no status: a `provider_id_bound` row in the event
+    /// log (source `binding`, outcome `applied`, detail `<provider> <old> -> <new>`) and its
+    /// entry in the transition history (same status on both sides, no effects).
+    pub async fn bind_provider_id(
+        &self,
+        conn: &mut AsyncPgConnection,
+        subscription_id: SubscriptionId,
+        expected_current: &ProviderRef,
+        new_id: &str,
+    ) -> Result<Subscription, SubscriptionError> {
+        let bound = ProviderRef::new(expected_current.provider, new_id)?;
+        conn.transaction(async |conn| {
+            let subscription = store::lock(conn, subscription_id).await?;
+            match &subscription.provider {
+                Some(current) if *current == bound => return Ok(subscription),
+                Some(current) if current == expected_current => {}
+                _ => {
+                    return Err(SubscriptionError::invalid(
+                        "expected_current",
+                        "the subscription is not bound to this provider subscription id",
+                    ));
+                }
+            }
+            let taken = lookup::find_by_provider(conn, &bound).await?;
+            if taken.is_some_and(|other| other.id != subscription.id) {
+                return Err(SubscriptionError::ProviderIdTaken);
+            }
+            let now = self.now();
+            store::set_provider_subscription_id(conn, subscription.id, new_id, now).await?;
+            let detail = format!(
+                "{} {} -> {new_id}",
+                bound.provider.as_str(),
+                expected_current.subscription_id
+            );
+            let payload = serde_json::json!({
+                "kind": BINDING_KIND,
+                "provider": bound.provider,
+                "previous": expected_current.subscription_id,
+                "bound": new_id,
+            });
+            let event_id = Uuid::now_v7().to_string();
+            let event_row_id = store::record_event(
+                conn,
+                NewEventRow {
+                    id: Uuid::now_v7(),
+                    subscription_id: subscription.id.as_uuid(),
+                    source: BINDING_SOURCE,
+                    event_id: &event_id,
+                    kind: BINDING_KIND,
+                    occurred_at: now,
+                    received_at: now,
+                    outcome: "applied",
+                    detail: Some(&detail),
+                    payload,
+                },
+            )
+            .await?
+            .ok_or_else(|| SubscriptionError::Corrupt("binding event id raced".into()))?;
+            let status = subscription.state.status.as_str();
+            store::record_transition(
+                conn,
+                NewTransitionRow {
+                    id: Uuid::now_v7(),
+                    subscription_id: subscription.id.as_uuid(),
+                    event_row_id,
+                    from_status: Some(status),
+                    to_status: status,
+                    event_kind: BINDING_KIND,
+                    source: BINDING_SOURCE,
+                    effects: serde_json::json!([]),
+                    occurred_at: now,
+                    recorded_at: now,
+                },
+            )
+            .await?;
+            store::load(conn, subscription.id).await
+        })
+        .await
     }
 
     async fn record(
@@ -313,6 +407,11 @@ impl Subscriptions {
         .await
     }
 }
+
+/// The event-log source and kind of a provider id binding: not a lifecycle event (no transition
+/// table row), but history like one.
+const BINDING_SOURCE: &str = "binding";
+const BINDING_KIND: &str = "provider_id_bound";
 
 fn duplicate(subscription: Subscription) -> Applied {
     Applied {

@@ -7,7 +7,9 @@ use diesel_async::RunQueryDsl;
 use primitives::SubscriptionId;
 
 use crate::{
-    DueAction, LifecyclePolicy, SubscriptionError, model::Subscription, schedule::due_now,
+    DueAction, LifecyclePolicy, SubscriptionError,
+    model::Subscription,
+    schedule::{due_now, next_due},
     store::SubscriptionRow,
 };
 
@@ -46,13 +48,22 @@ pub async fn due(
     for row in rows {
         let subscription = row.into_subscription()?;
         // The stored time is derived from the state; recomputing guards against a row written
-        // by an older policy.
-        if let Some((action, due_at)) = due_now(&subscription.state, policy, now) {
-            work.push(DueWork {
+        // by an older policy or marked for a look by a migration.
+        match due_now(&subscription.state, policy, now) {
+            Some((action, due_at)) => work.push(DueWork {
                 subscription,
                 action,
                 due_at,
-            });
+            }),
+            // Nothing due yet: store the real time, or the row would come back at every pass
+            // and crowd out work that is due.
+            None => {
+                let next = next_due(&subscription.state, policy).map(|(_, at)| at);
+                diesel::update(subscriptions::table.find(subscription.id.as_uuid()))
+                    .set(subscriptions::next_action_at.eq(next))
+                    .execute(conn)
+                    .await?;
+            }
         }
     }
     Ok(work)

@@ -60,6 +60,13 @@ pub enum ScheduleError {
     SuspendNotLast,
     #[error("the grace period must end before the first dunning step (day {first_day})")]
     GraceTooLong { first_day: u32 },
+    #[error(
+        "the renewal grace must be between 0 and the first dunning step (day {first_day}): \
+         dunning days count from the end of the unpaid period"
+    )]
+    RenewalGraceTooLong { first_day: u32 },
+    #[error("the trial-ending notice must be between 0 and {MAX_DAY} days before the trial's end")]
+    TrialNoticeTooLong,
 }
 
 impl DunningSchedule {
@@ -238,22 +245,64 @@ impl FromStr for DunningSchedule {
     }
 }
 
+/// How long an active subscription's period may stay unpaid past its end before it goes past
+/// due, unless configured otherwise: a renewal's event arriving a little late is normal.
+pub const DEFAULT_RENEWAL_GRACE: Duration = Duration::hours(24);
+/// How long before a trial's end the customer is told, unless configured otherwise.
+pub const DEFAULT_TRIAL_NOTICE: Duration = Duration::days(3);
+
 /// Everything configurable about the lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifecyclePolicy {
     dunning: DunningSchedule,
     grace: Duration,
+    renewal_grace: Duration,
+    trial_notice: Duration,
 }
 
 impl LifecyclePolicy {
     /// `grace` is how long access survives a failed payment; it must end before the first
-    /// dunning step so a retry never runs while access is still granted.
+    /// dunning step so a retry never runs while access is still granted. The renewal grace and
+    /// the trial notice take their defaults ([`DEFAULT_RENEWAL_GRACE`], [`DEFAULT_TRIAL_NOTICE`]).
     pub fn new(dunning: DunningSchedule, grace: Duration) -> Result<Self, ScheduleError> {
         let first_day = dunning.first_day();
         if grace < Duration::zero() || grace >= Duration::days(i64::from(first_day)) {
             return Err(ScheduleError::GraceTooLong { first_day });
         }
-        Ok(Self { dunning, grace })
+        Ok(Self {
+            dunning,
+            grace,
+            renewal_grace: DEFAULT_RENEWAL_GRACE,
+            trial_notice: DEFAULT_TRIAL_NOTICE,
+        })
+    }
+
+    /// How long past the end of an unpaid period an active subscription keeps access before it
+    /// goes past due (zero: at once). The dunning episode it opens counts its days from the
+    /// period's end, so the grace may not outlast the first dunning step (the first retry would
+    /// be overdue the moment dunning starts).
+    pub fn with_renewal_grace(self, renewal_grace: Duration) -> Result<Self, ScheduleError> {
+        let first_day = self.dunning.first_day();
+        if renewal_grace < Duration::zero() || renewal_grace > Duration::days(i64::from(first_day))
+        {
+            return Err(ScheduleError::RenewalGraceTooLong { first_day });
+        }
+        Ok(Self {
+            renewal_grace,
+            ..self
+        })
+    }
+
+    /// How long before a trial's end the customer is told (zero: never, by us; a provider's
+    /// notice still goes out).
+    pub fn with_trial_notice(self, trial_notice: Duration) -> Result<Self, ScheduleError> {
+        if trial_notice < Duration::zero() || trial_notice > Duration::days(i64::from(MAX_DAY)) {
+            return Err(ScheduleError::TrialNoticeTooLong);
+        }
+        Ok(Self {
+            trial_notice,
+            ..self
+        })
     }
 
     pub fn dunning(&self) -> &DunningSchedule {
@@ -263,14 +312,98 @@ impl LifecyclePolicy {
     pub fn grace(&self) -> Duration {
         self.grace
     }
+
+    pub fn renewal_grace(&self) -> Duration {
+        self.renewal_grace
+    }
+
+    /// Zero when our schedule sends no trial-ending notice.
+    pub fn trial_notice(&self) -> Duration {
+        self.trial_notice
+    }
+}
+
+/// A lifecycle variable that could not be used: its name and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct PolicyConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl LifecyclePolicy {
+    /// The policy from its environment variables, read by every service that applies events
+    /// (the api, the webhook receiver, the worker), which must agree:
+    ///
+    /// | variable | default | meaning |
+    /// |---|---|---|
+    /// | `BILLING_DUNNING_SCHEDULE` | `3:retry,5:retry+warning,7:retry+final_warning,10:suspend` | the steps, days after the first failed payment |
+    /// | `BILLING_GRACE_PERIOD_HOURS` | `0` | access kept after a failed payment; must end before the first step |
+    /// | `BILLING_RENEWAL_GRACE_HOURS` | `24` | an active subscription's period may end this long without a payment before it goes past due |
+    /// | `BILLING_TRIAL_NOTICE_DAYS` | `3` | the trial-ending notice goes out this long before the trial ends; `0`: only the provider's |
+    ///
+    /// A grace that does not fit the schedule is blamed on the grace's variable: the schedule
+    /// is valid on its own. Blank values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, PolicyConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let dunning = match get("BILLING_DUNNING_SCHEDULE") {
+            Some(text) => {
+                text.trim()
+                    .parse()
+                    .map_err(|error: ScheduleError| PolicyConfigError {
+                        variable: "BILLING_DUNNING_SCHEDULE",
+                        message: error.to_string(),
+                    })?
+            }
+            None => DunningSchedule::default(),
+        };
+        let number = |variable: &'static str, default: u32| -> Result<i64, PolicyConfigError> {
+            match get(variable) {
+                None => Ok(i64::from(default)),
+                Some(raw) => {
+                    raw.trim()
+                        .parse::<u32>()
+                        .map(i64::from)
+                        .map_err(|_| PolicyConfigError {
+                            variable,
+                            message: format!("expected a whole number, got {raw:?}"),
+                        })
+                }
+            }
+        };
+        let blame = |variable: &'static str| {
+            move |error: ScheduleError| PolicyConfigError {
+                variable,
+                message: error.to_string(),
+            }
+        };
+        let grace = number("BILLING_GRACE_PERIOD_HOURS", 0)?;
+        let renewal = number(
+            "BILLING_RENEWAL_GRACE_HOURS",
+            u32::try_from(DEFAULT_RENEWAL_GRACE.num_hours()).unwrap_or(24),
+        )?;
+        let notice = number(
+            "BILLING_TRIAL_NOTICE_DAYS",
+            u32::try_from(DEFAULT_TRIAL_NOTICE.num_days()).unwrap_or(3),
+        )?;
+        Self::new(dunning, Duration::hours(grace))
+            .map_err(blame("BILLING_GRACE_PERIOD_HOURS"))?
+            .with_renewal_grace(Duration::hours(renewal))
+            .map_err(blame("BILLING_RENEWAL_GRACE_HOURS"))?
+            .with_trial_notice(Duration::days(notice))
+            .map_err(blame("BILLING_TRIAL_NOTICE_DAYS"))
+    }
 }
 
 impl Default for LifecyclePolicy {
-    /// The default schedule and no grace: access is blocked at the first failure.
+    /// The default schedule, no grace after a failed payment (access is blocked at the first
+    /// failure), a day's renewal grace and a trial notice three days ahead.
     fn default() -> Self {
         Self {
             dunning: DunningSchedule::default(),
             grace: Duration::zero(),
+            renewal_grace: DEFAULT_RENEWAL_GRACE,
+            trial_notice: DEFAULT_TRIAL_NOTICE,
         }
     }
 }
@@ -385,5 +518,54 @@ mod tests {
             Err(ScheduleError::GraceTooLong { first_day: 3 })
         );
         assert!(LifecyclePolicy::new(schedule, Duration::seconds(-1)).is_err());
+    }
+
+    #[test]
+    fn renewal_grace_and_trial_notice_have_defaults_and_bounds() {
+        let policy = LifecyclePolicy::default();
+        assert_eq!(policy.renewal_grace(), Duration::hours(24));
+        assert_eq!(policy.trial_notice(), Duration::days(3));
+        let built = LifecyclePolicy::new(DunningSchedule::default(), Duration::zero()).unwrap();
+        assert_eq!(built, policy);
+
+        assert_eq!(
+            policy
+                .clone()
+                .with_renewal_grace(Duration::zero())
+                .map(|p| p.renewal_grace()),
+            Ok(Duration::zero())
+        );
+        assert!(policy.clone().with_renewal_grace(Duration::days(3)).is_ok());
+        assert_eq!(
+            policy
+                .clone()
+                .with_renewal_grace(Duration::days(3) + Duration::seconds(1)),
+            Err(ScheduleError::RenewalGraceTooLong { first_day: 3 })
+        );
+        assert!(
+            policy
+                .clone()
+                .with_renewal_grace(Duration::hours(-1))
+                .is_err()
+        );
+
+        assert_eq!(
+            policy
+                .clone()
+                .with_trial_notice(Duration::zero())
+                .map(|p| p.trial_notice()),
+            Ok(Duration::zero())
+        );
+        assert!(
+            policy
+                .clone()
+                .with_trial_notice(Duration::days(366))
+                .is_ok()
+        );
+        assert_eq!(
+            policy.clone().with_trial_notice(Duration::days(367)),
+            Err(ScheduleError::TrialNoticeTooLong)
+        );
+        assert!(policy.with_trial_notice(Duration::days(-1)).is_err());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 
 use crate::{SubscriptionError, SubscriptionEvent};
@@ -72,12 +72,50 @@ impl fmt::Display for EventId {
     }
 }
 
+/// How finely the sender stamps `occurred_at`: Stripe's `created` is in whole seconds, PayPal's
+/// times in milliseconds, the system's own events (admin, dunning, scheduler) in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimePrecision {
+    Microsecond,
+    Millisecond,
+    Second,
+}
+
+impl TimePrecision {
+    /// `at` cut down to this precision (towards the past): what a sender of this precision would
+    /// have stamped at that instant.
+    pub fn truncate(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        at.trunc_subsecs(self.digits())
+    }
+
+    const fn digits(self) -> u16 {
+        match self {
+            Self::Microsecond => 6,
+            Self::Millisecond => 3,
+            Self::Second => 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventEnvelope {
     pub source: EventSource,
     pub event_id: EventId,
     pub occurred_at: DateTime<Utc>,
+    /// The precision of `occurred_at`: ordering against the newest applied event happens at it,
+    /// so an event stamped in whole seconds is never stale against one from the same second.
+    pub precision: TimePrecision,
     pub event: SubscriptionEvent,
+}
+
+impl EventEnvelope {
+    /// Whether the event is older than `last_event_at`, the newest applied event, compared at
+    /// this event's (coarser) precision: a tie is not stale, so a genuine later event stamped
+    /// in a coarser unit is never lost.
+    pub fn is_older_than(&self, last_event_at: DateTime<Utc>) -> bool {
+        self.occurred_at < self.precision.truncate(last_event_at)
+    }
 }
 
 #[cfg(test)]
@@ -96,5 +134,53 @@ mod tests {
         for bad in ["", " x", "x ", "é", "a\nb", &"x".repeat(201)] {
             assert!(EventId::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn precision_truncates_towards_the_past() {
+        let at = DateTime::parse_from_rfc3339("2027-01-01T12:00:05.700123456Z")
+            .unwrap()
+            .to_utc();
+        let cut = |precision: TimePrecision| precision.truncate(at).to_rfc3339();
+        assert_eq!(
+            cut(TimePrecision::Microsecond),
+            "2027-01-01T12:00:05.700123+00:00"
+        );
+        assert_eq!(
+            cut(TimePrecision::Millisecond),
+            "2027-01-01T12:00:05.700+00:00"
+        );
+        assert_eq!(cut(TimePrecision::Second), "2027-01-01T12:00:05+00:00");
+        // Before 1970 too: truncation never rounds up.
+        let early = DateTime::parse_from_rfc3339("1969-12-31T23:59:59.900Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            TimePrecision::Second.truncate(early).to_rfc3339(),
+            "1969-12-31T23:59:59+00:00"
+        );
+    }
+
+    #[test]
+    fn an_event_is_stale_only_when_older_at_its_own_precision() {
+        let last = DateTime::parse_from_rfc3339("2027-01-01T12:00:05.700Z")
+            .unwrap()
+            .to_utc();
+        let envelope = |at: &str, precision| EventEnvelope {
+            source: EventSource::parse("stripe").unwrap(),
+            event_id: EventId::parse("evt_1").unwrap(),
+            occurred_at: DateTime::parse_from_rfc3339(at).unwrap().to_utc(),
+            precision,
+            event: SubscriptionEvent::Paused,
+        };
+        use TimePrecision::{Microsecond, Millisecond, Second};
+        // The same second at second precision is a tie: applied.
+        assert!(!envelope("2027-01-01T12:00:05Z", Second).is_older_than(last));
+        assert!(envelope("2027-01-01T12:00:04Z", Second).is_older_than(last));
+        assert!(!envelope("2027-01-01T12:00:05.700Z", Millisecond).is_older_than(last));
+        assert!(envelope("2027-01-01T12:00:05.699Z", Millisecond).is_older_than(last));
+        // At microsecond precision the same instant in seconds is older.
+        assert!(envelope("2027-01-01T12:00:05Z", Microsecond).is_older_than(last));
+        assert!(!envelope("2027-01-01T12:00:05.700Z", Microsecond).is_older_than(last));
     }
 }

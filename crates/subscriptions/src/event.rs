@@ -2,9 +2,9 @@
 //!
 //! Provider adapters translate their webhooks into these; the dunning runner and the scheduler
 //! produce the time-driven ones (`RetryFailed`, `GracePeriodEnded`, `DunningExhausted`,
-//! `TrialEnded`, `PeriodEnded`).
+//! `TrialEnded`, `PeriodEnded`, `RenewalMissed`, and `TrialEndingSoon` as well as providers).
 
-use std::fmt;
+use std::{fmt, sync::LazyLock};
 
 use chrono::{DateTime, Utc};
 use primitives::Money;
@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 /// Longest failure reason kept; providers sometimes send whole HTML pages.
 const MAX_REASON_CHARS: usize = 300;
+
+/// The failure a missed renewal stands for: nobody declined anything, the payment never came.
+static RENEWAL_NOT_RECEIVED: LazyLock<FailureReason> =
+    LazyLock::new(|| FailureReason::new("renewal payment not received"));
 
 /// Why a payment failed, as the provider said it. Cleaned rather than rejected: a provider's odd
 /// reason text must never make us drop the failure itself.
@@ -61,12 +65,19 @@ pub enum SubscriptionEvent {
     TrialStarted {
         trial_end: DateTime<Utc>,
     },
-    /// The provider's advance notice that the trial ends soon.
+    /// The trial ends soon: the provider's advance notice, or the scheduler's
+    /// (`LifecyclePolicy::trial_notice` before the end). The first one notifies; later ones are
+    /// ignored.
     TrialEndingSoon {
         trial_end: DateTime<Utc>,
     },
     TrialEnded,
     Activated {
+        period_end: DateTime<Utc>,
+    },
+    /// The provider, asked after an activation while payment was owed, reports the subscription
+    /// active with nothing outstanding: restores like a payment.
+    Reinstated {
         period_end: DateTime<Utc>,
     },
     PaymentSucceeded {
@@ -76,6 +87,12 @@ pub enum SubscriptionEvent {
     PaymentFailed {
         reason: FailureReason,
         at: DateTime<Utc>,
+    },
+    /// The period that ended at `period_end` was not paid within the renewal grace (no renewal
+    /// event came, or the subscription is paid by hand and nobody paid): dunning starts, its
+    /// days counted from `period_end`. Ignored once a payment has moved the period on.
+    RenewalMissed {
+        period_end: DateTime<Utc>,
     },
     /// A dunning retry (attempt 1 is the first retry after the original failure) failed.
     RetryFailed {
@@ -111,8 +128,10 @@ pub enum EventKind {
     TrialEndingSoon,
     TrialEnded,
     Activated,
+    Reinstated,
     PaymentSucceeded,
     PaymentFailed,
+    RenewalMissed,
     RetryFailed,
     GracePeriodEnded,
     DunningExhausted,
@@ -127,14 +146,16 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 20] = [
         Self::Created,
         Self::TrialStarted,
         Self::TrialEndingSoon,
         Self::TrialEnded,
         Self::Activated,
+        Self::Reinstated,
         Self::PaymentSucceeded,
         Self::PaymentFailed,
+        Self::RenewalMissed,
         Self::RetryFailed,
         Self::GracePeriodEnded,
         Self::DunningExhausted,
@@ -155,8 +176,10 @@ impl EventKind {
             Self::TrialEndingSoon => "trial_ending_soon",
             Self::TrialEnded => "trial_ended",
             Self::Activated => "activated",
+            Self::Reinstated => "reinstated",
             Self::PaymentSucceeded => "payment_succeeded",
             Self::PaymentFailed => "payment_failed",
+            Self::RenewalMissed => "renewal_missed",
             Self::RetryFailed => "retry_failed",
             Self::GracePeriodEnded => "grace_period_ended",
             Self::DunningExhausted => "dunning_exhausted",
@@ -190,8 +213,10 @@ impl SubscriptionEvent {
             Self::TrialEndingSoon { .. } => EventKind::TrialEndingSoon,
             Self::TrialEnded => EventKind::TrialEnded,
             Self::Activated { .. } => EventKind::Activated,
+            Self::Reinstated { .. } => EventKind::Reinstated,
             Self::PaymentSucceeded { .. } => EventKind::PaymentSucceeded,
             Self::PaymentFailed { .. } => EventKind::PaymentFailed,
+            Self::RenewalMissed { .. } => EventKind::RenewalMissed,
             Self::RetryFailed { .. } => EventKind::RetryFailed,
             Self::GracePeriodEnded => EventKind::GracePeriodEnded,
             Self::DunningExhausted => EventKind::DunningExhausted,
@@ -210,10 +235,13 @@ impl SubscriptionEvent {
         }
     }
 
-    /// The failure this event reports, if it is one (for the `payment_failure` log and metric).
+    /// The failure this event reports, if it is one (for the `payment_failure` log and metric):
+    /// the attempt (0 = the original payment) and its reason. A missed renewal is an original
+    /// failure too.
     pub fn failure(&self) -> Option<(u32, &FailureReason)> {
         match self {
             Self::PaymentFailed { reason, .. } => Some((0, reason)),
+            Self::RenewalMissed { .. } => Some((0, &RENEWAL_NOT_RECEIVED)),
             Self::RetryFailed { attempt, reason } => Some((*attempt, reason)),
             _ => None,
         }
@@ -241,5 +269,16 @@ mod tests {
         assert_eq!(FailureReason::new("").as_str(), "unspecified");
         assert_eq!(FailureReason::new("\n\t").as_str(), "unspecified");
         assert_eq!(FailureReason::new(&"x".repeat(10_000)).as_str().len(), 300);
+    }
+
+    #[test]
+    fn a_missed_renewal_is_an_original_failure() {
+        let missed = SubscriptionEvent::RenewalMissed {
+            period_end: DateTime::from_timestamp(1_798_761_600, 0).unwrap(),
+        };
+        let (attempt, reason) = missed.failure().unwrap();
+        assert_eq!(attempt, 0);
+        assert_eq!(reason.as_str(), "renewal payment not received");
+        assert_eq!(SubscriptionEvent::Paused.failure(), None);
     }
 }

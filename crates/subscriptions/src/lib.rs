@@ -15,7 +15,7 @@ mod state;
 mod status;
 pub mod transition;
 
-pub use dunning::{DunningSchedule, LifecyclePolicy, ScheduleError};
+pub use dunning::{DunningSchedule, LifecyclePolicy, PolicyConfigError, ScheduleError};
 pub use effect::{Effect, Notice};
 pub use entitlements::{AccessBlock, AccessDecision, BlockSource, DenialReason, Feature};
 pub use event::{CancelMode, EventKind, FailureReason, SubscriptionEvent};
@@ -35,6 +35,6 @@ mod model;
 mod store;
 
 pub use apply::{Applied, NewSubscription, Outcome, Subscriptions};
-pub use envelope::{EventEnvelope, EventId, EventSource};
+pub use envelope::{EventEnvelope, EventId, EventSource, TimePrecision};
 pub use error::SubscriptionError;
 pub use model::{PlanCode, ProviderRef, Subscription};

@@ -22,6 +22,10 @@ pub struct SubscriptionState {
     pub trial_end: Option<DateTime<Utc>>,
     pub cancel_at_period_end: bool,
     pub dunning: Option<DunningEpisode>,
+    /// The customer was told the trial ends soon (by our schedule or the provider's notice), so
+    /// the notice goes out once. Absent from states serialized before it existed: not told.
+    #[serde(default)]
+    pub trial_ending_notified: bool,
 }
 
 impl SubscriptionState {
@@ -33,6 +37,7 @@ impl SubscriptionState {
             trial_end: None,
             cancel_at_period_end: false,
             dunning: None,
+            trial_ending_notified: false,
         }
     }
 

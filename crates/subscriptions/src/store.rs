@@ -34,6 +34,7 @@ pub(crate) struct SubscriptionRow {
     pub last_event_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub trial_ending_notified: bool,
 }
 
 impl SubscriptionRow {
@@ -63,6 +64,7 @@ impl SubscriptionRow {
                     started_at,
                     retries_failed,
                 }),
+                trial_ending_notified: self.trial_ending_notified,
             },
             next_action_at: self.next_action_at,
             action_leased_until: self.action_leased_until,
@@ -122,6 +124,7 @@ pub(crate) async fn save_state(
             subscriptions::cancel_at_period_end.eq(state.cancel_at_period_end),
             subscriptions::dunning_started_at.eq(state.dunning.map(|episode| episode.started_at)),
             subscriptions::dunning_retries_failed.eq(retries),
+            subscriptions::trial_ending_notified.eq(state.trial_ending_notified),
             subscriptions::next_action_at.eq(next_action_at),
             // A new state means any retry in flight belonged to the old one.
             subscriptions::action_leased_until.eq(None::<DateTime<Utc>>),
@@ -130,6 +133,32 @@ pub(crate) async fn save_state(
         ))
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Replaces the provider's subscription id. The pair is unique: taken means
+/// [`SubscriptionError::ProviderIdTaken`] (the caller's savepoint rolls the failed statement
+/// back).
+pub(crate) async fn set_provider_subscription_id(
+    conn: &mut AsyncPgConnection,
+    id: SubscriptionId,
+    provider_subscription_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), SubscriptionError> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    diesel::update(subscriptions::table.find(id.as_uuid()))
+        .set((
+            subscriptions::provider_subscription_id.eq(provider_subscription_id),
+            subscriptions::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map_err(|error| match error {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                SubscriptionError::ProviderIdTaken
+            }
+            other => other.into(),
+        })?;
     Ok(())
 }
 

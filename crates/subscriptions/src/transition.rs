@@ -4,7 +4,6 @@
 mod ignore;
 
 use chrono::{DateTime, Utc};
-use primitives::Money;
 use serde::Serialize;
 
 pub use ignore::IgnoreReason;
@@ -63,9 +62,12 @@ pub fn decide(
         E::TrialEndingSoon { .. } => trial_ending_soon(state),
         E::TrialEnded => trial_ended(state, context),
         E::Activated { period_end } => activated(state, *period_end),
-        E::PaymentSucceeded { amount, period_end }
-        | E::ManualPaymentReceived { amount, period_end } => paid(state, *amount, *period_end),
+        E::Reinstated { period_end } => reinstated(state, *period_end),
+        E::PaymentSucceeded { period_end, .. } | E::ManualPaymentReceived { period_end, .. } => {
+            paid(state, *period_end)
+        }
         E::PaymentFailed { at, .. } => payment_failed(state, *at, context),
+        E::RenewalMissed { period_end } => renewal_missed(state, *period_end, context),
         E::RetryFailed { attempt, .. } => retry_failed(state, *attempt, context),
         E::GracePeriodEnded => grace_ended(state, context),
         E::DunningExhausted => dunning_exhausted(state, context),
@@ -110,13 +112,22 @@ fn start_trial(state: &SubscriptionState, trial_end: DateTime<Utc>) -> Decision 
     to(state, next, Vec::new())
 }
 
+/// The customer hears once that the trial ends soon, from whichever of our schedule and the
+/// provider's notice comes first.
 fn trial_ending_soon(state: &SubscriptionState) -> Decision {
     if state.status != SubscriptionStatus::Trialing {
         return ignored(IgnoreReason::NotTrialing);
     }
+    if state.trial_ending_notified {
+        return ignored(IgnoreReason::AlreadyNotified);
+    }
+    let next = SubscriptionState {
+        trial_ending_notified: true,
+        ..*state
+    };
     to(
         state,
-        *state,
+        next,
         vec![Effect::Notify {
             notice: Notice::TrialEnding,
         }],
@@ -187,8 +198,19 @@ fn extend_period(next: &mut SubscriptionState, to: DateTime<Utc>, effects: &mut 
     }
 }
 
+/// The provider reports the subscription active with nothing outstanding: the same as a payment
+/// wherever something was owed or access was off. An active subscription with nothing owed has
+/// nothing to restore; one in its grace after a failed payment has its episode cleared, as a
+/// payment would (else the grace would end in blocking a customer who owes nothing).
+fn reinstated(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision {
+    if state.status == SubscriptionStatus::Active && state.dunning.is_none() {
+        return ignored(IgnoreReason::AlreadyActive);
+    }
+    paid(state, period_end)
+}
+
 /// Payment success from any non-terminal status restores access at once (G8).
-fn paid(state: &SubscriptionState, _amount: Money, period_end: DateTime<Utc>) -> Decision {
+fn paid(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision {
     let mut next = SubscriptionState {
         status: SubscriptionStatus::Active,
         dunning: None,
@@ -239,6 +261,25 @@ fn payment_failed(state: &SubscriptionState, at: DateTime<Utc>, context: &Contex
         S::Paused => ignored(IgnoreReason::NotBilledWhilePaused),
         S::Suspended => ignored(IgnoreReason::SuspendedUntilManualPayment),
         S::Canceled | S::Expired => ignored(IgnoreReason::Terminal),
+    }
+}
+
+/// The period ended `renewal_grace` ago and nothing paid for the next one: dunning starts as if
+/// the payment due at the period's end had failed there, so its days count from then.
+fn renewal_missed(
+    state: &SubscriptionState,
+    period_end: DateTime<Utc>,
+    context: &Context<'_>,
+) -> Decision {
+    use SubscriptionStatus as S;
+    match (state.status, state.current_period_end) {
+        (S::Active, _) if state.dunning.is_some() => ignored(IgnoreReason::EpisodeOpen),
+        (S::Active, _) if state.cancel_at_period_end => ignored(IgnoreReason::NoRenewalDue),
+        (S::Active, Some(current)) if current > period_end => ignored(IgnoreReason::PeriodRenewed),
+        (S::Active, Some(current)) if current == period_end => {
+            start_dunning(state, period_end, Notice::PaymentFailed, context)
+        }
+        _ => ignored(IgnoreReason::NoRenewalDue),
     }
 }
 

@@ -14,9 +14,13 @@
 //! # }
 //! ```
 //!
+//! [`signing`] signs webhook deliveries exactly as PayPal, Stripe and PayHere do, for
+//! end-to-end tests and benchmarks that need genuine deliveries.
+//!
 //! Everything here panics instead of returning errors: it is for tests only.
 
 mod server;
+pub mod signing;
 mod smtp;
 mod url;
 

@@ -156,6 +156,15 @@ async fn diesel_schema_matches_the_migrated_database() {
             "campaign_recipients",
             diesel_columns(schema::campaign_recipients::table),
         ),
+        (
+            "webhook_inbox",
+            diesel_columns(schema::webhook_inbox::table),
+        ),
+        ("risk_cases", diesel_columns(schema::risk_cases::table)),
+        (
+            "provider_payments",
+            diesel_columns(schema::provider_payments::table),
+        ),
     ];
     let db = TestDb::new().await;
     let mut conn = db.conn().await;

@@ -1,2 +1,27 @@
-//! End-to-end tests live in `tests/`: they run the `migrator` and `api` binaries that
-//! `cargo test --workspace` builds, as an operator would, against a fresh database.
+//! End-to-end tests live in `tests/`: they run the `migrator`, `api` and `webhook-receiver`
+//! binaries that `cargo test --workspace` builds, as an operator would, against a fresh database.
+//!
+//! This library is their harness:
+//! - [`process`]: finding the built binaries, running them on free ports with their output in a
+//!   log file (shown when a test fails), killed on drop; `migrator up`.
+//! - [`fakes`]: Twilio, PayPal's REST API and Stripe's API on loopback (wiremock), recording
+//!   every request so tests assert on exactly what the binaries sent.
+//! - [`events`]: provider event bodies (PayPal, Stripe, PayHere) in the shape of the providers'
+//!   documented payloads (see `crates/billing/tests/fixtures`), built per event type.
+//! - [`keys`]: the test's provider credentials and the signing of deliveries exactly as each
+//!   provider signs them (`testkit::signing`).
+//! - [`stack`]: one test's world: a database, the fakes, the receiver and the api, with the
+//!   HTTP calls the tests make.
+//! - [`poll`]: waiting for background effects with a deadline (never a sleep as an assertion).
+//!
+//! Everything panics instead of returning errors: a panic is how a test reports failure.
+
+pub mod events;
+pub mod fakes;
+pub mod keys;
+pub mod poll;
+pub mod process;
+pub mod stack;
+
+pub use poll::eventually;
+pub use stack::{Org, Stack, StackOptions};

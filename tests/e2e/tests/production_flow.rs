@@ -8,46 +8,15 @@
 )]
 
 use std::{
-    net::TcpListener,
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
+use e2e::process::{binary, free_port};
 use serde_json::{Value, json};
 use testkit::TestDb;
 
 const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdefghijklmnop";
-
-/// A binary built by `cargo test --workspace` (cargo builds the bins of packages whose
-/// integration tests it runs, and `api` and `migrator` have some).
-fn binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    let exe = std::env::current_exe().unwrap();
-    // tests run from target/<profile>/deps/; the binaries sit in target/<profile>/.
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map_or_else(|| target.join("debug"), PathBuf::from);
-    let path = profile_dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --workspace` (or `cargo build -p api -p migrator`) first",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Api {
     child: Child,

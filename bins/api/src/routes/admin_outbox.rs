@@ -5,8 +5,8 @@
 use axum::extract::State;
 use httpkit::{AdminOnly, ApiError, ApiJson, ApiPath, ApiQuery, ProblemBody};
 use outbox::{ListFilter, MessageId, Status, Topic};
-use primitives::OrganizationId;
 
+use super::query;
 use crate::{
     AppError, AppState,
     wire::outbox::{
@@ -23,29 +23,12 @@ pub const MAX_LIMIT: u32 = 200;
 
 const _: () = assert!(MAX_LIMIT < ListFilter::MAX_LIMIT);
 
-/// The list's filter, or the problem with the first bad parameter. Empty values mean "no
-/// filter", so a form or a script may send every parameter.
+/// The list's filter, or the problem with the first bad parameter.
 fn list_filter(params: OutboxListParams) -> Result<ListFilter, ApiError> {
-    let given = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
-    let limit = match params.limit {
-        None => DEFAULT_LIMIT,
-        Some(raw) => raw
-            .trim()
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                invalid(
-                    "INVALID_LIMIT",
-                    "limit",
-                    format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
-    let status = given(params.status)
+    let status = query::given(params.status)
         .map(|raw| {
             Status::parse(raw.trim()).ok_or_else(|| {
-                invalid(
+                query::invalid(
                     "INVALID_STATUS",
                     "status",
                     "status must be pending, delivered or dead",
@@ -53,47 +36,20 @@ fn list_filter(params: OutboxListParams) -> Result<ListFilter, ApiError> {
             })
         })
         .transpose()?;
-    let topic = given(params.topic)
+    let topic = query::given(params.topic)
         .map(|raw| {
             Topic::parse(raw.trim()).map_err(|error| {
-                invalid("INVALID_TOPIC", "topic", format!("topic {}", error.message))
-            })
-        })
-        .transpose()?;
-    let organization_id = given(params.organization_id)
-        .map(|raw| {
-            raw.trim().parse::<OrganizationId>().map_err(|_| {
-                invalid(
-                    "INVALID_ORGANIZATION_ID",
-                    "organization_id",
-                    "organization_id must be a UUID",
-                )
-            })
-        })
-        .transpose()?;
-    let before = given(params.cursor)
-        .map(|raw| {
-            raw.trim().parse::<MessageId>().map_err(|_| {
-                invalid(
-                    "INVALID_CURSOR",
-                    "cursor",
-                    "cursor must be the next_cursor of a previous page",
-                )
+                query::invalid("INVALID_TOPIC", "topic", format!("topic {}", error.message))
             })
         })
         .transpose()?;
     Ok(ListFilter {
         status,
         topic,
-        organization_id,
-        before,
-        limit,
+        organization_id: query::organization(params.organization_id)?,
+        before: query::cursor::<MessageId>(params.cursor)?,
+        limit: query::limit(params.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
     })
-}
-
-/// 422 with `code` and the offending parameter in `field`.
-fn invalid(code: &'static str, field: &'static str, detail: impl Into<String>) -> ApiError {
-    ApiError::validation(code, detail).with_member("field", field)
 }
 
 /// Messages, newest first, a page at a time; filter by status (`dead` for the dead letters),

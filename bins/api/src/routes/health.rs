@@ -1,13 +1,12 @@
 //! Probes for orchestrators, and the metrics for Prometheus.
 
-use axum::{
-    extract::State,
-    response::{IntoResponse, Response},
+use axum::{extract::State, response::Response};
+use httpkit::{
+    ApiError, ApiJson, ProblemBody,
+    probes::{self, HealthResponse},
 };
-use http::{HeaderValue, StatusCode, header};
-use httpkit::{ApiError, ApiJson, ProblemBody};
 
-use crate::{AppState, readiness::NotReady, wire::HealthResponse};
+use crate::AppState;
 
 /// The process is up and serving HTTP.
 ///
@@ -19,9 +18,7 @@ use crate::{AppState, readiness::NotReady, wire::HealthResponse};
     responses((status = 200, description = "The process is up.", body = HealthResponse))
 )]
 pub async fn healthz() -> ApiJson<HealthResponse> {
-    ApiJson(HealthResponse {
-        status: "ok".to_owned(),
-    })
+    probes::healthy()
 }
 
 /// The instance can serve requests: the database answers and its schema is current.
@@ -37,30 +34,8 @@ pub async fn healthz() -> ApiJson<HealthResponse> {
     )
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<HealthResponse>, ApiError> {
-    let mut conn = state
-        .pool
-        .get()
-        .await
-        .map_err(|error| ApiError::unavailable_from(&error))?;
-    match state.readiness.check(&mut conn).await {
-        Ok(()) => Ok(ApiJson(HealthResponse {
-            status: "ready".to_owned(),
-        })),
-        Err(NotReady::MigrationsPending(pending)) => {
-            tracing::warn!(?pending, "not ready: migrations pending");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "MIGRATIONS_PENDING",
-                "Not ready",
-            )
-            .with_detail("database migrations are pending; run the migrator"))
-        }
-        Err(error) => Err(ApiError::unavailable_from(&error)),
-    }
+    probes::ready(&state.pool, &state.readiness).await
 }
-
-/// The Prometheus text exposition format's media type.
-pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The process's metrics in the Prometheus text format, for scrapers.
 ///
@@ -75,10 +50,5 @@ pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=ut
         body = String, content_type = "text/plain; version=0.0.4"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.metrics.render().into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(PROMETHEUS_CONTENT_TYPE),
-    );
-    response
+    probes::metrics(&state.metrics)
 }

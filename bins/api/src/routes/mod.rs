@@ -5,6 +5,7 @@ mod admin;
 mod admin_campaigns;
 mod admin_outbox;
 mod admin_subscriptions;
+mod admin_webhooks;
 mod api_keys;
 mod brands;
 mod campaign_life;
@@ -14,6 +15,7 @@ mod health;
 mod holds;
 mod movements;
 mod organizations;
+mod query;
 mod recipients;
 mod subscription;
 mod wallet;
@@ -52,7 +54,8 @@ use crate::AppState;
             recipients, and send eligibility"),
         (name = "entitlements", description = "What the caller's subscription allows"),
         (name = "admin", description = "Operations across all organizations: reconciliation, \
-            holds, subscriptions, access blocks, the outbox, unconfirmed campaign recipients"),
+            holds, subscriptions, access blocks, the outbox, the webhook inbox, unconfirmed \
+            campaign recipients"),
     )
 )]
 struct ApiDoc;
@@ -122,6 +125,10 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_outbox::outbox_counts))
         .routes(routes!(admin_outbox::get_outbox_message))
         .routes(routes!(admin_outbox::retry_outbox_message))
+        .routes(routes!(admin_webhooks::list_webhook_events))
+        .routes(routes!(admin_webhooks::webhook_event_counts))
+        .routes(routes!(admin_webhooks::get_webhook_event))
+        .routes(routes!(admin_webhooks::reapply_webhook_event))
         .routes(routes!(brands::create_brand, brands::list_brands))
         .routes(routes!(brands::get_brand))
         .routes(routes!(
@@ -147,15 +154,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The complete application router: routes, `/openapi.json`, 404/405 problems, the body limit
-/// and request logging.
-pub fn router(state: AppState, body_limit_bytes: usize) -> Router {
+/// and request logging; with `serve_webhooks` (the development mode, where one process is the
+/// whole system) also the webhook receiver's `POST /webhooks/{provider}`.
+pub fn router(state: AppState, body_limit_bytes: usize, serve_webhooks: bool) -> Router {
     let (routes, openapi) = documented_routes().split_for_parts();
-    let routes = routes.route(
-        "/openapi.json",
-        get(move || {
-            let openapi = openapi.clone();
-            async move { Json(openapi) }
-        }),
-    );
-    httpkit::server::finish(routes, body_limit_bytes).with_state(state)
+    let webhook_state = webhooks::WebhookState {
+        pool: state.pool.clone(),
+        intake: state.intake.clone(),
+    };
+    let mut routes = routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi) }
+            }),
+        )
+        .with_state(state);
+    if serve_webhooks {
+        routes = routes.merge(webhooks::routes(webhook_state));
+    }
+    httpkit::server::finish(routes, body_limit_bytes)
 }

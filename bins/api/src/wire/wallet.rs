@@ -227,7 +227,9 @@ impl From<WalletBalance> for WalletResponse {
     }
 }
 
-/// What an entry did.
+/// What an entry did. A `reversal` is money a payment provider took back (a refund, a
+/// chargeback, a lost dispute): taken even from a frozen wallet, but never more than was
+/// available, so its `amount` may be less than the provider took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = EntryKind)]
@@ -239,6 +241,7 @@ pub enum EntryKindWire {
     Release,
     Expiry,
     Correction,
+    Reversal,
 }
 
 impl From<EntryKind> for EntryKindWire {
@@ -251,6 +254,7 @@ impl From<EntryKind> for EntryKindWire {
             EntryKind::Release => Self::Release,
             EntryKind::Expiry => Self::Expiry,
             EntryKind::Correction => Self::Correction,
+            EntryKind::Reversal => Self::Reversal,
         }
     }
 }

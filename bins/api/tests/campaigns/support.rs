@@ -572,6 +572,7 @@ impl TestApp {
             source: EventSource::parse("test").unwrap(),
             event_id: EventId::parse(&key()).unwrap(),
             occurred_at: self.state.subscriptions.now(),
+            precision: subscriptions::TimePrecision::Microsecond,
             event,
         };
         let applied = self

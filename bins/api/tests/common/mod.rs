@@ -137,7 +137,7 @@ impl TestApp {
     }
 
     /// The background jobs (hold expiry, dunning, notification delivery, the campaign and
-    /// messaging topics, the campaign resume sweep) are off unless `configure` turns them on,
+    /// messaging topics, the campaign resume sweep, the webhook inbox) are off unless `configure` turns them on,
     /// so tests decide when time-driven steps run. Twilio is not configured, so nothing is
     /// dispatched either.
     pub async fn spawn_with(db: TestDb, configure: impl FnOnce(&mut Config)) -> Self {
@@ -152,6 +152,8 @@ impl TestApp {
         config.notification_interval = None;
         config.campaigns.messaging_outbox_interval = None;
         config.campaigns.resume_interval = None;
+        config.inbox_interval = None;
+        config.inbox_prune_interval = None;
         configure(&mut config);
         // Whole microseconds, as PostgreSQL stores them, so times read back compare equal.
         let clock = ManualClock::new(Utc::now().trunc_subsecs(6));

@@ -9,7 +9,7 @@ use db::schema::{
     access_block_events, access_blocks, outbox_messages, subscription_events,
     subscription_transitions, subscriptions as subscription_rows,
 };
-use diesel::QueryDsl;
+use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
 use primitives::OrganizationId;
 use reqwest::{RequestBuilder, Response, StatusCode};
@@ -96,6 +96,24 @@ impl TestApp {
             .await
     }
 
+    /// The kinds of the notifications enqueued for the organization, in order.
+    pub async fn outbox_kinds(&self, organization_id: &str) -> Vec<String> {
+        let organization: uuid::Uuid = organization_id.parse().unwrap();
+        let mut conn = self.conn().await;
+        let payloads: Vec<Value> = outbox_messages::table
+            .filter(outbox_messages::topic.eq("notification"))
+            .filter(outbox_messages::organization_id.eq(organization))
+            .order(outbox_messages::id)
+            .select(outbox_messages::payload)
+            .load(&mut conn)
+            .await
+            .unwrap();
+        payloads
+            .iter()
+            .map(|payload| payload["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// A GET with `token`.
     pub async fn get_as(&self, token: &str, path: &str) -> Response {
         send(self.client.get(self.url(path)).bearer_auth(token)).await
@@ -171,6 +189,7 @@ impl TestApp {
             source: EventSource::parse("test").unwrap(),
             event_id: EventId::parse(&key()).unwrap(),
             occurred_at: self.clock_now(),
+            precision: subscriptions::TimePrecision::Microsecond,
             event,
         };
         let applied = self

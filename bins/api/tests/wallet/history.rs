@@ -156,3 +156,53 @@ async fn a_cursor_from_another_wallet_shows_only_this_one() {
     assert_eq!(entries.len(), 1, "{page}");
     assert_eq!(entries[0], own_entries["entries"][0]);
 }
+
+#[tokio::test]
+async fn reversals_show_in_history_and_filter_by_kind() {
+    let (app, org) = TestApp::funded("10.00").await;
+    // No endpoint reverses money: the provider intake does, through the ledger.
+    let wallet_id: uuid::Uuid = app.wallet(&org.id).await["wallet_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let request = ledger::ReversalRequest {
+        wallet_id: primitives::WalletId::from_uuid(wallet_id),
+        amount: primitives::Money::from_minor(1_500, primitives::Currency::USD),
+        counterparty: ledger::Counterparty::parse("chargeback:stripe").unwrap(),
+        reference: ledger::Reference::parse("dispute-dp_1").unwrap(),
+        actor: ledger::Actor::system("tests"),
+    };
+    let taken = app
+        .state
+        .ledger
+        .reverse(&mut app.conn().await, request)
+        .await
+        .unwrap();
+    assert_eq!(taken.value.amount.minor(), 1_000, "only what was available");
+
+    let page = ok(app
+        .wallet_get(&org.id, "/entries?kinds=reversal", &org.key)
+        .await)
+    .await;
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{page}");
+    let entry = &entries[0];
+    assert_eq!(entry["kind"], "reversal");
+    assert_eq!(entry["amount"], "10.00");
+    assert_eq!(entry["balance_change"], "-10.00");
+    assert_eq!(entry["held_change"], "0.00");
+    assert_eq!(entry["balance_after"], "0.00");
+    assert_eq!(entry["counterparty"], "chargeback:stripe");
+    assert_eq!(entry["reference"], "dispute-dp_1");
+    assert!(entry["hold_id"].is_null() && entry["reason"].is_null());
+    let all = ok(app.wallet_get(&org.id, "/entries", &org.key).await).await;
+    let kinds: Vec<&str> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reversal", "credit"]);
+    app.assert_figures(&org.id, "0.00", "0.00", "0.00").await;
+}

@@ -153,11 +153,18 @@ impl Api {
         Self { client, tokens }
     }
 
+    pub(crate) fn has_tokens(&self) -> bool {
+        self.tokens.is_some()
+    }
+
     /// Sends with a Bearer token; on a 401, fetches a new token and tries exactly once more
     /// (PayHere may revoke a token before its stated expiry). A second 401 is the answer.
     async fn send(&self, request: &ApiRequest) -> Result<ApiResponse, ProviderError> {
         let tokens = self.tokens.as_ref().ok_or_else(|| {
-            config_error("no Subscription Manager API credentials (app id and secret)".to_owned())
+            config_error(
+                "PAYHERE_APP_ID and PAYHERE_APP_SECRET are not set (webhook verification only)"
+                    .to_owned(),
+            )
         })?;
         let token = tokens.token(&self.client).await?;
         let response = self.client.send(&with_bearer(request, &token)?).await?;
@@ -257,6 +264,8 @@ impl Api {
             provider_status: found.status,
             // The list states no period end; the notifications' item_rec_date_next does.
             current_period_end: None,
+            // PayHere keeps no balance; a failed installment shows as status FAILED.
+            outstanding: None,
         })
     }
 

@@ -21,9 +21,10 @@ use primitives::{Money, parse_currency};
 
 use super::notification::{
     AMOUNT, CURRENCY, CUSTOM_1, MESSAGE_TYPE, NEXT_DATE, Notification, ORDER_ID, PAYMENT_ID,
-    RECURRING, STATUS_CODE, SUBSCRIPTION_ID,
+    RECURRING, STATUS_CODE, STATUS_MESSAGE, SUBSCRIPTION_ID,
 };
 use super::order::{OrderPurpose, OrderRef};
+use crate::event::provider_text;
 use crate::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderError, ProviderName};
 
 const PAYHERE: ProviderName = ProviderName::Payhere;
@@ -170,6 +171,10 @@ struct Context<'a> {
     amount: Money,
     /// PayHere's `payment_id` (digits), for [`BillingEvent::payment_reference`].
     payment_id: Option<&'a str>,
+    /// The signed order id, for [`BillingEvent::order_reference`].
+    order_id: &'a str,
+    /// PayHere's `status_message` (unsigned, cleaned), for failed payments.
+    status_message: Option<String>,
 }
 
 /// What one event carries besides the notification's common fields.
@@ -217,7 +222,7 @@ impl Context<'_> {
     fn event(&self, kind: BillingEventKind, carries: Carries) -> BillingEvent {
         BillingEvent {
             provider: PAYHERE,
-            provider_event_id: format!("{}#{}", self.base_id, kind_tag(kind)),
+            provider_event_id: format!("{}#{}", self.base_id, kind.as_str()),
             occurred_at: self.received_at,
             kind,
             organization_ref: self.organization_ref.map(str::to_owned),
@@ -228,6 +233,14 @@ impl Context<'_> {
                 .filter(|_| carries.payment)
                 .map(str::to_owned),
             period_end: carries.period_end,
+            // PayHere's notifications carry no subscription status and no trial.
+            subscription_status: None,
+            trial_end: None,
+            failure_reason: self
+                .status_message
+                .clone()
+                .filter(|_| kind == BillingEventKind::PaymentFailed),
+            order_reference: Some(self.order_id.to_owned()),
             provider_event_type: self.event_type.clone(),
         }
     }
@@ -307,6 +320,7 @@ pub(crate) fn parse(
         status,
         order: order.as_ref(),
         amount,
+        status_message: notification.get(STATUS_MESSAGE).and_then(provider_text),
     };
     if notification.get(RECURRING) == Some("1") {
         recurring(notification, &signed, payment_id, received_at)
@@ -322,6 +336,8 @@ struct Signed<'a> {
     status: Option<Status>,
     order: Option<&'a OrderRef>,
     amount: Money,
+    /// Not signed: only ever a failed payment's [`BillingEvent::failure_reason`].
+    status_message: Option<String>,
 }
 
 fn one_off(
@@ -336,6 +352,7 @@ fn one_off(
         status,
         order,
         amount,
+        ref status_message,
     } = *signed;
     let context = Context {
         base_id: format!("{order_id}/{status_code}"),
@@ -345,6 +362,8 @@ fn one_off(
         subscription_id: None,
         amount,
         payment_id,
+        order_id,
+        status_message: status_message.clone(),
     };
     let purpose = order.map(OrderRef::purpose);
     match (purpose, status) {
@@ -377,6 +396,7 @@ fn recurring(
         status,
         order,
         amount,
+        ref status_message,
     } = *signed;
     let raw_type = match normalize_type(notification.get(MESSAGE_TYPE).unwrap_or_default()) {
         absent if absent.is_empty() => "NO_MESSAGE_TYPE".to_owned(),
@@ -398,6 +418,8 @@ fn recurring(
         subscription_id,
         amount,
         payment_id,
+        order_id,
+        status_message: status_message.clone(),
     };
     let (Some(message), Some(status)) = (message, status) else {
         return Ok(context.ignored());
@@ -435,55 +457,9 @@ fn recurring(
     })
 }
 
-/// The kind's name as in the events' JSON (`payment_succeeded`), for event ids.
-fn kind_tag(kind: BillingEventKind) -> &'static str {
-    use BillingEventKind as K;
-    match kind {
-        K::SubscriptionCreated => "subscription_created",
-        K::SubscriptionActivated => "subscription_activated",
-        K::SubscriptionUpdated => "subscription_updated",
-        K::TrialWillEnd => "trial_will_end",
-        K::PaymentSucceeded => "payment_succeeded",
-        K::PaymentFailed => "payment_failed",
-        K::PaymentActionRequired => "payment_action_required",
-        K::SubscriptionPaused => "subscription_paused",
-        K::SubscriptionResumed => "subscription_resumed",
-        K::SubscriptionSuspended => "subscription_suspended",
-        K::SubscriptionCanceled => "subscription_canceled",
-        K::SubscriptionExpired => "subscription_expired",
-        K::WalletTopUpCompleted => "wallet_top_up_completed",
-        K::TopUpRefunded => "top_up_refunded",
-        K::Chargeback => "chargeback",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kind_tags_match_the_serialized_names() {
-        use BillingEventKind as K;
-        for kind in [
-            K::SubscriptionCreated,
-            K::SubscriptionActivated,
-            K::SubscriptionUpdated,
-            K::TrialWillEnd,
-            K::PaymentSucceeded,
-            K::PaymentFailed,
-            K::PaymentActionRequired,
-            K::SubscriptionPaused,
-            K::SubscriptionResumed,
-            K::SubscriptionSuspended,
-            K::SubscriptionCanceled,
-            K::SubscriptionExpired,
-            K::WalletTopUpCompleted,
-            K::TopUpRefunded,
-            K::Chargeback,
-        ] {
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind_tag(kind));
-        }
-    }
 
     #[test]
     fn the_next_billing_date_is_the_start_of_that_day_in_colombo() {

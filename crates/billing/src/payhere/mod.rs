@@ -3,11 +3,15 @@
 //!
 //! # Configuration ([`PayHereConfig`])
 //!
+//! [`PayHereConfig::from_lookup`] returns `Ok(None)` when none of [`ENV_VARIABLES`] is set; once
+//! any is, the merchant id and secret are required (and suffice: verification only), and every
+//! error is a [`ConfigError`] naming the variable.
+//!
 //! | field | env ([`PayHereConfig::from_lookup`]) | meaning | default |
 //! |---|---|---|---|
 //! | `merchant_id` | `PAYHERE_MERCHANT_ID` | the merchant id notifications must name | required |
 //! | `merchant_secrets` | `PAYHERE_MERCHANT_SECRET` (comma-separated) | merchant secrets; PayHere issues one per domain or app, and a notification signed by any of them passes. The first signs checkout forms | required, at least one |
-//! | `api` | `PAYHERE_APP_ID`, `PAYHERE_APP_SECRET` | Subscription Manager API credentials (a business app with that permission) | none: API calls fail with `Config` |
+//! | `api` | `PAYHERE_APP_ID`, `PAYHERE_APP_SECRET` (both or neither) | Subscription Manager API credentials (a business app with that permission) | none: webhook verification only, API calls fail with `Config` naming both variables |
 //! | `base_url` | `PAYHERE_BASE_URL` | root of the API and the checkout page | `https://www.payhere.lk` (sandbox: `https://sandbox.payhere.lk`) |
 //! | `notify_url` | `PAYHERE_NOTIFY_URL` | where PayHere posts notifications (put in checkout forms) | none: checkout forms fail with `Config` |
 //! | `plans` | `PAYHERE_PLANS` (`pro=USD 15.00/1 Month/Forever;team=LKR 5000.00/1 Year/Forever/Team`, format in [`PayHerePlan`]) | plan id → [`PayHerePlan`] (amount, recurrence, duration, title): PayHere has no plans API, so the price lives with us | none: `create_subscription` fails with `Config` |
@@ -92,6 +96,13 @@
 //! `message_type` is read case-insensitively with spaces as underscores. `provider_event_type`
 //! is `payment:{status_code}` (one-off) or `{MESSAGE_TYPE}:{status_code}`.
 //!
+//! Every event carries the signed `order_id` as [`BillingEvent::order_reference`](crate::BillingEvent::order_reference)
+//! (the receiver binds a subscription created under its order id to PayHere's
+//! `subscription_id` when the first authorization arrives); a `PaymentFailed` carries PayHere's
+//! unsigned `status_message` (cleaned and bounded) as `failure_reason`. `subscription_status`
+//! and `trial_end` are always `None`: PayHere's notifications carry neither. A charge-back
+//! (status -3) is `Chargeback`, the money being gone already; PayHere reports no disputes.
+//!
 //! # Calls
 //!
 //! Token `POST /merchant/v1/oauth/token` (Basic `app_id:app_secret`,
@@ -152,11 +163,12 @@ pub use plan::{PayHerePlan, PayHerePlans};
 
 use api::config_error;
 
+use crate::config::Env;
 use crate::http::{ApiClient, RetryPolicy};
 use crate::{
-    BillingProvider, CreateSubscription, CreatedSubscription, ParsedWebhook, ProviderError,
-    ProviderName, ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome, VerifiedWebhook,
-    VerifyError, WebhookRequest,
+    BillingProvider, ConfigError, CreateSubscription, CreatedSubscription, ParsedWebhook,
+    ProviderError, ProviderName, ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome,
+    VerifiedWebhook, VerifyError, WebhookRequest,
 };
 
 const PAYHERE: ProviderName = ProviderName::Payhere;
@@ -179,6 +191,18 @@ fn subscription_nonce(idempotency_key: &str) -> Result<String, ProviderError> {
     nonce.truncate(NONCE_HEX_DIGITS);
     Ok(nonce)
 }
+
+/// The environment variables [`PayHereConfig::from_lookup`] reads.
+pub const ENV_VARIABLES: [&str; 8] = [
+    "PAYHERE_MERCHANT_ID",
+    "PAYHERE_MERCHANT_SECRET",
+    "PAYHERE_APP_ID",
+    "PAYHERE_APP_SECRET",
+    "PAYHERE_BASE_URL",
+    "PAYHERE_NOTIFY_URL",
+    "PAYHERE_PLANS",
+    "PAYHERE_TIMEOUT_SECS",
+];
 
 /// Credentials of a PayHere business app allowed to use the Subscription Manager API.
 #[derive(Debug, Clone)]
@@ -225,57 +249,59 @@ impl PayHereConfig {
         }
     }
 
-    /// Reads the environment variables of the module documentation through `lookup` (pass
-    /// `|name| std::env::var(name).ok()`; tests pass a map). Errors name the variable, never
-    /// its value.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ProviderError> {
-        let config = |message: String| ProviderError::Config {
-            provider: PAYHERE,
-            message,
-        };
-        let required = |name: &str| {
-            lookup(name)
-                .filter(|value| !value.trim().is_empty())
-                .ok_or_else(|| config(format!("{name} is not set")))
-        };
-        let secrets: Vec<SecretString> = required("PAYHERE_MERCHANT_SECRET")?
-            .split(',')
-            .map(|secret| SecretString::from(secret.trim().to_owned()))
-            .collect();
+    /// Reads the variables of [`ENV_VARIABLES`] through `lookup` (pass
+    /// `|name| std::env::var(name).ok()`; tests pass a map). `Ok(None)`: none is set, PayHere
+    /// is not configured. Otherwise `PAYHERE_MERCHANT_ID` and `PAYHERE_MERCHANT_SECRET` are
+    /// required (together they suffice: verification only), `PAYHERE_APP_ID` and
+    /// `PAYHERE_APP_SECRET` come together or not at all. Errors name the variable, never its
+    /// value.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let env = Env::new(&lookup);
+        if !env.any(&ENV_VARIABLES) {
+            return Ok(None);
+        }
+        let merchant_id = env.required("PAYHERE_MERCHANT_ID")?;
+        let secrets = env
+            .list("PAYHERE_MERCHANT_SECRET")?
+            .ok_or_else(|| ConfigError::new("PAYHERE_MERCHANT_SECRET", "is not set"))?;
         let mut result = Self {
-            merchant_secrets: secrets,
-            ..Self::new(
-                required("PAYHERE_MERCHANT_ID")?.trim(),
-                SecretString::from(""),
-            )
+            merchant_secrets: secrets.into_iter().map(SecretString::from).collect(),
+            ..Self::new(merchant_id, SecretString::from(""))
         };
-        result.api = match (lookup("PAYHERE_APP_ID"), lookup("PAYHERE_APP_SECRET")) {
-            (Some(app_id), Some(app_secret)) => Some(PayHereApiCredentials {
-                app_id: app_id.trim().to_owned(),
-                app_secret: SecretString::from(app_secret.trim().to_owned()),
-            }),
-            (None, None) => None,
-            _ => {
-                return Err(config(
-                    "PAYHERE_APP_ID and PAYHERE_APP_SECRET are set together or not at all".into(),
-                ));
+        result.api =
+            env.pair("PAYHERE_APP_ID", "PAYHERE_APP_SECRET")?
+                .map(|(app_id, app_secret)| PayHereApiCredentials {
+                    app_id,
+                    app_secret: SecretString::from(app_secret),
+                });
+        if let Some(base_url) = env.url("PAYHERE_BASE_URL")? {
+            result.base_url = base_url;
+        }
+        result.notify_url = env.url("PAYHERE_NOTIFY_URL")?;
+        if let Some(plans) = env.get("PAYHERE_PLANS") {
+            let plans_error = |error: ProviderError| {
+                let message = match error {
+                    ProviderError::Config { message, .. } => message,
+                    other => other.to_string(),
+                };
+                ConfigError::new("PAYHERE_PLANS", message)
+            };
+            result.plans = plan::parse(&plans).map_err(plans_error)?;
+            for (id, plan) in &result.plans {
+                plan::check(id, plan).map_err(plans_error)?;
             }
-        };
-        if let Some(base_url) = lookup("PAYHERE_BASE_URL") {
-            result.base_url = base_url.trim().to_owned();
         }
-        result.notify_url = lookup("PAYHERE_NOTIFY_URL").map(|url| url.trim().to_owned());
-        if let Some(plans) = lookup("PAYHERE_PLANS") {
-            result.plans = plan::parse(&plans)?;
+        if let Some(timeout) = env.seconds("PAYHERE_TIMEOUT_SECS")? {
+            result.timeout = timeout;
         }
-        if let Some(timeout) = lookup("PAYHERE_TIMEOUT_SECS") {
-            let secs: u64 = timeout
-                .trim()
-                .parse()
-                .map_err(|_| config("PAYHERE_TIMEOUT_SECS is not a number of seconds".into()))?;
-            result.timeout = Duration::from_secs(secs);
-        }
-        Ok(result)
+        Ok(Some(result))
+    }
+
+    /// [`PayHereConfig::from_lookup`] over the process environment.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 }
 
@@ -345,6 +371,12 @@ impl PayHereProvider {
             api: api::Api::new(client, tokens),
             clock,
         })
+    }
+
+    /// Whether Subscription Manager API calls can be made (app credentials are configured);
+    /// without, the adapter verifies and parses notifications and builds checkout forms.
+    pub fn has_api(&self) -> bool {
+        self.api.has_tokens()
     }
 
     /// The signed form that starts a top-up or a subscription in the customer's browser.

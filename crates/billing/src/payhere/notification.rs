@@ -25,6 +25,7 @@ pub(crate) const RECURRING: &str = "recurring";
 pub(crate) const MESSAGE_TYPE: &str = "message_type";
 pub(crate) const SUBSCRIPTION_ID: &str = "subscription_id";
 pub(crate) const NEXT_DATE: &str = "item_rec_date_next";
+pub(crate) const STATUS_MESSAGE: &str = "status_message";
 
 /// The decoded fields of one notification, each name once.
 #[derive(Debug, Clone, PartialEq, Eq)]

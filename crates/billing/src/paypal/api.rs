@@ -10,11 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::oauth::{TokenSource, sensitive};
-use super::{events, wire};
+use super::{values, wire};
 use crate::http::{ApiClient, ApiRequest, ApiResponse};
 use crate::{
     CreateSubscription, CreatedSubscription, ProviderError, ProviderName, ProviderSubscription,
-    ProviderSubscriptionStatus, RetryOutcome,
+    RetryOutcome,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("paypal-request-id");
@@ -71,7 +71,7 @@ impl PayPalApi {
             &request.idempotency_key,
         )?;
         let created: wire::Subscription = self.call(call).await?.json(ProviderName::Paypal)?;
-        let status = status(created.status.as_deref().unwrap_or("APPROVAL_PENDING"))?;
+        let status = values::status(created.status.as_deref().unwrap_or("APPROVAL_PENDING"))?;
         let approval_url = created
             .links
             .iter()
@@ -91,8 +91,14 @@ impl PayPalApi {
     ) -> Result<ProviderSubscription, ProviderError> {
         let sub = self.fetch_subscription(id).await?;
         let provider_status = sub.status.clone().unwrap_or_default();
+        let outstanding = sub
+            .billing_info
+            .as_ref()
+            .and_then(|info| info.outstanding_balance.as_ref())
+            .map(|balance| values::money(&balance.value, &balance.currency_code))
+            .transpose()?;
         Ok(ProviderSubscription {
-            status: status(&provider_status)?,
+            status: values::status(&provider_status)?,
             provider_status,
             current_period_end: sub
                 .billing_info
@@ -102,6 +108,7 @@ impl PayPalApi {
                 .map(|time| time.with_timezone(&Utc)),
             organization_ref: sub.custom_id.filter(|custom| !custom.is_empty()),
             provider_subscription_id: sub.id,
+            outstanding,
         })
     }
 
@@ -131,7 +138,7 @@ impl PayPalApi {
         let Some(outstanding) = sub.billing_info.and_then(|info| info.outstanding_balance) else {
             return Ok(RetryOutcome::NothingDue);
         };
-        let owed = events::money(&outstanding.value, &outstanding.currency_code)?;
+        let owed = values::money(&outstanding.value, &outstanding.currency_code)?;
         if !owed.is_positive() {
             return Ok(RetryOutcome::NothingDue);
         }
@@ -159,7 +166,7 @@ impl PayPalApi {
                 let paid = transaction
                     .amount_with_breakdown
                     .and_then(|breakdown| breakdown.gross_amount)
-                    .map(|gross| events::money(&gross.value, &gross.currency_code))
+                    .map(|gross| values::money(&gross.value, &gross.currency_code))
                     .transpose()?;
                 RetryOutcome::Paid {
                     amount: Some(paid.unwrap_or(owed)),
@@ -239,27 +246,6 @@ fn subscription_path(id: &str, action: Option<&str>) -> Result<String, ProviderE
     Ok(match action {
         Some(action) => format!("/v1/billing/subscriptions/{id}/{action}"),
         None => format!("/v1/billing/subscriptions/{id}"),
-    })
-}
-
-fn status(raw: &str) -> Result<ProviderSubscriptionStatus, ProviderError> {
-    use ProviderSubscriptionStatus as S;
-    Ok(match raw {
-        // Approved by the buyer but not yet active: still waiting, as far as access goes.
-        "APPROVAL_PENDING" | "APPROVED" => S::Pending,
-        "ACTIVE" => S::Active,
-        "SUSPENDED" => S::Suspended,
-        "CANCELLED" => S::Canceled,
-        "EXPIRED" => S::Expired,
-        other => {
-            return Err(ProviderError::Decode {
-                provider: ProviderName::Paypal,
-                message: format!(
-                    "unknown subscription status {:?}",
-                    other.chars().take(40).collect::<String>()
-                ),
-            });
-        }
     })
 }
 

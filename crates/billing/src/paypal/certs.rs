@@ -9,6 +9,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::io::ErrorKind;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -192,6 +194,11 @@ impl Trust {
         leaf.verify_is_valid_for_subject_name(&ServerName::DnsName(dns))
             .map_err(|e| VerifyError::CertChainInvalid(format!("leaf name: {e}")))
     }
+}
+
+/// How many certificates a PEM document holds (configuration checks).
+pub(crate) fn count_certificates(pem: &str) -> Result<usize, String> {
+    parse_pem(pem.as_bytes()).map(|certs| certs.len())
 }
 
 fn parse_pem(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -410,6 +417,126 @@ impl CertFetcher for StaticCertFetcher {
     }
 }
 
+/// Reads certificates from a local directory instead of the network, for air-gapped
+/// deployments and end-to-end tests: the certificate URL `https://<host>/<path>` is the file
+/// `<dir>/<host>/<path>`, the layout `wget -x` produces (so a directory filled by
+/// `wget -x https://api.paypal.com/v1/notifications/certs/CERT-...` serves that URL).
+///
+/// It only maps URLs to files: the allow-list ([`check_cert_url`]) has been applied before it
+/// is asked, and the chain, name and validity checks follow, exactly as for a fetched
+/// certificate. The URL is still attacker-controlled text, so anything that could leave the
+/// directory is refused before the file system is touched: an empty path or segment, `.` and
+/// `..`, backslashes, percent-escapes, a query or fragment, and any character outside
+/// `[A-Za-z0-9._-]` in the host or a segment. A missing file is unavailable, like a 404.
+#[derive(Debug, Clone)]
+pub struct DirCertFetcher {
+    dir: PathBuf,
+}
+
+impl DirCertFetcher {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The file that serves `url`, or why the URL cannot name one.
+    pub fn path_for(&self, url: &Url) -> Result<PathBuf, CertFetchError> {
+        let refuse = |why: &str| {
+            CertFetchError(format!(
+                "certificate URL refused for the certificate directory: {why}"
+            ))
+        };
+        if url.scheme() != "https" {
+            return Err(refuse("not https"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(refuse("it has a query or fragment"));
+        }
+        let host = url.host_str().ok_or_else(|| refuse("no host"))?;
+        let mut path = self
+            .dir
+            .join(safe_segment(host).map_err(|why| refuse(&format!("host: {why}")))?);
+        let segments = url.path_segments().ok_or_else(|| refuse("no path"))?;
+        let mut any = false;
+        for segment in segments {
+            path.push(safe_segment(segment).map_err(|why| refuse(&format!("path: {why}")))?);
+            any = true;
+        }
+        if !any {
+            return Err(refuse("no path"));
+        }
+        Ok(path)
+    }
+
+    async fn read(&self, url: &Url) -> Result<Vec<u8>, CertFetchError> {
+        let path = self.path_for(url)?;
+        let unavailable = |why: &str| CertFetchError(format!("unavailable: {why}"));
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                return Err(unavailable(
+                    "no file for this URL in the certificate directory",
+                ));
+            }
+            Err(error) => {
+                return Err(unavailable(&format!(
+                    "the certificate file cannot be opened: {}",
+                    error.kind()
+                )));
+            }
+        };
+        // One byte more than allowed is read, so an oversized file is noticed, not truncated.
+        let mut body = Vec::new();
+        let limit = u64::try_from(MAX_CERT_BYTES + 1).unwrap_or(u64::MAX);
+        tokio::io::AsyncReadExt::read_to_end(
+            &mut tokio::io::AsyncReadExt::take(&mut file, limit),
+            &mut body,
+        )
+        .await
+        .map_err(|error| {
+            unavailable(&format!(
+                "the certificate file cannot be read: {}",
+                error.kind()
+            ))
+        })?;
+        if body.len() > MAX_CERT_BYTES {
+            return Err(CertFetchError(format!(
+                "document larger than {MAX_CERT_BYTES} bytes"
+            )));
+        }
+        Ok(body)
+    }
+}
+
+/// A host name or path segment that is one plain file name: not empty, not `.` or `..`, only
+/// `[A-Za-z0-9._-]` (which also excludes `/`, `\\`, `%` and anything non-ASCII).
+fn safe_segment(segment: &str) -> Result<&str, &'static str> {
+    if segment.is_empty() {
+        return Err("empty segment");
+    }
+    if segment == "." || segment == ".." {
+        return Err("dot segment");
+    }
+    if segment.contains('\\') {
+        return Err("backslash");
+    }
+    if segment.contains('%') {
+        return Err("percent-escape");
+    }
+    if !segment
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return Err("character outside [A-Za-z0-9._-]");
+    }
+    Ok(segment)
+}
+
+impl CertFetcher for DirCertFetcher {
+    fn fetch<'a>(&'a self, url: &'a Url) -> FetchFuture<'a> {
+        Box::pin(self.read(url))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,6 +601,47 @@ mod tests {
         ] {
             assert!(!is_message_verification_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn dir_paths_follow_the_wget_layout_and_stay_inside() {
+        let fetcher = DirCertFetcher::new("/certs");
+        let path = |raw: &str| fetcher.path_for(&Url::parse(raw).unwrap());
+        assert_eq!(
+            path("https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1a5f47cb")
+                .unwrap(),
+            PathBuf::from(
+                "/certs/api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1a5f47cb"
+            )
+        );
+        for refused in [
+            "https://api.paypal.com/",
+            "https://api.paypal.com/a//b",
+            "https://api.paypal.com/a/",
+            "https://api.paypal.com/a%2F..%2Fb",
+            "https://api.paypal.com/%2e%2e%2fetc",
+            "https://api.paypal.com/a%5Cb",
+            "https://api.paypal.com/a%00b",
+            "https://api.paypal.com/caf%C3%A9",
+            "https://api.paypal.com/a b",
+            "https://api.paypal.com/a:b",
+            "https://api.paypal.com/cert?x=1",
+            "https://api.paypal.com/cert?",
+            "https://api.paypal.com/cert#x",
+            "http://api.paypal.com/cert",
+            "file:///etc/passwd",
+        ] {
+            assert!(path(refused).is_err(), "{refused}");
+        }
+        // `..` and `.` never survive URL parsing; were they there, the segment check refuses.
+        assert_eq!(
+            path("https://api.paypal.com/a/../../../etc/passwd").unwrap(),
+            PathBuf::from("/certs/api.paypal.com/etc/passwd")
+        );
+        assert_eq!(safe_segment(".."), Err("dot segment"));
+        assert_eq!(safe_segment("."), Err("dot segment"));
+        assert_eq!(safe_segment("a\\b"), Err("backslash"));
+        assert_eq!(safe_segment(""), Err("empty segment"));
     }
 
     #[test]

@@ -20,7 +20,24 @@
 //! | `PAYMENT.CAPTURE.REFUNDED` | `TopUpRefunded` | the refunded capture's id | none |
 //! | `PAYMENT.CAPTURE.REVERSED` | `Chargeback` | the reversed capture's id | none |
 //! | `PAYMENT.CAPTURE.DENIED` | `PaymentFailed` without a subscription (a top-up that failed) | the capture id | none |
+//! | `CUSTOMER.DISPUTE.CREATED` | `DisputeOpened` (amount `dispute_amount`) | the disputed transaction's `seller_transaction_id` | none |
+//! | `CUSTOMER.DISPUTE.RESOLVED`, outcome `RESOLVED_SELLER_FAVOUR` | `DisputeWon` | as above | none |
+//! | `CUSTOMER.DISPUTE.RESOLVED`, outcome `RESOLVED_BUYER_FAVOUR` | `DisputeLost` | as above | none |
+//! | `CUSTOMER.DISPUTE.RESOLVED`, any other outcome; `CUSTOMER.DISPUTE.UPDATED` | ignored | | |
 //! | anything else | ignored | | |
+//!
+//! `Chargeback` means money PayPal already took back (a reversal); a dispute is
+//! `DisputeOpened` first and may still be won. A dispute's `payment_reference` is the
+//! disputed transaction's `seller_transaction_id`: the capture id (top-ups) or sale id
+//! (subscription payments), the same reference as the payment's own event, so the ledger meets
+//! the credit with its debit. Its organization is the transaction's `custom` (`custom_id`),
+//! when the delivery carries it; a dispute names no subscription.
+//!
+//! Further fields: on `BILLING.SUBSCRIPTION.*` events `subscription_status` is the resource's
+//! `status`, mapped as [`crate::BillingProvider::subscription`] maps it (a status we do not
+//! know is `None`, never an error); on `BILLING.SUBSCRIPTION.PAYMENT.FAILED`, `failure_reason`
+//! is `last_failed_payment.reason_code`, and on `PAYMENT.CAPTURE.DENIED` the capture's
+//! `status_details.reason`. `trial_end` and `order_reference` are always `None`.
 //!
 //! `payment_reference` names the payment money moved for, so every event about one payment
 //! carries the same one. A sale's is its `id`. A v1 refund or reversal names its sale as
@@ -47,10 +64,12 @@
 //! genuine event is never refused for PayPal's own bad date.
 
 use chrono::{DateTime, Utc};
-use primitives::{Money, parse_currency};
+use primitives::Money;
 use serde::de::DeserializeOwned;
 
+use super::values::{self, money};
 use super::wire;
+use crate::event::provider_text;
 use crate::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderError, ProviderName};
 
 /// What an event type means, before its resource is read.
@@ -61,6 +80,8 @@ enum Meaning {
     SaleCompleted,
     SaleReversed,
     Capture(BillingEventKind),
+    DisputeCreated,
+    DisputeResolved,
 }
 
 fn meaning(event_type: &str) -> Option<Meaning> {
@@ -81,6 +102,8 @@ fn meaning(event_type: &str) -> Option<Meaning> {
         "PAYMENT.CAPTURE.REFUNDED" => Meaning::Capture(K::TopUpRefunded),
         "PAYMENT.CAPTURE.REVERSED" => Meaning::Capture(K::Chargeback),
         "PAYMENT.CAPTURE.DENIED" => Meaning::Capture(K::PaymentFailed),
+        "CUSTOMER.DISPUTE.CREATED" => Meaning::DisputeCreated,
+        "CUSTOMER.DISPUTE.RESOLVED" => Meaning::DisputeResolved,
         _ => return None,
     })
 }
@@ -102,6 +125,10 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
         amount: None,
         payment_reference: None,
         period_end: None,
+        subscription_status: None,
+        trial_end: None,
+        failure_reason: None,
+        order_reference: None,
         provider_event_type: event.event_type.clone(),
     };
     let resource_times: [Option<String>; 3];
@@ -112,14 +139,23 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
                 normalized.kind = kind;
             } else {
                 normalized.kind = BillingEventKind::PaymentFailed;
-                normalized.amount = sub
+                let failed = sub
                     .billing_info
                     .as_ref()
-                    .and_then(|info| info.last_failed_payment.as_ref())
+                    .and_then(|info| info.last_failed_payment.as_ref());
+                normalized.amount = failed
                     .and_then(|failed| failed.amount.as_ref())
                     .map(|amount| money(&amount.value, &amount.currency_code))
                     .transpose()?;
+                normalized.failure_reason = failed
+                    .and_then(|failed| failed.reason_code.as_deref())
+                    .and_then(provider_text);
             }
+            // A status PayPal may add later is no status, not a refused event.
+            normalized.subscription_status = sub
+                .status
+                .as_deref()
+                .and_then(|status| values::status(status).ok());
             normalized.organization_ref = reference([sub.custom_id.as_deref()]);
             normalized.period_end = sub
                 .billing_info
@@ -160,7 +196,56 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
             normalized.amount = Some(magnitude(money(&amount.value, &amount.currency_code)?)?);
             normalized.organization_ref = reference([capture.custom_id.as_deref()]);
             normalized.payment_reference = capture_reference(&capture, kind);
+            if kind == BillingEventKind::PaymentFailed {
+                normalized.failure_reason = capture
+                    .status_details
+                    .as_ref()
+                    .and_then(|details| details.reason.as_deref())
+                    .and_then(provider_text);
+            }
             resource_times = [capture.update_time, capture.create_time, None];
+        }
+        Meaning::DisputeCreated | Meaning::DisputeResolved => {
+            let dispute: wire::Dispute = resource(&event)?;
+            normalized.kind = match meaning {
+                Meaning::DisputeCreated => BillingEventKind::DisputeOpened,
+                _ => match dispute
+                    .dispute_outcome
+                    .as_ref()
+                    .and_then(|outcome| outcome.outcome_code.as_deref())
+                {
+                    Some("RESOLVED_SELLER_FAVOUR") => BillingEventKind::DisputeWon,
+                    Some("RESOLVED_BUYER_FAVOUR") => BillingEventKind::DisputeLost,
+                    // Canceled by the buyer, paid out by PayPal, no outcome ...: nothing for
+                    // the ledger to decide on.
+                    _ => return Ok(ignored(event)),
+                },
+            };
+            let (transaction, payment_reference) = dispute
+                .disputed_transactions
+                .iter()
+                .find_map(|transaction| {
+                    reference([transaction.seller_transaction_id.as_deref()])
+                        .map(|id| (transaction, id))
+                })
+                .ok_or_else(|| {
+                    decode(format!(
+                        "dispute {} names no seller transaction",
+                        dispute.dispute_id.as_deref().unwrap_or("without id")
+                    ))
+                })?;
+            let amount = dispute
+                .dispute_amount
+                .as_ref()
+                .or(transaction.gross_amount.as_ref())
+                .ok_or_else(|| decode("dispute has no dispute_amount".into()))?;
+            normalized.amount = Some(magnitude(money(&amount.value, &amount.currency_code)?)?);
+            normalized.organization_ref = reference([
+                transaction.custom_id.as_deref(),
+                transaction.custom.as_deref(),
+            ]);
+            normalized.payment_reference = Some(payment_reference);
+            resource_times = [dispute.update_time, dispute.create_time, None];
         }
     }
     normalized.occurred_at = std::iter::once(event.create_time.as_deref())
@@ -240,12 +325,6 @@ fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
         .ok()
         .map(|time| time.with_timezone(&Utc))
-}
-
-/// An exact amount: too many decimals for the currency, or an unknown currency, is an error.
-pub(super) fn money(value: &str, currency: &str) -> Result<Money, ProviderError> {
-    let currency = parse_currency(currency).map_err(|e| decode(e.to_string()))?;
-    Money::parse(value, currency).map_err(|e| decode(e.to_string()))
 }
 
 /// The positive size of an amount (v1 refunds are written negative); zero is not a payment.

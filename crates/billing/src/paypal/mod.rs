@@ -8,29 +8,41 @@
 //!   chain, validity and name.
 //! - `oauth`: the access-token cache; `api`: the REST calls; `events`: webhook bodies to
 //!   normalized events; `wire`: PayPal's JSON shapes, kept apart from the domain types.
+//!
+//! Configuration: [`PayPalConfig`], in code or from the environment
+//! ([`PayPalConfig::from_lookup`], variables in [`ENV_VARIABLES`]; `PAYPAL_WEBHOOK_IDS` enables
+//! PayPal). Without client credentials the adapter verifies and parses only
+//! ([`PayPalProvider::has_api`] is false; API calls fail with [`ProviderError::Config`] naming
+//! `PAYPAL_CLIENT_ID` and `PAYPAL_CLIENT_SECRET`). With [`PayPalConfig::cert_dir`] set,
+//! certificates come from that directory only ([`DirCertFetcher`], the `wget -x` layout), after
+//! the same allow-list and with the same chain, name and expiry checks as fetched ones.
 
 mod api;
 mod certs;
 mod events;
 mod oauth;
+mod values;
 mod verify;
 mod wire;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use primitives::Clock;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
+use crate::config::Env;
 use crate::http::{ApiClient, RetryPolicy};
 use crate::{
-    BillingProvider, CreateSubscription, CreatedSubscription, ParsedWebhook, ProviderError,
-    ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError, WebhookRequest,
+    BillingProvider, ConfigError, CreateSubscription, CreatedSubscription, ParsedWebhook,
+    ProviderError, ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError,
+    WebhookRequest,
 };
 
 pub use certs::{
-    BUNDLED_INTERMEDIATES_PEM, BUNDLED_ROOTS_PEM, CertFetchError, CertFetcher, FetchFuture,
-    HttpCertFetcher, StaticCertFetcher, check_cert_url, is_message_verification_name,
+    BUNDLED_INTERMEDIATES_PEM, BUNDLED_ROOTS_PEM, CertFetchError, CertFetcher, DirCertFetcher,
+    FetchFuture, HttpCertFetcher, StaticCertFetcher, check_cert_url, is_message_verification_name,
 };
 pub use verify::{AUTH_ALGO, HEADERS, signed_message};
 
@@ -56,14 +68,40 @@ pub const DEFAULT_CERT_CACHE_CAPACITY: usize = 32;
 /// Timeout of each REST call and certificate fetch.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The REST app's OAuth2 client credentials. `Debug` shows no secret.
+#[derive(Debug, Clone)]
+pub struct PayPalCredentials {
+    /// Not secret: it is sent in the clear inside Basic auth's base64.
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// The environment variables [`PayPalConfig::from_lookup`] reads; `PAYPAL_WEBHOOK_IDS` enables
+/// PayPal, every other one needs it.
+pub const ENV_VARIABLES: [&str; 9] = [
+    "PAYPAL_WEBHOOK_IDS",
+    "PAYPAL_API_BASE_URL",
+    "PAYPAL_CLIENT_ID",
+    "PAYPAL_CLIENT_SECRET",
+    "PAYPAL_TRUSTED_ROOTS_FILE",
+    "PAYPAL_INTERMEDIATES_FILE",
+    "PAYPAL_CERT_DIR",
+    "PAYPAL_MAX_TRANSMISSION_AGE_SECS",
+    "PAYPAL_TIMEOUT_SECS",
+];
+
+/// What an API call answers when no client credentials are configured.
+const NO_API: &str =
+    "PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET are not set (webhook verification only)";
+
 /// Everything the adapter needs. `Debug` shows no secret (`client_secret` is a [`SecretString`]).
 #[derive(Debug, Clone)]
 pub struct PayPalConfig {
     /// The REST API root: [`LIVE_API_BASE_URL`], [`SANDBOX_API_BASE_URL`], or a test server.
     pub api_base_url: String,
-    /// The REST app's client id (not secret: it is sent in the clear inside Basic auth's base64).
-    pub client_id: String,
-    pub client_secret: SecretString,
+    /// `None`: webhook verification only; every API call fails with
+    /// [`ProviderError::Config`] naming `PAYPAL_CLIENT_ID` and `PAYPAL_CLIENT_SECRET`.
+    pub credentials: Option<PayPalCredentials>,
     /// The ids of our webhook registrations; a delivery verifies if it was signed for any of
     /// them (live and sandbox apps pointing at one receiver, or a re-registration). Never put
     /// the simulator's literal `WEBHOOK_ID` here in production.
@@ -87,6 +125,11 @@ pub struct PayPalConfig {
     pub intermediates_pem: Option<String>,
     /// See [`DEFAULT_CERT_CACHE_CAPACITY`].
     pub cert_cache_capacity: usize,
+    /// Certificates from this directory instead of the network ([`DirCertFetcher`]: the file
+    /// `<dir>/<host>/<path>` for `https://<host>/<path>`), for air-gapped deployments and
+    /// end-to-end tests. [`PayPalProvider::new`] then never fetches over the network. The
+    /// allow-list and the chain, name and expiry checks are the same as for fetched ones.
+    pub cert_dir: Option<PathBuf>,
 }
 
 impl PayPalConfig {
@@ -99,8 +142,19 @@ impl PayPalConfig {
     ) -> Self {
         Self {
             api_base_url: api_base_url.into(),
-            client_id: client_id.into(),
-            client_secret,
+            credentials: Some(PayPalCredentials {
+                client_id: client_id.into(),
+                client_secret,
+            }),
+            ..Self::verification_only(webhook_ids)
+        }
+    }
+
+    /// Webhook verification (and parsing) only: no client credentials, the live API root.
+    pub fn verification_only(webhook_ids: Vec<String>) -> Self {
+        Self {
+            api_base_url: LIVE_API_BASE_URL.to_owned(),
+            credentials: None,
             webhook_ids,
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::DEFAULT,
@@ -110,27 +164,99 @@ impl PayPalConfig {
             trusted_roots_pem: None,
             intermediates_pem: None,
             cert_cache_capacity: DEFAULT_CERT_CACHE_CAPACITY,
+            cert_dir: None,
         }
+    }
+
+    /// Reads the variables of [`ENV_VARIABLES`] through `lookup` (pass
+    /// `|name| std::env::var(name).ok()`; tests pass a map). `Ok(None)`: none is set, PayPal is
+    /// not configured. Any of them set without `PAYPAL_WEBHOOK_IDS` is an error naming
+    /// `PAYPAL_WEBHOOK_IDS`; `PAYPAL_CLIENT_ID` and `PAYPAL_CLIENT_SECRET` come together or not at
+    /// all (without them: verification only). The PEM files are read and checked now, and
+    /// `PAYPAL_CERT_DIR` must be a directory. Errors name the variable, never its value.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let env = Env::new(&lookup);
+        let Some(webhook_ids) = env.list("PAYPAL_WEBHOOK_IDS")? else {
+            return match env.first_set(&ENV_VARIABLES) {
+                Some(other) => Err(ConfigError::new(
+                    "PAYPAL_WEBHOOK_IDS",
+                    format!("is not set, but {other} is (PAYPAL_WEBHOOK_IDS enables PayPal)"),
+                )),
+                None => Ok(None),
+            };
+        };
+        let mut config = Self::verification_only(webhook_ids);
+        if let Some(url) = env.url("PAYPAL_API_BASE_URL")? {
+            config.api_base_url = url;
+        }
+        config.credentials =
+            env.pair("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET")?
+                .map(|(client_id, secret)| PayPalCredentials {
+                    client_id,
+                    client_secret: SecretString::from(secret),
+                });
+        if let Some(roots) = env.file("PAYPAL_TRUSTED_ROOTS_FILE")? {
+            certs::Trust::from_pem(&roots, "")
+                .map_err(|message| ConfigError::new("PAYPAL_TRUSTED_ROOTS_FILE", message))?;
+            config.trusted_roots_pem = Some(roots);
+        }
+        if let Some(intermediates) = env.file("PAYPAL_INTERMEDIATES_FILE")? {
+            let count = certs::count_certificates(&intermediates)
+                .map_err(|message| ConfigError::new("PAYPAL_INTERMEDIATES_FILE", message))?;
+            if count == 0 {
+                return Err(ConfigError::new(
+                    "PAYPAL_INTERMEDIATES_FILE",
+                    "contains no certificate",
+                ));
+            }
+            config.intermediates_pem = Some(intermediates);
+        }
+        if let Some(dir) = env.path("PAYPAL_CERT_DIR") {
+            if !dir.is_dir() {
+                return Err(ConfigError::new("PAYPAL_CERT_DIR", "is not a directory"));
+            }
+            config.cert_dir = Some(dir);
+        }
+        if let Some(age) = env.seconds("PAYPAL_MAX_TRANSMISSION_AGE_SECS")? {
+            config.max_transmission_age = age;
+        }
+        if let Some(timeout) = env.seconds("PAYPAL_TIMEOUT_SECS")? {
+            config.timeout = timeout;
+        }
+        Ok(Some(config))
+    }
+
+    /// [`PayPalConfig::from_lookup`] over the process environment.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
     }
 }
 
 /// The PayPal adapter.
 #[derive(Debug)]
 pub struct PayPalProvider {
-    api: api::PayPalApi,
+    /// `None` in a verification-only configuration.
+    api: Option<api::PayPalApi>,
     verifier: verify::WebhookVerifier,
     clock: Arc<dyn Clock>,
 }
 
 impl PayPalProvider {
-    /// The adapter fetching certificates over HTTPS.
+    /// The adapter fetching certificates over HTTPS, or, when [`PayPalConfig::cert_dir`] is
+    /// set, reading them from that directory only.
     pub fn new(config: PayPalConfig, clock: Arc<dyn Clock>) -> Result<Self, ProviderError> {
-        let fetcher = HttpCertFetcher::new(config.timeout)?;
-        Self::with_cert_fetcher(config, clock, Arc::new(fetcher))
+        let fetcher: Arc<dyn CertFetcher> = match &config.cert_dir {
+            Some(dir) => Arc::new(DirCertFetcher::new(dir.clone())),
+            None => Arc::new(HttpCertFetcher::new(config.timeout)?),
+        };
+        Self::with_cert_fetcher(config, clock, fetcher)
     }
 
-    /// The adapter with certificates from `fetcher` (tests, or an outbound proxy of your own).
-    /// The URL allow-list is applied before the fetcher is asked, whatever it is.
+    /// The adapter with certificates from `fetcher` (tests, or an outbound proxy of your own);
+    /// [`PayPalConfig::cert_dir`] is not used. The URL allow-list is applied before the fetcher
+    /// is asked, whatever it is.
     pub fn with_cert_fetcher(
         config: PayPalConfig,
         clock: Arc<dyn Clock>,
@@ -164,23 +290,49 @@ impl PayPalProvider {
             max_age: config.max_transmission_age,
             max_skew: config.max_clock_skew,
         };
-        let client = ApiClient::new(
-            ProviderName::Paypal,
-            &config.api_base_url,
-            config.timeout,
-            config.retry,
-        )?;
-        let tokens = oauth::TokenSource::new(
-            client.clone(),
-            config.client_id,
-            config.client_secret,
-            Arc::clone(&clock),
-            config.token_refresh_margin,
-        );
+        let api = match config.credentials {
+            Some(credentials) => {
+                if credentials.client_id.trim().is_empty()
+                    || credentials.client_secret.expose_secret().trim().is_empty()
+                {
+                    return Err(config_error(
+                        "the client id or client secret is empty".into(),
+                    ));
+                }
+                let client = ApiClient::new(
+                    ProviderName::Paypal,
+                    &config.api_base_url,
+                    config.timeout,
+                    config.retry,
+                )?;
+                let tokens = oauth::TokenSource::new(
+                    client.clone(),
+                    credentials.client_id,
+                    credentials.client_secret,
+                    Arc::clone(&clock),
+                    config.token_refresh_margin,
+                );
+                Some(api::PayPalApi::new(client, tokens))
+            }
+            None => None,
+        };
         Ok(Self {
-            api: api::PayPalApi::new(client, tokens),
+            api,
             verifier,
             clock,
+        })
+    }
+
+    /// Whether API calls can be made (client credentials are configured); without, the
+    /// adapter only verifies and parses webhooks.
+    pub fn has_api(&self) -> bool {
+        self.api.is_some()
+    }
+
+    fn api(&self) -> Result<&api::PayPalApi, ProviderError> {
+        self.api.as_ref().ok_or_else(|| ProviderError::Config {
+            provider: ProviderName::Paypal,
+            message: NO_API.to_owned(),
         })
     }
 }
@@ -194,14 +346,14 @@ impl BillingProvider for PayPalProvider {
         &self,
         request: &CreateSubscription,
     ) -> Result<CreatedSubscription, ProviderError> {
-        self.api.create_subscription(request).await
+        self.api()?.create_subscription(request).await
     }
 
     async fn subscription(
         &self,
         provider_subscription_id: &str,
     ) -> Result<ProviderSubscription, ProviderError> {
-        self.api.subscription(provider_subscription_id).await
+        self.api()?.subscription(provider_subscription_id).await
     }
 
     async fn cancel(
@@ -210,7 +362,7 @@ impl BillingProvider for PayPalProvider {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        self.api
+        self.api()?
             .transition(
                 provider_subscription_id,
                 api::Transition::Cancel,
@@ -226,7 +378,7 @@ impl BillingProvider for PayPalProvider {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        self.api
+        self.api()?
             .transition(
                 provider_subscription_id,
                 api::Transition::Suspend,
@@ -242,7 +394,7 @@ impl BillingProvider for PayPalProvider {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        self.api
+        self.api()?
             .transition(
                 provider_subscription_id,
                 api::Transition::Activate,
@@ -257,7 +409,7 @@ impl BillingProvider for PayPalProvider {
         provider_subscription_id: &str,
         idempotency_key: &str,
     ) -> Result<RetryOutcome, ProviderError> {
-        self.api
+        self.api()?
             .capture_outstanding(provider_subscription_id, idempotency_key)
             .await
     }

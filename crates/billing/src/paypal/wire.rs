@@ -70,6 +70,9 @@ pub(crate) struct BillingInfo {
 pub(crate) struct FailedPayment {
     #[serde(default)]
     pub amount: Option<Money>,
+    /// Why it failed (`PAYMENT_DENIED`, `INSUFFICIENT_FUNDS` ...).
+    #[serde(default)]
+    pub reason_code: Option<String>,
 }
 
 /// A v1 sale, or a v1 refund of one (same amount shape).
@@ -112,6 +115,9 @@ pub(crate) struct Capture {
     pub amount: Option<Money>,
     #[serde(default)]
     pub custom_id: Option<String>,
+    /// Why a capture is not (yet) completed, when PayPal says.
+    #[serde(default)]
+    pub status_details: Option<StatusDetails>,
     #[serde(default)]
     pub create_time: Option<String>,
     #[serde(default)]
@@ -120,6 +126,51 @@ pub(crate) struct Capture {
     /// (`.../v2/payments/captures/{id}`); a capture's own `up` is its order.
     #[serde(default)]
     pub links: Vec<Link>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct StatusDetails {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A customer dispute (`CUSTOMER.DISPUTE.*` resource, Disputes API v1).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Dispute {
+    #[serde(default)]
+    pub dispute_id: Option<String>,
+    #[serde(default)]
+    pub disputed_transactions: Vec<DisputedTransaction>,
+    #[serde(default)]
+    pub dispute_amount: Option<Money>,
+    #[serde(default)]
+    pub dispute_outcome: Option<DisputeOutcome>,
+    #[serde(default)]
+    pub create_time: Option<String>,
+    #[serde(default)]
+    pub update_time: Option<String>,
+}
+
+/// One transaction a dispute is about.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DisputedTransaction {
+    /// The id the merchant sees: the capture (v2) or sale (v1) id.
+    #[serde(default)]
+    pub seller_transaction_id: Option<String>,
+    #[serde(default)]
+    pub gross_amount: Option<Money>,
+    /// The transaction's custom field as the Disputes API names it ...
+    #[serde(default)]
+    pub custom: Option<String>,
+    /// ... and as the payment resources name it.
+    #[serde(default)]
+    pub custom_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DisputeOutcome {
+    #[serde(default)]
+    pub outcome_code: Option<String>,
 }
 
 /// `POST /v1/oauth2/token`'s answer. The token is secret from the moment it is read.

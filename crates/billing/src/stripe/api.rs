@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::amount::money;
 use super::events::ORGANIZATION_METADATA_KEY;
+use super::status::subscription_status;
 use super::wire;
 use crate::http::{ApiClient, ApiRequest, ApiResponse};
 use crate::{
@@ -50,32 +51,6 @@ fn path_id<'a>(id: &'a str, what: &str) -> Result<&'a str, ProviderError> {
     } else {
         Err(config(format!("{what} {id:?} is not a Stripe id")))
     }
-}
-
-/// Stripe's subscription status, mapped (the table is in the module documentation).
-pub(crate) fn subscription_status(
-    sub: &wire::Subscription,
-) -> Result<ProviderSubscriptionStatus, ProviderError> {
-    use ProviderSubscriptionStatus as S;
-    // Our `pause` pauses collection and Stripe leaves the status `active` (or `trialing`).
-    let collection_paused = sub.pause_collection.is_some();
-    Ok(match sub.status.as_str() {
-        "incomplete" => S::Pending,
-        "trialing" | "active" if collection_paused => S::Paused,
-        "trialing" => S::Trialing,
-        "active" => S::Active,
-        "past_due" => S::PastDue,
-        "unpaid" => S::Suspended,
-        "paused" => S::Paused,
-        "canceled" => S::Canceled,
-        "incomplete_expired" => S::Expired,
-        other => {
-            return Err(decode(format!(
-                "subscription {} has an unknown status {other:?}",
-                sub.id
-            )));
-        }
-    })
 }
 
 /// The REST side of the adapter.
@@ -213,6 +188,8 @@ impl Api {
                 .metadata
                 .get(ORGANIZATION_METADATA_KEY)
                 .map(str::to_owned),
+            // Stripe keeps no balance on a subscription; its status says whether it is paid up.
+            outstanding: None,
         })
     }
 

@@ -5,8 +5,13 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::amount::money;
+use super::status::subscription_status;
 use super::wire::{self, Metadata};
-use crate::{BillingEvent, BillingEventKind, ParsedWebhook, ProviderError, ProviderName};
+use crate::event::provider_text;
+use crate::{
+    BillingEvent, BillingEventKind, ParsedWebhook, ProviderError, ProviderName,
+    ProviderSubscriptionStatus,
+};
 
 /// Metadata key naming our organization on every object we create at Stripe (subscriptions,
 /// Checkout Sessions, PaymentIntents).
@@ -36,6 +41,32 @@ struct Mapped {
     amount: Option<primitives::Money>,
     payment_reference: Option<String>,
     period_end: Option<DateTime<Utc>>,
+    subscription_status: Option<ProviderSubscriptionStatus>,
+    trial_end: Option<DateTime<Utc>>,
+    failure_reason: Option<String>,
+}
+
+impl Mapped {
+    /// A payment event's fields; the rest `None`.
+    fn payment(
+        kind: BillingEventKind,
+        organization_ref: Option<String>,
+        provider_subscription_id: Option<String>,
+        amount: primitives::Money,
+        payment_reference: String,
+    ) -> Self {
+        Self {
+            kind,
+            organization_ref,
+            provider_subscription_id,
+            amount: Some(amount),
+            payment_reference: Some(payment_reference),
+            period_end: None,
+            subscription_status: None,
+            trial_end: None,
+            failure_reason: None,
+        }
+    }
 }
 
 pub(crate) fn parse(body: &[u8]) -> Result<ParsedWebhook, ProviderError> {
@@ -78,7 +109,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ParsedWebhook, ProviderError> {
         }
         "payment_intent.succeeded" => payment_intent_topup(event_type, object)?,
         "charge.refunded" => refund(event_type, object, previous)?,
-        "charge.dispute.created" => Some(dispute(event_type, object)?),
+        "charge.dispute.created" | "charge.dispute.closed" => dispute(event_type, object)?,
         _ => None,
     };
     Ok(match mapped {
@@ -93,6 +124,10 @@ pub(crate) fn parse(body: &[u8]) -> Result<ParsedWebhook, ProviderError> {
                 amount: mapped.amount,
                 payment_reference: mapped.payment_reference,
                 period_end: mapped.period_end,
+                subscription_status: mapped.subscription_status,
+                trial_end: mapped.trial_end,
+                failure_reason: mapped.failure_reason,
+                order_reference: None,
                 provider_event_type: event.event_type,
             }],
         },
@@ -156,6 +191,13 @@ fn subscription(
         }
         _ => optional_time(event_type, sub.period_end(), "current_period_end")?,
     };
+    // A status Stripe may add later is no status here, not a refused event.
+    let status = subscription_status(&sub).ok();
+    let trial_end = if sub.status == "trialing" || kind == BillingEventKind::TrialWillEnd {
+        optional_time(event_type, sub.trial_end, "trial_end")?
+    } else {
+        None
+    };
     Ok(Mapped {
         kind,
         organization_ref: organization(&sub.metadata),
@@ -163,6 +205,9 @@ fn subscription(
         amount: None,
         payment_reference: None,
         period_end,
+        subscription_status: status,
+        trial_end,
+        failure_reason: None,
     })
 }
 
@@ -259,13 +304,20 @@ fn invoice(
         )?,
         _ => None,
     };
+    let failure_reason = match kind {
+        BillingEventKind::PaymentFailed => failure_reason(&invoice),
+        _ => None,
+    };
     Ok(Some(Mapped {
-        kind,
-        organization_ref,
-        provider_subscription_id: Some(subscription.id().to_owned()),
-        amount: Some(money(minor, &invoice.currency, field)?),
-        payment_reference: Some(payment_reference),
         period_end,
+        failure_reason,
+        ..Mapped::payment(
+            kind,
+            organization_ref,
+            Some(subscription.id().to_owned()),
+            money(minor, &invoice.currency, field)?,
+            payment_reference,
+        )
     }))
 }
 
@@ -292,14 +344,13 @@ fn checkout_topup(
     // The PaymentIntent, as the PaymentIntent's own events and its charge's refunds and
     // disputes name it; a paid session always has one, its own id is the last resort.
     let payment_reference = id_of(session.payment_intent.as_ref()).unwrap_or(session.id);
-    Ok(Some(Mapped {
-        kind: BillingEventKind::WalletTopUpCompleted,
-        organization_ref: organization(&session.metadata),
-        provider_subscription_id: None,
-        amount: Some(money(total, currency, "amount_total")?),
-        payment_reference: Some(payment_reference),
-        period_end: None,
-    }))
+    Ok(Some(Mapped::payment(
+        BillingEventKind::WalletTopUpCompleted,
+        organization(&session.metadata),
+        None,
+        money(total, currency, "amount_total")?,
+        payment_reference,
+    )))
 }
 
 fn payment_intent_topup(
@@ -311,18 +362,13 @@ fn payment_intent_topup(
     if purpose(&intent.metadata) != Some(PURPOSE_WALLET_TOPUP) {
         return Ok(None);
     }
-    Ok(Some(Mapped {
-        kind: BillingEventKind::WalletTopUpCompleted,
-        organization_ref: organization(&intent.metadata),
-        provider_subscription_id: None,
-        amount: Some(money(
-            intent.amount_received,
-            &intent.currency,
-            "amount_received",
-        )?),
-        payment_reference: Some(intent.id),
-        period_end: None,
-    }))
+    Ok(Some(Mapped::payment(
+        BillingEventKind::WalletTopUpCompleted,
+        organization(&intent.metadata),
+        None,
+        money(intent.amount_received, &intent.currency, "amount_received")?,
+        intent.id,
+    )))
 }
 
 fn refund(
@@ -361,18 +407,44 @@ fn refund(
     // The refunded payment, as the top-up named it. Every refund of one charge shares it: the
     // refund's own id is not in the event (the charge's `refunds` is not sent by default).
     let payment_reference = id_of(charge.payment_intent.as_ref()).unwrap_or(charge.id);
-    Ok(Some(Mapped {
-        kind: BillingEventKind::TopUpRefunded,
-        organization_ref: organization(&charge.metadata),
-        provider_subscription_id: None,
-        amount: Some(money(refunded_now, &charge.currency, "amount_refunded")?),
-        payment_reference: Some(payment_reference),
-        period_end: None,
-    }))
+    Ok(Some(Mapped::payment(
+        BillingEventKind::TopUpRefunded,
+        organization(&charge.metadata),
+        None,
+        money(refunded_now, &charge.currency, "amount_refunded")?,
+        payment_reference,
+    )))
 }
 
-fn dispute(event_type: &str, value: serde_json::Value) -> Result<Mapped, ProviderError> {
+/// Why an invoice's payment failed, as far as the delivery says: the finalization error, else
+/// the failure message of its charge when the charge is expanded.
+fn failure_reason(invoice: &wire::Invoice) -> Option<String> {
+    let finalization = invoice
+        .last_finalization_error
+        .as_ref()
+        .and_then(|error| error.message.as_deref())
+        .and_then(provider_text);
+    finalization.or_else(|| match invoice.charge.as_ref() {
+        Some(wire::Expandable::Object(charge)) => {
+            charge.failure_message.as_deref().and_then(provider_text)
+        }
+        _ => None,
+    })
+}
+
+/// `charge.dispute.created` opens a dispute; `charge.dispute.closed` decides it by its status.
+fn dispute(event_type: &str, value: serde_json::Value) -> Result<Option<Mapped>, ProviderError> {
     let dispute: wire::Dispute = object(event_type, "a dispute", value)?;
+    let kind = if event_type == "charge.dispute.created" {
+        BillingEventKind::DisputeOpened
+    } else {
+        match dispute.status.as_deref() {
+            // `warning_closed`: an inquiry that closed without becoming a chargeback.
+            Some("won" | "warning_closed") => BillingEventKind::DisputeWon,
+            Some("lost") => BillingEventKind::DisputeLost,
+            _ => return Ok(None),
+        }
+    };
     // The disputed payment, as its top-up (or legacy invoice) named it.
     let payment_reference = id_of(dispute.payment_intent.as_ref())
         .or_else(|| id_of(dispute.charge.as_ref()))
@@ -382,12 +454,11 @@ fn dispute(event_type: &str, value: serde_json::Value) -> Result<Mapped, Provide
                 dispute.id
             ))
         })?;
-    Ok(Mapped {
-        kind: BillingEventKind::Chargeback,
-        organization_ref: organization(&dispute.metadata),
-        provider_subscription_id: None,
-        amount: Some(money(dispute.amount, &dispute.currency, "amount")?),
-        payment_reference: Some(payment_reference),
-        period_end: None,
-    })
+    Ok(Some(Mapped::payment(
+        kind,
+        organization(&dispute.metadata),
+        None,
+        money(dispute.amount, &dispute.currency, "amount")?,
+        payment_reference,
+    )))
 }

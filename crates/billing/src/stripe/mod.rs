@@ -5,13 +5,15 @@
 //!
 //! | field | meaning | default |
 //! |---|---|---|
-//! | `secret_key` | API secret key `sk_live_...`/`sk_test_...` (or a restricted `rk_...`), sent as `Authorization: Bearer` | required |
-//! | `webhook_secrets` | the endpoint's signing secrets `whsec_...`; during a rotation both the old and the new one (any may match) | required, at least one |
-//! | `tolerance` | how far a delivery's `t=` may be from our clock, in either direction | 300 s |
-//! | `base_url` | API root | `https://api.stripe.com` |
-//! | `api_version` | pins `Stripe-Version` on our calls (webhook shapes follow the endpoint's own version, set at Stripe) | none: the account's default |
-//! | `timeout` | per attempt | 30 s |
-//! | `retry` | [`RetryPolicy`] of [`crate::http`] | 4 attempts, 250 ms doubling to 10 s |
+//! | field | env ([`StripeConfig::from_lookup`]) | meaning | default |
+//! |---|---|---|---|
+//! | `webhook_secrets` | `STRIPE_WEBHOOK_SECRETS` (comma-separated; enables Stripe) | the endpoint's signing secrets `whsec_...`; during a rotation both the old and the new one (any may match) | required, at least one |
+//! | `secret_key` | `STRIPE_SECRET_KEY` | API secret key `sk_live_...`/`sk_test_...` (or a restricted `rk_...`), sent as `Authorization: Bearer` | none: webhook verification only, API calls fail with `Config` naming `STRIPE_SECRET_KEY` |
+//! | `tolerance` | `STRIPE_TOLERANCE_SECS` | how far a delivery's `t=` may be from our clock, in either direction | 300 s |
+//! | `base_url` | `STRIPE_API_BASE_URL` | API root | `https://api.stripe.com` |
+//! | `api_version` | `STRIPE_API_VERSION` | pins `Stripe-Version` on our calls (webhook shapes follow the endpoint's own version, set at Stripe) | none: the account's default |
+//! | `timeout` | `STRIPE_TIMEOUT_SECS` | per attempt | 30 s |
+//! | `retry` | | [`RetryPolicy`] of [`crate::http`] | 4 attempts, 250 ms doubling to 10 s |
 //!
 //! # Verification
 //!
@@ -57,7 +59,10 @@
 //! | `checkout.session.completed`, `checkout.session.async_payment_succeeded` | mode `payment`, `purpose=wallet_topup`, `payment_status=paid` | `WalletTopUpCompleted` | | `amount_total` | `payment_intent` (`pi_...`), else the session's `id` | |
 //! | `payment_intent.succeeded` | `purpose=wallet_topup` | `WalletTopUpCompleted` | | `amount_received` | `id` (`pi_...`) | |
 //! | `charge.refunded` | `purpose` `wallet_topup` or `wallet_topup_checkout` | `TopUpRefunded` | | this refund: `amount_refunded` less the previous attributes' | `payment_intent`, else the charge's `id` (`ch_...`) | |
-//! | `charge.dispute.created` | | `Chargeback` | | `amount` | `payment_intent`, else `charge` | |
+//! | `charge.dispute.created` | | `DisputeOpened` | | `amount` | `payment_intent`, else `charge` | |
+//! | `charge.dispute.closed` | status `won`, or `warning_closed` (an inquiry that never became a chargeback) | `DisputeWon` | | `amount` | as above | |
+//! | | status `lost` | `DisputeLost` | | `amount` | as above | |
+//! | | any other status | ignored | | | | |
 //!
 //! Every other type, and the conditions above when not met (a one-off invoice, a subscription
 //! checkout, an unpaid session, an invoice's PaymentIntent, a refund of a subscription payment),
@@ -75,7 +80,16 @@
 //! the invoice's `payments`, which webhooks do not include, and an invoice may be paid in
 //! several payments); otherwise the reference is the invoice, which all attempts to pay it share.
 //! A dispute naming neither a PaymentIntent nor a charge, or an invoice without an id, is a
-//! decode error.
+//! decode error. Every event of one dispute (opened, then won or lost) carries the same
+//! reference. A dispute is not a chargeback yet: Stripe has debited the amount when it opens
+//! (and credits it back if won), but the outcome decides, so it is `DisputeOpened` first.
+//!
+//! Further fields: every `customer.subscription.*` event carries `subscription_status`, the
+//! object's status mapped as in the table below (an unknown status is `None`, never an
+//! error), and `trial_end` while the subscription is `trialing` (and on `trial_will_end`).
+//! `invoice.payment_failed` carries `failure_reason`: the invoice's
+//! `last_finalization_error.message`, else the failure message of its charge when the charge
+//! is expanded in the delivery, else none. `order_reference` is always `None`.
 //!
 //! The period end of subscription events is the latest `items.data[].current_period_end` (API
 //! versions since 2025-03-31), else the legacy `current_period_end`: the next billing date,
@@ -112,6 +126,7 @@ mod amount;
 mod api;
 mod events;
 mod signature;
+mod status;
 mod wire;
 
 use std::sync::Arc;
@@ -126,19 +141,36 @@ pub use events::{
     PURPOSE_WALLET_TOPUP_CHECKOUT,
 };
 
+use crate::config::Env;
 use crate::http::{ApiClient, RetryPolicy};
 use crate::{
-    BillingProvider, CreateSubscription, CreatedSubscription, ParsedWebhook, ProviderError,
-    ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError, WebhookRequest,
+    BillingProvider, ConfigError, CreateSubscription, CreatedSubscription, ParsedWebhook,
+    ProviderError, ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError,
+    WebhookRequest,
 };
 
 const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("stripe-signature");
 
+/// The environment variables [`StripeConfig::from_lookup`] reads; `STRIPE_WEBHOOK_SECRETS`
+/// enables Stripe, every other one needs it.
+pub const ENV_VARIABLES: [&str; 6] = [
+    "STRIPE_WEBHOOK_SECRETS",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_API_BASE_URL",
+    "STRIPE_API_VERSION",
+    "STRIPE_TOLERANCE_SECS",
+    "STRIPE_TIMEOUT_SECS",
+];
+
+/// What an API call answers when no secret key is configured.
+const NO_API: &str = "STRIPE_SECRET_KEY is not set (webhook verification only)";
+
 /// How the adapter reaches Stripe and checks its webhooks. `Debug` shows no secret.
 #[derive(Debug, Clone)]
 pub struct StripeConfig {
-    /// `sk_...` (or a restricted `rk_...` key).
-    pub secret_key: SecretString,
+    /// `sk_...` (or a restricted `rk_...` key). `None`: webhook verification only; every API
+    /// call fails with [`ProviderError::Config`] naming `STRIPE_SECRET_KEY`.
+    pub secret_key: Option<SecretString>,
     /// The endpoint's `whsec_...` secrets; several while one is being rolled.
     pub webhook_secrets: Vec<SecretString>,
     /// Allowed distance between a delivery's timestamp and our clock, either way.
@@ -160,7 +192,15 @@ impl StripeConfig {
     /// The defaults of the table in the module documentation.
     pub fn new(secret_key: SecretString, webhook_secrets: Vec<SecretString>) -> Self {
         Self {
-            secret_key,
+            secret_key: Some(secret_key),
+            ..Self::verification_only(webhook_secrets)
+        }
+    }
+
+    /// Webhook verification (and parsing) only: no secret key.
+    pub fn verification_only(webhook_secrets: Vec<SecretString>) -> Self {
+        Self {
+            secret_key: None,
             webhook_secrets,
             tolerance: Self::DEFAULT_TOLERANCE,
             base_url: Self::DEFAULT_BASE_URL.to_owned(),
@@ -169,12 +209,67 @@ impl StripeConfig {
             retry: RetryPolicy::DEFAULT,
         }
     }
+
+    /// Reads the variables of [`ENV_VARIABLES`] through `lookup` (pass
+    /// `|name| std::env::var(name).ok()`; tests pass a map). `Ok(None)`: none is set, Stripe is
+    /// not configured. Any of them set without `STRIPE_WEBHOOK_SECRETS` is an error naming
+    /// `STRIPE_WEBHOOK_SECRETS`; without `STRIPE_SECRET_KEY` the adapter only verifies. Webhook
+    /// secrets must start with `whsec_`, the key with `sk_` or `rk_` (a pasted wrong secret is
+    /// caught at start). Errors name the variable, never its value.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let env = Env::new(&lookup);
+        let Some(secrets) = env.list("STRIPE_WEBHOOK_SECRETS")? else {
+            return match env.first_set(&ENV_VARIABLES) {
+                Some(other) => Err(ConfigError::new(
+                    "STRIPE_WEBHOOK_SECRETS",
+                    format!("is not set, but {other} is (STRIPE_WEBHOOK_SECRETS enables Stripe)"),
+                )),
+                None => Ok(None),
+            };
+        };
+        if !secrets.iter().all(|secret| secret.starts_with("whsec_")) {
+            return Err(ConfigError::new(
+                "STRIPE_WEBHOOK_SECRETS",
+                "every secret must be an endpoint signing secret (whsec_...)",
+            ));
+        }
+        let mut config =
+            Self::verification_only(secrets.into_iter().map(SecretString::from).collect());
+        if let Some(key) = env.get("STRIPE_SECRET_KEY") {
+            if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+                return Err(ConfigError::new(
+                    "STRIPE_SECRET_KEY",
+                    "is not a secret or restricted key (sk_... or rk_...)",
+                ));
+            }
+            config.secret_key = Some(SecretString::from(key));
+        }
+        if let Some(url) = env.url("STRIPE_API_BASE_URL")? {
+            config.base_url = url;
+        }
+        config.api_version = env.get("STRIPE_API_VERSION");
+        if let Some(tolerance) = env.seconds("STRIPE_TOLERANCE_SECS")? {
+            config.tolerance = tolerance;
+        }
+        if let Some(timeout) = env.seconds("STRIPE_TIMEOUT_SECS")? {
+            config.timeout = timeout;
+        }
+        Ok(Some(config))
+    }
+
+    /// [`StripeConfig::from_lookup`] over the process environment.
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
 }
 
 /// Stripe behind [`BillingProvider`].
 #[derive(Debug, Clone)]
 pub struct StripeProvider {
-    api: api::Api,
+    /// `None` in a verification-only configuration.
+    api: Option<api::Api>,
     webhook_secrets: Vec<SecretString>,
     tolerance_secs: u64,
     clock: Arc<dyn Clock>,
@@ -188,9 +283,6 @@ impl StripeProvider {
             provider: ProviderName::Stripe,
             message: message.to_owned(),
         };
-        if config.secret_key.expose_secret().trim().is_empty() {
-            return Err(misconfigured("the secret key is empty"));
-        }
         if config.webhook_secrets.is_empty() {
             return Err(misconfigured("no webhook signing secret is configured"));
         }
@@ -201,17 +293,39 @@ impl StripeProvider {
         {
             return Err(misconfigured("a webhook signing secret is empty"));
         }
-        let client = ApiClient::new(
-            ProviderName::Stripe,
-            &config.base_url,
-            config.timeout,
-            config.retry,
-        )?;
+        let api = match config.secret_key {
+            Some(secret_key) => {
+                if secret_key.expose_secret().trim().is_empty() {
+                    return Err(misconfigured("the secret key is empty"));
+                }
+                let client = ApiClient::new(
+                    ProviderName::Stripe,
+                    &config.base_url,
+                    config.timeout,
+                    config.retry,
+                )?;
+                Some(api::Api::new(client, secret_key, config.api_version))
+            }
+            None => None,
+        };
         Ok(Self {
-            api: api::Api::new(client, config.secret_key, config.api_version),
+            api,
             webhook_secrets: config.webhook_secrets,
             tolerance_secs: config.tolerance.as_secs(),
             clock,
+        })
+    }
+
+    /// Whether API calls can be made (a secret key is configured); without, the adapter only
+    /// verifies and parses webhooks.
+    pub fn has_api(&self) -> bool {
+        self.api.is_some()
+    }
+
+    fn api(&self) -> Result<&api::Api, ProviderError> {
+        self.api.as_ref().ok_or_else(|| ProviderError::Config {
+            provider: ProviderName::Stripe,
+            message: NO_API.to_owned(),
         })
     }
 
@@ -249,14 +363,14 @@ impl BillingProvider for StripeProvider {
         &self,
         request: &CreateSubscription,
     ) -> Result<CreatedSubscription, ProviderError> {
-        self.api.create_subscription(request).await
+        self.api()?.create_subscription(request).await
     }
 
     async fn subscription(
         &self,
         provider_subscription_id: &str,
     ) -> Result<ProviderSubscription, ProviderError> {
-        self.api.subscription(provider_subscription_id).await
+        self.api()?.subscription(provider_subscription_id).await
     }
 
     async fn cancel(
@@ -265,7 +379,7 @@ impl BillingProvider for StripeProvider {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        self.api
+        self.api()?
             .cancel(provider_subscription_id, reason, idempotency_key)
             .await
     }
@@ -277,7 +391,7 @@ impl BillingProvider for StripeProvider {
         _reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        self.api
+        self.api()?
             .pause(provider_subscription_id, idempotency_key)
             .await
     }
@@ -288,7 +402,7 @@ impl BillingProvider for StripeProvider {
         _reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        self.api
+        self.api()?
             .resume(provider_subscription_id, idempotency_key)
             .await
     }
@@ -298,7 +412,7 @@ impl BillingProvider for StripeProvider {
         provider_subscription_id: &str,
         idempotency_key: &str,
     ) -> Result<RetryOutcome, ProviderError> {
-        self.api
+        self.api()?
             .retry_payment(provider_subscription_id, idempotency_key)
             .await
     }

@@ -156,6 +156,25 @@ pub(crate) struct Invoice {
     /// The first lines (Stripe sends at most 10 inline; `has_more` says when there are more).
     #[serde(default)]
     pub lines: Option<List<InvoiceLine>>,
+    /// Why the invoice could not be finalized, when it could not.
+    #[serde(default)]
+    pub last_finalization_error: Option<FinalizationError>,
+    /// Before API version 2025-03-31: the latest charge, an id unless expanded.
+    #[serde(default)]
+    pub charge: Option<Expandable<InvoiceCharge>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct FinalizationError {
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// An invoice's charge, when expanded: only why it failed is read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InvoiceCharge {
+    #[serde(default)]
+    pub failure_message: Option<String>,
 }
 
 /// An invoice's line item.
@@ -270,6 +289,9 @@ pub(crate) struct Dispute {
     pub currency: String,
     #[serde(default)]
     pub metadata: Metadata,
+    /// `needs_response`, `under_review`, `won`, `lost`, `warning_closed` ...
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 /// Stripe's error answer: `{"error":{"type","code","decline_code","message"}}`.

@@ -486,6 +486,8 @@ async fn subscription_is_looked_up_in_the_list() {
         assert_eq!(sub.status, expected, "{listed}");
         assert_eq!(sub.provider_status, listed);
         assert_eq!(sub.organization_ref.as_deref(), Some(ORG));
+        // PayHere keeps no balance: its status says whether the subscription is paid up.
+        assert_eq!(sub.outstanding, None);
         let missing = provider.subscription("1").await.unwrap_err();
         assert!(
             matches!(missing, ProviderError::Api { status: 404, .. }),
@@ -520,12 +522,26 @@ async fn without_api_credentials_calls_fail_without_a_request() {
     let (server, clock) = setup().await;
     let mut config = PayHereConfig::new(MERCHANT_ID, SecretString::from(SECRET));
     config.base_url = server.uri();
-    let provider = PayHereProvider::new(config, Arc::new(clock)).unwrap();
-    assert!(matches!(
-        provider.list_subscriptions().await,
-        Err(ProviderError::Config { .. })
-    ));
+    let provider = PayHereProvider::new(config, Arc::new(clock.clone())).unwrap();
+    assert!(!provider.has_api());
+    let calls = [
+        provider.list_subscriptions().await.map(drop),
+        provider.subscription(SUB_ID).await.map(drop),
+        provider.subscription_payments(SUB_ID).await.map(drop),
+        provider.retry_payment(SUB_ID, "k").await.map(drop),
+        provider.cancel(SUB_ID, "r", "k").await,
+    ];
+    for result in calls {
+        let Err(ProviderError::Config { message, .. }) = result else {
+            panic!("{result:?}")
+        };
+        assert_eq!(
+            message,
+            "PAYHERE_APP_ID and PAYHERE_APP_SECRET are not set (webhook verification only)"
+        );
+    }
     assert!(server.received_requests().await.unwrap().is_empty());
+    assert!(self::provider(&server, &clock).has_api());
 }
 
 /// PayHere's API has no pause or resume, only cancel: both say so and point to cancel.

@@ -264,12 +264,14 @@ fn plans_come_from_payhere_plans_and_bad_ones_are_refused_up_front() {
             _ => None,
         }
     };
-    let from_env =
-        PayHereConfig::from_lookup(env("pro=USD 15.00/1 Month/Forever/Pro plan")).unwrap();
+    let from_env = PayHereConfig::from_lookup(env("pro=USD 15.00/1 Month/Forever/Pro plan"))
+        .unwrap()
+        .unwrap();
     assert_eq!(from_env.plans.len(), 1);
     assert_eq!(from_env.plans["pro"], pro());
     let error = PayHereConfig::from_lookup(env("pro=USD 15/1 Month/Sometimes")).unwrap_err();
     assert!(error.to_string().contains("\"pro\""), "{error}");
+    assert_eq!(error.variable, "PAYHERE_PLANS");
 
     // A plan configured in code is checked when the provider is built, not at checkout.
     let mut config = config("http://127.0.0.1:9");

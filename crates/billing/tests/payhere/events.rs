@@ -295,3 +295,96 @@ async fn what_cannot_be_read_is_a_decode_error_after_verification() {
         assert!(matches!(error, ProviderError::Decode { .. }), "{error:?}");
     }
 }
+
+/// The testkit's independent PayHere signer: its `md5sig` is billing's, and its notification
+/// verifies and parses; every event names the signed order id, a failure PayHere's message.
+#[tokio::test]
+async fn testkit_notifications_verify_and_carry_the_order_and_the_failure() {
+    use testkit::signing::{PayHereNotification, payhere_md5sig};
+
+    let order_id = format!("SUB-{ORG}.s1");
+    assert_eq!(
+        payhere_md5sig(
+            crate::support::MERCHANT_ID,
+            &order_id,
+            "15.00",
+            "USD",
+            "-2",
+            crate::support::SECRET
+        ),
+        billing::payhere::signature::notification_md5sig(
+            crate::support::MERCHANT_ID,
+            &order_id,
+            "15.00",
+            "USD",
+            "-2",
+            &secrecy::SecretString::from(crate::support::SECRET),
+        )
+    );
+    let notification = |status: &str, message: &str| {
+        PayHereNotification::new(
+            crate::support::MERCHANT_ID,
+            crate::support::SECRET,
+            &order_id,
+            "15.00",
+            "USD",
+            status,
+        )
+        .field("payment_id", PAYMENT_ID)
+        .field("status_message", message)
+        .field("recurring", "1")
+        .field("message_type", "RECURRING_INSTALLMENT_FAILED")
+        .field("subscription_id", SUBSCRIPTION_ID)
+        .field("item_rec_date_next", "2026-02-01")
+        .body()
+    };
+    let ParsedWebhook::Events { events } =
+        parse(&notification("-2", " Insufficient\tfunds \n")).await
+    else {
+        panic!("not parsed");
+    };
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, BillingEventKind::PaymentFailed);
+    assert_eq!(
+        events[0].failure_reason.as_deref(),
+        Some("Insufficient funds")
+    );
+    assert_eq!(
+        events[0].order_reference.as_deref(),
+        Some(order_id.as_str())
+    );
+    assert_eq!(events[0].subscription_status, None);
+    assert_eq!(events[0].trial_end, None);
+
+    // A success carries the order id but no failure reason, whatever the message says.
+    let ParsedWebhook::Events { events } = parse(&notification("2", "Declined?")).await else {
+        panic!("not parsed");
+    };
+    assert_eq!(events[0].kind, BillingEventKind::PaymentSucceeded);
+    assert_eq!(events[0].failure_reason, None);
+    assert_eq!(
+        events[0].order_reference.as_deref(),
+        Some(order_id.as_str())
+    );
+
+    // A chargeback stays a chargeback (money already taken back), never a dispute.
+    let ParsedWebhook::Events { events } = parse(&notification("-3", "Charged back")).await else {
+        panic!("not parsed");
+    };
+    assert_eq!(events[0].kind, BillingEventKind::Chargeback);
+
+    // Signed with another secret: refused by billing.
+    let forged = PayHereNotification::new(
+        crate::support::MERCHANT_ID,
+        "not-our-secret",
+        &order_id,
+        "15.00",
+        "USD",
+        "2",
+    )
+    .body();
+    assert_eq!(
+        verify(&ours(), &forged).await.unwrap_err(),
+        billing::VerifyError::BadSignature
+    );
+}

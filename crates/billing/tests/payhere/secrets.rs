@@ -91,7 +91,7 @@ fn configuration_from_the_environment_names_variables_not_values() {
         ("PAYHERE_NOTIFY_URL", "https://hooks.example.com/payhere"),
         ("PAYHERE_TIMEOUT_SECS", "12"),
     ]);
-    let config = PayHereConfig::from_lookup(lookup(&env)).unwrap();
+    let config = PayHereConfig::from_lookup(lookup(&env)).unwrap().unwrap();
     assert_eq!(config.merchant_id, "1211149");
     assert_eq!(config.merchant_secrets.len(), 2);
     assert_eq!(config.base_url, "https://sandbox.payhere.lk");
@@ -107,6 +107,7 @@ fn configuration_from_the_environment_names_variables_not_values() {
         ("PAYHERE_MERCHANT_ID", "1211149"),
         ("PAYHERE_MERCHANT_SECRET", "s"),
     ])))
+    .unwrap()
     .unwrap();
     assert_eq!(defaults.base_url, PayHereConfig::LIVE_BASE_URL);
     assert!(defaults.api.is_none());
@@ -115,10 +116,26 @@ fn configuration_from_the_environment_names_variables_not_values() {
     half.remove("PAYHERE_APP_ID");
     let error = PayHereConfig::from_lookup(lookup(&half)).unwrap_err();
     assert_clean(&error.to_string());
+    assert_eq!(error.variable, "PAYHERE_APP_ID");
     let mut missing = env.clone();
     missing.remove("PAYHERE_MERCHANT_SECRET");
     let error = PayHereConfig::from_lookup(lookup(&missing)).unwrap_err();
-    assert!(error.to_string().contains("PAYHERE_MERCHANT_SECRET"));
+    assert_eq!(error.variable, "PAYHERE_MERCHANT_SECRET");
+    assert!(error.to_string().starts_with("PAYHERE_MERCHANT_SECRET: "));
+    let mut no_merchant = env.clone();
+    no_merchant.remove("PAYHERE_MERCHANT_ID");
+    let error = PayHereConfig::from_lookup(lookup(&no_merchant)).unwrap_err();
+    assert_eq!(error.variable, "PAYHERE_MERCHANT_ID");
+    let mut bad_timeout = env.clone();
+    bad_timeout.insert("PAYHERE_TIMEOUT_SECS", "-1");
+    let error = PayHereConfig::from_lookup(lookup(&bad_timeout)).unwrap_err();
+    assert_eq!(error.variable, "PAYHERE_TIMEOUT_SECS");
+    // Nothing set: PayHere is not configured, which is no error.
+    assert!(
+        PayHereConfig::from_lookup(lookup(&HashMap::new()))
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]

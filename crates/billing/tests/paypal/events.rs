@@ -48,7 +48,7 @@ async fn sdk_deliveries_parse_without_error() {
     }
 }
 
-const SIGNED_HERE: [&str; 8] = [
+const SIGNED_HERE: [&str; 11] = [
     "sub_activated.json",
     "sub_updated.json",
     "sub_suspended.json",
@@ -57,6 +57,9 @@ const SIGNED_HERE: [&str; 8] = [
     "capture_denied.json",
     "capture_completed_jpy.json",
     "order_approved_unknown.json",
+    "dispute_created.json",
+    "dispute_resolved_seller_favour.json",
+    "dispute_resolved_buyer_favour.json",
 ];
 
 #[tokio::test]
@@ -85,6 +88,17 @@ async fn every_documented_type_maps_to_its_kind() {
     let sale = r#"{"id":"S-1","amount":{"total":"9.99","currency":"EUR"},"billing_agreement_id":"I-1","custom":"org_9"}"#;
     let capture =
         r#"{"id":"C-1","amount":{"currency_code":"EUR","value":"9.99"},"custom_id":"org_9"}"#;
+    let dispute = |outcome: &str| {
+        format!(
+            r#"{{"dispute_id":"PP-D-1","disputed_transactions":[{{"seller_transaction_id":"C-1","custom":"org_9"}}],"dispute_amount":{{"currency_code":"EUR","value":"9.99"}},"dispute_outcome":{{"outcome_code":"{outcome}"}}}}"#
+        )
+    };
+    let (opened, won, lost, canceled) = (
+        dispute("NONE"),
+        dispute("RESOLVED_SELLER_FAVOUR"),
+        dispute("RESOLVED_BUYER_FAVOUR"),
+        dispute("CANCELED_BY_BUYER"),
+    );
     let cases = [
         (
             "BILLING.SUBSCRIPTION.CREATED",
@@ -137,6 +151,12 @@ async fn every_documented_type_maps_to_its_kind() {
         ("PAYMENT.CAPTURE.REFUNDED", capture, Some(K::TopUpRefunded)),
         ("PAYMENT.CAPTURE.REVERSED", capture, Some(K::Chargeback)),
         ("PAYMENT.CAPTURE.DENIED", capture, Some(K::PaymentFailed)),
+        ("CUSTOMER.DISPUTE.CREATED", &opened, Some(K::DisputeOpened)),
+        ("CUSTOMER.DISPUTE.RESOLVED", &won, Some(K::DisputeWon)),
+        ("CUSTOMER.DISPUTE.RESOLVED", &lost, Some(K::DisputeLost)),
+        // Neither side won (the buyer withdrew): nothing for the ledger to decide.
+        ("CUSTOMER.DISPUTE.RESOLVED", &canceled, None),
+        ("CUSTOMER.DISPUTE.UPDATED", &opened, None),
         ("PAYMENT.SALE.PENDING", sale, None),
         ("BILLING.PLAN.CREATED", "{}", None),
     ];
@@ -361,6 +381,9 @@ async fn malformed_resources_are_decode_errors() {
         br#"{"id":"WH-1","event_type":"PAYMENT.SALE.COMPLETED","resource":{"billing_agreement_id":"I-1"}}"#.to_vec(),
         br#"{"id":"WH-1","event_type":"BILLING.SUBSCRIPTION.ACTIVATED","resource":{"status":"ACTIVE"}}"#.to_vec(),
         br#"{"event_type":"BILLING.SUBSCRIPTION.ACTIVATED","resource":{"id":"I-1"}}"#.to_vec(),
+        br#"{"id":"WH-1","event_type":"CUSTOMER.DISPUTE.CREATED","resource":{"dispute_id":"PP-D-1","disputed_transactions":[],"dispute_amount":{"currency_code":"USD","value":"1.00"}}}"#.to_vec(),
+        br#"{"id":"WH-1","event_type":"CUSTOMER.DISPUTE.CREATED","resource":{"disputed_transactions":[{"seller_transaction_id":"C-1"}]}}"#.to_vec(),
+        br#"{"id":"WH-1","event_type":"CUSTOMER.DISPUTE.CREATED","resource":{"disputed_transactions":[{"seller_transaction_id":"C-1"}],"dispute_amount":{"currency_code":"USD","value":"1.001"}}}"#.to_vec(),
         b"[1,2,3]".to_vec(),
     ];
     for body in bodies {
@@ -375,4 +398,96 @@ async fn malformed_resources_are_decode_errors() {
             String::from_utf8_lossy(&body)
         );
     }
+}
+
+/// Every event about the subscription's sale carries the sale id: its payment, the dispute
+/// opened on it, and the dispute's outcome, so the ledger meets each debit with the credit.
+#[tokio::test]
+async fn a_sale_and_the_events_of_its_dispute_share_the_sale_id() {
+    let setup = Setup::generated_valid();
+    let mut events = Vec::new();
+    for file in [
+        "sale_completed_subscription.json",
+        "dispute_created.json",
+        "dispute_resolved_seller_favour.json",
+        "dispute_resolved_buyer_favour.json",
+    ] {
+        let body = std::fs::read(fixtures().join("events").join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let verified = setup
+            .verify(&signed(&body, now()), &body)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let Ok(ParsedWebhook::Events { events: parsed }) = setup.provider.parse_webhook(&verified)
+        else {
+            panic!("{file}: not parsed");
+        };
+        events.extend(parsed);
+    }
+    let kinds: Vec<BillingEventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            BillingEventKind::PaymentSucceeded,
+            BillingEventKind::DisputeOpened,
+            BillingEventKind::DisputeWon,
+            BillingEventKind::DisputeLost,
+        ]
+    );
+    for event in &events {
+        assert_eq!(
+            event.payment_reference.as_deref(),
+            Some("5O190127TN364715T")
+        );
+        assert_eq!(event.amount, events[0].amount);
+        assert_eq!(event.organization_ref.as_deref(), Some("org_01J9Z3T4"));
+    }
+}
+
+#[tokio::test]
+async fn subscription_events_carry_the_mapped_status_and_failures_their_reason() {
+    use billing::ProviderSubscriptionStatus as S;
+    for (status, expected) in [
+        ("\"APPROVAL_PENDING\"", Some(S::Pending)),
+        ("\"ACTIVE\"", Some(S::Active)),
+        ("\"SUSPENDED\"", Some(S::Suspended)),
+        ("\"CANCELLED\"", Some(S::Canceled)),
+        ("\"EXPIRED\"", Some(S::Expired)),
+        // A status PayPal may add later is no status, not a refused event.
+        ("\"SOMETHING_NEW\"", None),
+        ("null", None),
+    ] {
+        let resource = format!(r#"{{"id":"I-1","status":{status}}}"#);
+        let event = one_event("BILLING.SUBSCRIPTION.UPDATED", &resource).await;
+        assert_eq!(event.subscription_status, expected, "{status}");
+        assert_eq!(event.failure_reason, None);
+        assert_eq!(event.trial_end, None);
+        assert_eq!(event.order_reference, None);
+    }
+    let failed = one_event(
+        "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
+        r#"{"id":"I-1","status":"ACTIVE","billing_info":{"last_failed_payment":{"amount":{"currency_code":"USD","value":"5.00"},"reason_code":" INSUFFICIENT_FUNDS\n"}}}"#,
+    )
+    .await;
+    assert_eq!(failed.failure_reason.as_deref(), Some("INSUFFICIENT_FUNDS"));
+    assert_eq!(failed.subscription_status, Some(S::Active));
+    let denied = one_event(
+        "PAYMENT.CAPTURE.DENIED",
+        r#"{"id":"C-1","amount":{"currency_code":"USD","value":"5.00"},"status":"DECLINED","status_details":{"reason":"DECLINED_BY_RISK_FRAUD_FILTERS"}}"#,
+    )
+    .await;
+    assert_eq!(
+        denied.failure_reason.as_deref(),
+        Some("DECLINED_BY_RISK_FRAUD_FILTERS")
+    );
+    assert_eq!(denied.subscription_status, None);
+    let long = format!(
+        r#"{{"id":"I-1","billing_info":{{"last_failed_payment":{{"reason_code":"{}"}}}}}}"#,
+        "X".repeat(1000)
+    );
+    let bounded = one_event("BILLING.SUBSCRIPTION.PAYMENT.FAILED", &long).await;
+    assert_eq!(
+        bounded.failure_reason.map(|reason| reason.len()),
+        Some(billing::MAX_FAILURE_REASON_CHARS)
+    );
 }

@@ -3,6 +3,7 @@
 //! mapping as reviewed snapshots, and property tests. No network: certificates are injected
 //! through a static fetcher, REST goes to wiremock.
 
+mod cert_dir;
 mod certs;
 mod events;
 mod pki;

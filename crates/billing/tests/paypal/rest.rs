@@ -197,8 +197,46 @@ async fn show_maps_status_period_end_and_reference() {
             sub.current_period_end,
             Some(crate::support::time("2026-02-15T10:00:00Z"))
         );
+        assert_eq!(sub.outstanding, Some(usd(0)));
         api.server.verify().await;
     }
+}
+
+#[tokio::test]
+async fn show_reports_the_outstanding_balance_paypal_states() {
+    let api = api().await;
+    token_mock("tok").mount(&api.server).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/billing/subscriptions/{SUB}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(subscription_json("SUSPENDED", "29.00")),
+        )
+        .mount(&api.server)
+        .await;
+    let sub = api
+        .provider
+        .subscription(SUB)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sub.outstanding, Some(usd(2_900)));
+
+    // A subscription PayPal sends without billing_info states no figure.
+    api.server.reset().await;
+    token_mock("tok").mount(&api.server).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/billing/subscriptions/{SUB}")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": SUB, "status": "APPROVAL_PENDING"})),
+        )
+        .mount(&api.server)
+        .await;
+    let sub = api
+        .provider
+        .subscription(SUB)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sub.outstanding, None);
 }
 
 #[tokio::test]

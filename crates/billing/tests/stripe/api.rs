@@ -1,17 +1,20 @@
 //! Every REST call against wiremock: method, path, Bearer key, exact form fields and the
 //! idempotency key; and how answers (and Stripe's errors) come back.
 
-use billing::stripe::StripeProvider;
+use std::sync::Arc;
+
+use billing::stripe::{StripeConfig, StripeProvider};
 use billing::{
     BillingProvider, CreateSubscription, CreatedSubscription, ProviderError, ProviderName,
     ProviderSubscriptionStatus, RetryOutcome,
 };
 use primitives::{Currency, Money};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{assert_authenticated, form, header, pairs, provider_at};
+use crate::common::{WEBHOOK_SECRET, assert_authenticated, form, header, pairs, provider_at};
 
 const NOW: i64 = 1_750_000_000;
 
@@ -161,6 +164,8 @@ async fn get_reads_status_period_end_and_organization() {
         Some(1_752_678_400)
     );
     assert_eq!(sub.organization_ref.as_deref(), Some("org-1"));
+    // Stripe keeps no balance on a subscription: its status says whether it is paid up.
+    assert_eq!(sub.outstanding, None);
     let request = only_request(&server).await;
     assert_eq!(request.method.as_str(), "GET");
     assert_eq!(request.url.path(), "/v1/subscriptions/sub_1");
@@ -523,4 +528,48 @@ async fn a_pinned_api_version_is_sent_on_every_call() {
         header(&only_request(&server).await, "stripe-version"),
         Some("2025-03-31.basil")
     );
+}
+
+#[tokio::test]
+async fn a_verification_only_adapter_verifies_but_makes_no_call() {
+    let server = MockServer::start().await;
+    let mut config = StripeConfig::verification_only(vec![SecretString::from(WEBHOOK_SECRET)]);
+    config.base_url = server.uri();
+    let clock = crate::common::clock_at(1_750_000_000);
+    let provider = StripeProvider::new(config, Arc::new(clock)).unwrap();
+    assert!(!provider.has_api());
+    let results = [
+        provider
+            .create_subscription(&create_request())
+            .await
+            .map(drop),
+        provider.subscription("sub_1").await.map(drop),
+        provider.cancel("sub_1", "r", "k").await,
+        provider.pause("sub_1", "r", "k").await,
+        provider.reactivate("sub_1", "r", "k").await,
+        provider.retry_payment("sub_1", "k").await.map(drop),
+    ];
+    for result in results {
+        let Err(ProviderError::Config { message, .. }) = result else {
+            panic!("{result:?}");
+        };
+        assert_eq!(
+            message,
+            "STRIPE_SECRET_KEY is not set (webhook verification only)"
+        );
+    }
+    assert!(server.received_requests().await.unwrap().is_empty());
+    let body = br#"{"id":"evt_1","object":"event","created":1750000000,"type":"customer.created","data":{"object":{"id":"cus_1"}}}"#;
+    let headers = crate::common::signed(WEBHOOK_SECRET, 1_750_000_000, body);
+    assert!(
+        provider
+            .verify_webhook(billing::WebhookRequest {
+                headers: &headers,
+                body
+            })
+            .await
+            .is_ok()
+    );
+    let (with_key, _) = crate::common::provider_at(&server.uri(), 1_750_000_000);
+    assert!(with_key.has_api());
 }

@@ -8,11 +8,9 @@ use billing::http::RetryPolicy;
 use billing::stripe::{StripeConfig, StripeProvider};
 use billing::{BillingProvider, ParsedWebhook, VerifiedWebhook, WebhookRequest};
 use chrono::DateTime;
-use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderValue};
 use primitives::ManualClock;
 use secrecy::SecretString;
-use sha2::Sha256;
 
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stripe");
 
@@ -56,11 +54,10 @@ pub fn provider_at(base_url: &str, now: i64) -> (StripeProvider, ManualClock) {
 /// Nothing listens there (port 9, discard, on loopback).
 pub const UNREACHABLE: &str = "http://127.0.0.1:9";
 
+/// The `v1` value Stripe computes, by testkit's independent implementation of Stripe's
+/// algorithm (checked against the published vector in `signature.rs`).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    testkit::signing::stripe_signature(secret, timestamp, body)
 }
 
 pub fn headers(value: &str) -> HeaderMap {
@@ -71,9 +68,8 @@ pub fn headers(value: &str) -> HeaderMap {
 
 /// The header Stripe would send for `body` signed by `secret` at `timestamp`.
 pub fn signed(secret: &str, timestamp: i64, body: &[u8]) -> HeaderMap {
-    headers(&format!(
-        "t={timestamp},v1={}",
-        sign(secret, timestamp, body)
+    headers(&testkit::signing::stripe_signature_header(
+        secret, timestamp, body,
     ))
 }
 

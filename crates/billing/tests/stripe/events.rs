@@ -72,6 +72,8 @@ snapshot_tests! {
     charge_refunded_second_partial_refund => "charge.refunded.second_partial",
     charge_refunded_subscription_payment_is_ignored => "charge.refunded.subscription",
     charge_dispute_created => "charge.dispute.created",
+    charge_dispute_closed_won => "charge.dispute.closed.won",
+    charge_dispute_closed_lost => "charge.dispute.closed.lost",
 }
 
 #[tokio::test]
@@ -621,4 +623,152 @@ async fn trial_will_end_carries_the_trial_end() {
     .await
     .unwrap();
     assert_eq!(period_end(&no_trial_end), Some(trial_end));
+}
+
+#[tokio::test]
+async fn a_dispute_opens_then_is_won_or_lost_under_one_reference() {
+    let opened = parsed("charge.dispute.created").await;
+    let won = parsed("charge.dispute.closed.won").await;
+    let lost = parsed("charge.dispute.closed.lost").await;
+    assert_eq!(kind(&opened), BillingEventKind::DisputeOpened);
+    assert_eq!(kind(&won), BillingEventKind::DisputeWon);
+    assert_eq!(kind(&lost), BillingEventKind::DisputeLost);
+    for event in [&opened, &won, &lost] {
+        assert_eq!(reference(event), Some("pi_3R8pH9LkdIwHu7ix1TopUp002"));
+        assert_eq!(single(event).amount, single(&opened).amount);
+    }
+    // An inquiry that closed without becoming a chargeback is won; any other status on a
+    // closed dispute decides nothing.
+    for (status, expected) in [
+        ("warning_closed", Some(BillingEventKind::DisputeWon)),
+        ("won", Some(BillingEventKind::DisputeWon)),
+        ("lost", Some(BillingEventKind::DisputeLost)),
+        ("needs_response", None),
+        ("under_review", None),
+        ("prevented", None),
+        ("something_new", None),
+    ] {
+        let closed = parsed_edited("charge.dispute.closed.lost", |event| {
+            event["data"]["object"]["status"] = json!(status);
+        })
+        .await
+        .unwrap();
+        match expected {
+            Some(expected) => assert_eq!(kind(&closed), expected, "{status}"),
+            None => assert!(is_ignored(&closed), "{status}: {closed:?}"),
+        }
+    }
+    let no_status = parsed_edited("charge.dispute.closed.won", |event| {
+        event["data"]["object"]
+            .as_object_mut()
+            .unwrap()
+            .remove("status");
+    })
+    .await
+    .unwrap();
+    assert!(is_ignored(&no_status));
+    // `charge.dispute.created` opens whatever status the dispute is in.
+    let warning = parsed_edited("charge.dispute.created", |event| {
+        event["data"]["object"]["status"] = json!("warning_needs_response");
+    })
+    .await
+    .unwrap();
+    assert_eq!(kind(&warning), BillingEventKind::DisputeOpened);
+}
+
+#[tokio::test]
+async fn a_failed_invoice_says_why_when_the_delivery_does() {
+    let plain = parsed("invoice.payment_failed").await;
+    assert_eq!(single(&plain).failure_reason, None);
+    let finalization = parsed_edited("invoice.payment_failed", |event| {
+        event["data"]["object"]["last_finalization_error"] =
+            json!({"type": "invalid_request_error", "message": "  The customer has no\ndefault payment method. "});
+        event["data"]["object"]["charge"] =
+            json!({"id": "ch_1", "failure_message": "Your card was declined."});
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        single(&finalization).failure_reason.as_deref(),
+        Some("The customer has no default payment method.")
+    );
+    let charge = parsed_edited("invoice.payment_failed", |event| {
+        event["data"]["object"]["charge"] =
+            json!({"id": "ch_1", "failure_message": "Your card was declined."});
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        single(&charge).failure_reason.as_deref(),
+        Some("Your card was declined.")
+    );
+    // A charge sent as an id says nothing.
+    let charge_id = parsed_edited("invoice.payment_failed", |event| {
+        event["data"]["object"]["charge"] = json!("ch_1");
+    })
+    .await
+    .unwrap();
+    assert_eq!(single(&charge_id).failure_reason, None);
+    // Only failures carry one.
+    let action = parsed_edited("invoice.payment_action_required", |event| {
+        event["data"]["object"]["last_finalization_error"] = json!({"message": "x"});
+    })
+    .await
+    .unwrap();
+    assert_eq!(single(&action).failure_reason, None);
+    let long = parsed_edited("invoice.payment_failed", |event| {
+        event["data"]["object"]["last_finalization_error"] = json!({"message": "é".repeat(400)});
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        single(&long)
+            .failure_reason
+            .as_ref()
+            .map(|r| r.chars().count()),
+        Some(billing::MAX_FAILURE_REASON_CHARS)
+    );
+}
+
+#[tokio::test]
+async fn subscription_events_carry_status_and_trial_end() {
+    use billing::ProviderSubscriptionStatus as S;
+    let trialing = parsed("customer.subscription.created").await;
+    assert_eq!(single(&trialing).subscription_status, Some(S::Trialing));
+    assert!(single(&trialing).trial_end.is_some());
+    let will_end = parsed("customer.subscription.trial_will_end").await;
+    assert_eq!(
+        single(&will_end).trial_end.map(|t| t.timestamp()),
+        Some(1_744_675_200)
+    );
+    let paused = parsed("customer.subscription.updated.pause_collection").await;
+    assert_eq!(single(&paused).subscription_status, Some(S::Paused));
+    for (status, expected) in [
+        ("active", Some(S::Active)),
+        ("past_due", Some(S::PastDue)),
+        ("unpaid", Some(S::Suspended)),
+        ("canceled", Some(S::Canceled)),
+        ("incomplete", Some(S::Pending)),
+        ("incomplete_expired", Some(S::Expired)),
+        ("paused", Some(S::Paused)),
+        ("some_future_status", None),
+    ] {
+        let event = parsed_edited("customer.subscription.updated", |event| {
+            event["data"]["object"]["status"] = json!(status);
+            // A trial end from an earlier trial is not announced once the trial is over.
+            event["data"]["object"]["trial_end"] = json!(1_744_675_200);
+        })
+        .await
+        .unwrap();
+        assert_eq!(single(&event).subscription_status, expected, "{status}");
+        assert_eq!(single(&event).trial_end, None, "{status}");
+    }
+    for event in [
+        parsed("invoice.paid").await,
+        parsed("charge.dispute.created").await,
+    ] {
+        assert_eq!(single(&event).subscription_status, None);
+        assert_eq!(single(&event).trial_end, None);
+        assert_eq!(single(&event).order_reference, None);
+    }
 }

@@ -96,7 +96,7 @@ fn configuration_errors_show_no_secret() {
     assert_no_secret(&format!("{error} {error:?}"));
     // A key that cannot be a header value is refused without echoing it.
     let mut config = crate::common::config(UNREACHABLE);
-    config.secret_key = SecretString::from(format!("{SECRET_KEY}\n"));
+    config.secret_key = Some(SecretString::from(format!("{SECRET_KEY}\n")));
     let provider = StripeProvider::new(config, Arc::new(clock_at(NOW))).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

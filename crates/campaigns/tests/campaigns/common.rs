@@ -357,6 +357,7 @@ pub fn envelope(source: &str, id: &str, event: SubscriptionEvent) -> EventEnvelo
         source: EventSource::parse(source).unwrap(),
         event_id: EventId::parse(id).unwrap(),
         occurred_at: start(),
+        precision: subscriptions::TimePrecision::Microsecond,
         event,
     }
 }

@@ -22,7 +22,8 @@ use primitives::{Currency, ManualClock, Money, OrganizationId, SubscriptionId};
 use secrecy::SecretString;
 use subscriptions::{
     Applied, EventEnvelope, EventId, EventSource, Feature, LifecyclePolicy, NewSubscription,
-    PlanCode, ProviderRef, SubscriptionEvent, SubscriptionStatus, Subscriptions, access, lookup,
+    PlanCode, ProviderRef, Subscription, SubscriptionEvent, SubscriptionStatus, Subscriptions,
+    TimePrecision, access, lookup,
 };
 use testkit::TestDb;
 
@@ -227,6 +228,25 @@ impl World {
         self.topic("notification", "kind").await
     }
 
+    /// The facts of the notifications enqueued so far, in order.
+    pub async fn notification_facts(&self) -> Vec<serde_json::Value> {
+        let mut conn = self.pool.get().await.unwrap();
+        let payloads: Vec<serde_json::Value> = outbox_messages::table
+            .filter(outbox_messages::topic.eq("notification"))
+            .order(outbox_messages::id)
+            .select(outbox_messages::payload)
+            .load(&mut conn)
+            .await
+            .unwrap();
+        payloads.into_iter().map(|p| p["facts"].clone()).collect()
+    }
+
+    /// The subscription as stored now.
+    pub async fn stored(&self) -> Subscription {
+        let mut conn = self.pool.get().await.unwrap();
+        lookup::get(&mut conn, self.subscription).await.unwrap()
+    }
+
     /// Values of `field` in the payloads of messages on `topic`, in order.
     pub async fn topic(&self, topic: &str, field: &str) -> Vec<String> {
         let mut conn = self.pool.get().await.unwrap();
@@ -264,6 +284,7 @@ pub fn envelope(
         source: EventSource::parse(source).unwrap(),
         event_id: EventId::parse(id).unwrap(),
         occurred_at: at,
+        precision: TimePrecision::Microsecond,
         event,
     }
 }

@@ -5,6 +5,7 @@
     reason = "test helpers outside #[test] functions unwrap"
 )]
 
+mod clock;
 mod common;
 mod scenarios;
 mod stripe;

@@ -130,7 +130,11 @@ async fn retries_fail_then_suspension_then_manual_payment_restores() {
         applied.subscription.state.current_period_end,
         Some(start() + Duration::days(50))
     );
-    assert_eq!(applied.subscription.next_action_at, None);
+    // Paid by hand: nothing is due until the period ends unpaid (a day's renewal grace after).
+    assert_eq!(
+        applied.subscription.next_action_at,
+        Some(start() + Duration::days(51))
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! Dunning through a real adapter: the runner retries via `ProviderRetrier<StripeProvider>`
+//! Dunning through a real adapter: the runner retries via `ProviderRetrier` over a Stripe adapter
 //! against a fake Stripe on loopback, and the subscription follows Stripe's answers.
 
 use std::sync::Arc;
@@ -16,9 +16,7 @@ use wiremock::{
 
 use crate::common::{World, start};
 
-async fn stripe_world(
-    server: &MockServer,
-) -> (World, DunningRunner<ProviderRetrier<StripeProvider>>) {
+async fn stripe_world(server: &MockServer) -> (World, DunningRunner<ProviderRetrier>) {
     let provider = ProviderRef::parse("stripe", "sub_123").unwrap();
     let world = World::billed_by(LifecyclePolicy::default(), Some(provider)).await;
     let mut config = StripeConfig::new(
@@ -27,7 +25,8 @@ async fn stripe_world(
     );
     config.base_url = server.uri();
     let stripe = StripeProvider::new(config, Arc::new(world.clock.clone())).unwrap();
-    let runner = DunningRunner::new(world.enforcer.clone(), ProviderRetrier::new(stripe));
+    let providers = billing::Providers::none().with_stripe(stripe);
+    let runner = DunningRunner::new(world.enforcer.clone(), ProviderRetrier::new(providers));
     (world, runner)
 }
 

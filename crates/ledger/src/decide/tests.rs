@@ -301,3 +301,133 @@ fn holds_need_a_future_deadline() {
         Err(LedgerError::InvalidExpiry { .. })
     ));
 }
+
+fn chargeback() -> Counterparty {
+    Counterparty::parse("chargeback:stripe").unwrap()
+}
+
+fn reversal(minor: i64) -> Request {
+    Request::Reversal {
+        amount: usd(minor),
+        counterparty: chargeback(),
+    }
+}
+
+#[test]
+fn reversals_take_money_back_from_frozen_wallets() {
+    let mut w = wallet(1_000, 0);
+    w.frozen_by = vec![FreezeSource::Risk, FreezeSource::Billing];
+    let movement = applied(decide(&w, None, &reversal(400), now()));
+    assert_eq!(
+        (
+            movement.kind,
+            movement.amount,
+            movement.balance_change,
+            movement.held_change
+        ),
+        (EntryKind::Reversal, 400, -400, 0)
+    );
+    assert_eq!((movement.balance_after, movement.held_after), (600, 0));
+    assert_eq!(movement.counterparty, chargeback());
+    assert_eq!((movement.hold, movement.reason), (None, None));
+}
+
+#[test]
+fn reversals_take_at_most_what_is_available_and_leave_holds_reserved() {
+    let w = wallet(1_000, 300);
+    // Short: all 700 available is taken, the 300 reserved by holds stays.
+    let movement = applied(decide(&w, None, &reversal(900), now()));
+    assert_eq!(
+        (movement.amount, movement.balance_after, movement.held_after),
+        (700, 300, 300)
+    );
+    // Exactly the available amount, and one unit less, are taken in full.
+    assert_eq!(applied(decide(&w, None, &reversal(700), now())).amount, 700);
+    assert_eq!(applied(decide(&w, None, &reversal(699), now())).amount, 699);
+}
+
+#[test]
+fn reversals_with_nothing_available_are_refused_with_figures() {
+    for w in [wallet(0, 0), wallet(500, 500)] {
+        match decide(&w, None, &reversal(250), now()) {
+            Err(LedgerError::InsufficientFunds {
+                available,
+                requested,
+            }) => assert_eq!((available, requested), (usd(0), usd(250))),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn reversal_amounts_must_be_positive_and_in_the_wallet_currency() {
+    let w = wallet(1_000, 0);
+    for minor in [0, -1, i64::MIN] {
+        assert!(matches!(
+            decide(&w, None, &reversal(minor), now()),
+            Err(LedgerError::InvalidAmount { .. })
+        ));
+    }
+    let euros = Request::Reversal {
+        amount: Money::from_minor(1, Currency::EUR),
+        counterparty: chargeback(),
+    };
+    match decide(&w, None, &euros, now()) {
+        Err(LedgerError::CurrencyMismatch { wallet, requested }) => {
+            assert_eq!((wallet, requested), (USD, Currency::EUR));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_short_reversal_replays_as_itself_and_never_takes_the_rest_later() {
+    let short = wallet(300, 0);
+    let movement = applied(decide(&short, None, &reversal(1_000), now()));
+    assert_eq!(movement.amount, 300);
+    let original = entry_from(&short, &movement);
+    // Money came in since; the retry still answers with the 300 taken then.
+    let refilled = wallet(5_000, 0);
+    for requested in [1_000, 300, 2_000] {
+        match decide(&refilled, Some(&original), &reversal(requested), now()) {
+            Ok(Decision::Replay(entry)) => assert_eq!(*entry, original),
+            other => panic!("{requested}: {other:?}"),
+        }
+    }
+    // Even a wallet with nothing available replays: the reversal already happened.
+    assert!(matches!(
+        decide(&wallet(0, 0), Some(&original), &reversal(1_000), now()),
+        Ok(Decision::Replay(_))
+    ));
+}
+
+#[test]
+fn a_reversal_reference_reused_differently_is_a_conflict() {
+    let w = wallet(1_000, 0);
+    let original = entry_from(&w, &applied(decide(&w, None, &reversal(300), now())));
+    let other_counterparty = Request::Reversal {
+        amount: usd(300),
+        counterparty: Counterparty::parse("refund:paypal").unwrap(),
+    };
+    let in_euros = Request::Reversal {
+        amount: Money::from_minor(300, Currency::EUR),
+        counterparty: chargeback(),
+    };
+    for request in [reversal(299), other_counterparty, in_euros, debit(300)] {
+        match decide(&w, Some(&original), &request, now()) {
+            Err(LedgerError::IdempotencyConflict { original_kind, .. }) => {
+                assert_eq!(original_kind, EntryKind::Reversal);
+            }
+            other => panic!("{request:?}: {other:?}"),
+        }
+    }
+    // A debit's reference cannot be replayed as a reversal either.
+    let debited = entry_from(&w, &applied(decide(&w, None, &debit(300), now())));
+    assert!(matches!(
+        decide(&w, Some(&debited), &reversal(300), now()),
+        Err(LedgerError::IdempotencyConflict {
+            original_kind: EntryKind::Debit,
+            ..
+        })
+    ));
+}

@@ -11,3 +11,4 @@ mod concurrency;
 mod hardening;
 mod model;
 mod operations;
+mod reversals;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use crate::common::*;
 use chrono::{DateTime, Duration, Utc};
 use ledger::{
-    Actor, CaptureRequest, CorrectionRequest, FreezeRequest, FreezeSource, Ledger, Reason,
-    ReleaseRequest, UnfreezeRequest,
+    Actor, CaptureRequest, CorrectionRequest, Counterparty, FreezeRequest, FreezeSource, Ledger,
+    Reason, ReleaseRequest, ReversalRequest, UnfreezeRequest,
 };
 use primitives::{HoldId, ManualClock, WalletId};
 use proptest::{prelude::*, test_runner::TestRunner};
@@ -29,6 +29,8 @@ enum Op {
         hold: usize,
     },
     Correction(i64),
+    /// Money a provider took back: at most what is available, frozen or not.
+    Reversal(i64),
     Freeze,
     Unfreeze,
     AdvanceAndExpire {
@@ -38,11 +40,13 @@ enum Op {
     Replay(usize),
     /// Reuse the n-th successful movement's reference for a different debit.
     ConflictingReplay(usize),
-    /// Boundary probes, resolved against the model's state just before they run: debit, hold or
-    /// take back by correction exactly `available + delta`, or capture `remaining + delta`.
+    /// Boundary probes, resolved against the model's state just before they run: debit, hold,
+    /// reverse or take back by correction exactly `available + delta`, or capture
+    /// `remaining + delta`.
     DebitAvailable(i64),
     HoldAvailable(i64),
     CorrectAvailable(i64),
+    ReverseAvailable(i64),
     CaptureRemaining {
         hold: usize,
         delta: i64,
@@ -57,6 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..6usize, 1..800i64).prop_map(|(hold, amount)| Op::Capture { hold, amount }),
         1 => (0..6usize).prop_map(|hold| Op::Release { hold }),
         1 => prop_oneof![(-3_000..-1i64), (1..3_000i64)].prop_map(Op::Correction),
+        2 => (1..3_000i64).prop_map(Op::Reversal),
         1 => Just(Op::Freeze),
         1 => Just(Op::Unfreeze),
         1 => (1..90i64).prop_map(|minutes| Op::AdvanceAndExpire { minutes }),
@@ -65,6 +70,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (-1..=1i64).prop_map(Op::DebitAvailable),
         2 => (-1..=1i64).prop_map(Op::HoldAvailable),
         1 => (-1..=1i64).prop_map(Op::CorrectAvailable),
+        2 => (-1..=1i64).prop_map(Op::ReverseAvailable),
         2 => (0..6usize, -1..=1i64).prop_map(|(hold, delta)| Op::CaptureRemaining { hold, delta }),
     ]
 }
@@ -100,6 +106,7 @@ impl Model {
                 ttl_minutes: 30,
             },
             Op::CorrectAvailable(delta) => Op::Correction(-(self.available() + delta)),
+            Op::ReverseAvailable(delta) => Op::Reversal(self.available() + delta),
             Op::CaptureRemaining { hold, delta } => Op::Capture {
                 hold,
                 amount: self
@@ -115,10 +122,10 @@ impl Model {
     fn apply(&mut self, op: &Op, now: DateTime<Utc>) -> Option<&'static str> {
         let positive_required = matches!(
             op,
-            Op::Debit(_) | Op::Credit(_) | Op::Hold { .. } | Op::Capture { .. }
+            Op::Debit(_) | Op::Credit(_) | Op::Hold { .. } | Op::Capture { .. } | Op::Reversal(_)
         );
         let amount = match *op {
-            Op::Debit(a) | Op::Credit(a) | Op::Hold { amount: a, .. } => a,
+            Op::Debit(a) | Op::Credit(a) | Op::Reversal(a) | Op::Hold { amount: a, .. } => a,
             Op::Capture { amount, .. } => amount,
             _ => 1,
         };
@@ -197,6 +204,14 @@ impl Model {
                 self.balance += amount;
                 None
             }
+            Op::Reversal(amount) => {
+                // Frozen or not; never below what open holds reserve.
+                if self.available() == 0 {
+                    return Some("INSUFFICIENT_FUNDS");
+                }
+                self.balance -= amount.min(self.available());
+                None
+            }
             Op::Freeze => {
                 self.frozen = true;
                 None
@@ -222,6 +237,7 @@ impl Model {
             | Op::DebitAvailable(_)
             | Op::HoldAvailable(_)
             | Op::CorrectAvailable(_)
+            | Op::ReverseAvailable(_)
             | Op::CaptureRemaining { .. } => None,
         }
     }
@@ -244,6 +260,12 @@ impl Case<'_> {
         let (op, reference_value, replay) = match op {
             Op::Replay(n) if !self.done.is_empty() => {
                 let (op, reference_value) = self.done[n % self.done.len()].clone();
+                let op = match op {
+                    // Asking for more than a reversal took still replays it (it may have been
+                    // short), so retries alternate between the same and a larger amount.
+                    Op::Reversal(amount) => Op::Reversal(amount + (n % 2) as i64),
+                    other => other,
+                };
                 (op, reference_value, true)
             }
             Op::ConflictingReplay(n) if !self.done.is_empty() => {
@@ -358,6 +380,20 @@ impl Case<'_> {
                 .await
                 .map(|o| o.replayed)
                 .map_err(code),
+            Op::Reversal(amount) => ledger
+                .reverse(
+                    conn,
+                    ReversalRequest {
+                        wallet_id: wallet,
+                        amount: usd(amount),
+                        counterparty: Counterparty::parse("chargeback:stripe").unwrap(),
+                        reference: reference(reference_value),
+                        actor,
+                    },
+                )
+                .await
+                .map(|o| o.replayed)
+                .map_err(code),
             Op::Freeze => ledger
                 .freeze(
                     conn,
@@ -397,6 +433,7 @@ impl Case<'_> {
             | Op::DebitAvailable(_)
             | Op::HoldAvailable(_)
             | Op::CorrectAvailable(_)
+            | Op::ReverseAvailable(_)
             | Op::CaptureRemaining { .. } => Ok(false),
         }
     }

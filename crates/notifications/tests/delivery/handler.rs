@@ -188,3 +188,47 @@ async fn an_undecodable_message_is_a_dead_letter() {
     assert_eq!(f.message(id).await.status, Status::Dead);
     assert!(f.sink.messages().is_empty());
 }
+
+#[tokio::test]
+async fn money_taken_back_and_dispute_notices_are_stored_by_name_and_delivered_as_rendered() {
+    let f = Fixture::new(Some("ap@acme.example")).await;
+    let kinds = [
+        (NotificationKind::DisputeOpened, "dispute_opened"),
+        (NotificationKind::DisputeWon, "dispute_won"),
+        (NotificationKind::DisputeLost, "dispute_lost"),
+        (NotificationKind::PaymentReversed, "payment_reversed"),
+    ];
+    let mut expected = Vec::new();
+    for (kind, name) in kinds {
+        let notification = Notification {
+            kind,
+            organization_id: f.org,
+            payload: json!({
+                "amount": "49.00 USD",
+                "payment_reference": "ch_3NaB7x",
+                "provider": "stripe",
+                "shortfall": "5.00 USD",
+            }),
+        };
+        let id = f.enqueue(&notification, &format!("dp_1:{name}")).await.id();
+        let stored = f.message(id).await;
+        assert_eq!(stored.payload["kind"], name);
+        assert_eq!(stored.payload["facts"]["payment_reference"], "ch_3NaB7x");
+        expected.push(notifications::render(&notification, "Acme Ltd"));
+    }
+    let report = f.deliver().await;
+    assert_eq!((report.claimed, report.delivered), (4, 4));
+    let mut received: Vec<(String, String)> = f
+        .sink
+        .messages()
+        .iter()
+        .map(|mail| (mail.header("Subject").unwrap(), mail.body().to_owned()))
+        .collect();
+    let mut expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|email| (email.subject, email.text.replace('\n', "\r\n")))
+        .collect();
+    received.sort();
+    expected.sort();
+    assert_eq!(received, expected);
+}

@@ -23,6 +23,9 @@ pub enum IgnoreReason {
     RetriesRemain,
     CancellationAlreadyScheduled,
     NoCancellationScheduled,
+    AlreadyNotified,
+    NoRenewalDue,
+    PeriodRenewed,
 }
 
 impl IgnoreReason {
@@ -46,6 +49,9 @@ impl IgnoreReason {
             Self::RetriesRemain => "retries_remain",
             Self::CancellationAlreadyScheduled => "cancellation_already_scheduled",
             Self::NoCancellationScheduled => "no_cancellation_scheduled",
+            Self::AlreadyNotified => "already_notified",
+            Self::NoRenewalDue => "no_renewal_due",
+            Self::PeriodRenewed => "period_renewed",
         }
     }
 
@@ -80,6 +86,12 @@ impl IgnoreReason {
             Self::NoCancellationScheduled => {
                 "no cancellation is scheduled; renewals arrive as payments"
             }
+            Self::AlreadyNotified => "the customer was already told that the trial ends soon",
+            Self::NoRenewalDue => {
+                "only an active subscription without a payment problem or a scheduled \
+                 cancellation lapses when its period ends unpaid"
+            }
+            Self::PeriodRenewed => "a payment renewed the period since it was found unpaid",
         }
     }
 }

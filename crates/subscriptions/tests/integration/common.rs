@@ -10,7 +10,7 @@ use primitives::{ManualClock, OrganizationId, SubscriptionId};
 use secrecy::SecretString;
 use subscriptions::{
     Applied, EventEnvelope, EventId, EventSource, LifecyclePolicy, NewSubscription, PlanCode,
-    SubscriptionEvent, Subscriptions,
+    SubscriptionEvent, Subscriptions, TimePrecision,
 };
 use testkit::TestDb;
 
@@ -95,6 +95,7 @@ pub fn envelope(
         source: EventSource::parse(source).unwrap(),
         event_id: EventId::parse(id).unwrap(),
         occurred_at,
+        precision: TimePrecision::Microsecond,
         event,
     }
 }

@@ -4,6 +4,8 @@
     reason = "test helpers outside #[test] functions unwrap"
 )]
 
+mod binding;
 mod common;
 mod ordering;
 mod persistence;
+mod precision;

@@ -1,6 +1,9 @@
 //! Storing transitions: history, duplicates, staleness, blocks, the due query, concurrency.
 
 use chrono::Duration;
+use db::schema::subscriptions as table;
+use diesel::{ExpressionMethods, QueryDsl};
+use diesel_async::RunQueryDsl;
 use primitives::{Currency, Money};
 use subscriptions::{
     BlockSource, DueAction, FailureReason, Feature, IgnoreReason, NewSubscription, Outcome,
@@ -320,4 +323,55 @@ async fn concurrent_events_on_one_subscription_lose_no_update() {
             "round {round}: a renewal was lost"
         );
     }
+}
+
+#[tokio::test]
+async fn only_a_trial_can_have_been_told_that_it_ends() {
+    let fixture = Fixture::new().await;
+    let (_, id) = fixture.subscription().await;
+    let mut conn = fixture.pool.get().await.unwrap();
+    let refused = diesel::update(table::table.find(id.as_uuid()))
+        .set(table::trial_ending_notified.eq(true))
+        .execute(&mut conn)
+        .await;
+    assert!(
+        refused.is_err(),
+        "a notified trial without an end was stored"
+    );
+}
+
+#[tokio::test]
+async fn an_unpaid_period_is_due_after_the_renewal_grace_and_early_marks_are_corrected() {
+    let fixture = Fixture::new().await;
+    let (_, id) = fixture.subscription().await;
+    let applied = fixture
+        .apply(id, &envelope("test", "paid", start(), paid(30)))
+        .await;
+    let overdue = start() + Duration::days(31);
+    assert_eq!(applied.subscription.next_action_at, Some(overdue));
+    let policy = fixture.subscriptions.policy().clone();
+    let mut conn = fixture.pool.get().await.unwrap();
+    let work = due::due(&mut conn, &policy, overdue, 10).await.unwrap();
+    assert_eq!(work.len(), 1);
+    assert_eq!(work[0].action, DueAction::RenewalOverdue);
+    assert_eq!(work[0].due_at, overdue);
+
+    // A time stored too early (by a migration, or an older policy) is corrected by the first
+    // look rather than coming back at every pass.
+    diesel::update(table::table.find(id.as_uuid()))
+        .set(table::next_action_at.eq(start()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let now = start() + Duration::days(1);
+    assert!(
+        due::due(&mut conn, &policy, now, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        lookup::get(&mut conn, id).await.unwrap().next_action_at,
+        Some(overdue)
+    );
 }

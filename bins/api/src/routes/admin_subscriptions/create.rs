@@ -119,6 +119,13 @@ pub async fn create_subscription(
                 }
                 return Ok((subscription, true));
             }
+            if let Some(provider) = &subscription.provider {
+                // Deliveries that arrived before the subscription (a provider is often faster
+                // than the request binding it) are looked at again by the next inbox pass.
+                intake::inbox::wake_unmatched(conn, provider.provider, now)
+                    .await
+                    .map_err(AppError::from)?;
+            }
             let subscription = match trial {
                 // In this transaction: the subscription never exists without its trial.
                 Some(trial) => {

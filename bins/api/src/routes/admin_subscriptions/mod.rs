@@ -13,7 +13,7 @@ use primitives::OrganizationId;
 use sha2::{Digest, Sha256};
 use subscriptions::{
     BlockSource, EventEnvelope, EventId, EventSource, NewSubscription, Outcome, PlanCode,
-    ProviderRef, Subscription, SubscriptionEvent,
+    ProviderRef, Subscription, SubscriptionEvent, TimePrecision,
     access::{self, BlockChange},
 };
 
@@ -62,6 +62,8 @@ pub(super) fn admin_event(
         source: EventSource::parse(ADMIN_SOURCE)?,
         event_id: EventId::parse(event_id)?,
         occurred_at,
+        // The api stamps with the system clock, to the microsecond.
+        precision: TimePrecision::Microsecond,
         event,
     })
 }

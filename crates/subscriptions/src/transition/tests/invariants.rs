@@ -27,9 +27,10 @@ fn state() -> impl Strategy<Value = SubscriptionState> {
         prop::option::of(time()),
         any::<bool>(),
         prop::option::of((time(), 0u32..5)),
+        any::<bool>(),
     )
         .prop_map(
-            |(status, period, trial, cancel, dunning)| SubscriptionState {
+            |(status, period, trial, cancel, dunning, notified)| SubscriptionState {
                 status,
                 current_period_end: period,
                 trial_end: trial,
@@ -38,6 +39,7 @@ fn state() -> impl Strategy<Value = SubscriptionState> {
                     started_at,
                     retries_failed,
                 }),
+                trial_ending_notified: notified,
             },
         )
 }
@@ -51,12 +53,14 @@ fn event() -> impl Strategy<Value = SubscriptionEvent> {
         time().prop_map(|trial_end| E::TrialEndingSoon { trial_end }),
         Just(E::TrialEnded),
         time().prop_map(|period_end| E::Activated { period_end }),
+        time().prop_map(|period_end| E::Reinstated { period_end }),
         (money.clone(), time())
             .prop_map(|(amount, period_end)| E::PaymentSucceeded { amount, period_end }),
         time().prop_map(|at| E::PaymentFailed {
             reason: FailureReason::new("declined"),
             at
         }),
+        time().prop_map(|period_end| E::RenewalMissed { period_end }),
         (0u32..6).prop_map(|attempt| E::RetryFailed {
             attempt,
             reason: FailureReason::new("declined")
@@ -82,8 +86,11 @@ fn event() -> impl Strategy<Value = SubscriptionEvent> {
 fn policy() -> impl Strategy<Value = LifecyclePolicy> {
     prop_oneof![
         Just(LifecyclePolicy::default()),
-        (1i64..71).prop_map(|hours| {
-            LifecyclePolicy::new(DunningSchedule::default(), Duration::hours(hours)).unwrap()
+        (1i64..71, 0i64..=72, 0i64..20).prop_map(|(hours, renewal_hours, notice_days)| {
+            LifecyclePolicy::new(DunningSchedule::default(), Duration::hours(hours))
+                .and_then(|policy| policy.with_renewal_grace(Duration::hours(renewal_hours)))
+                .and_then(|policy| policy.with_trial_notice(Duration::days(notice_days)))
+                .unwrap()
         }),
     ]
 }
@@ -146,8 +153,49 @@ proptest! {
             prop_assert!(transition.state.dunning.is_none());
             prop_assert_eq!(apply_posture(Posture::of(state.status), &transition.effects), Posture::default());
         }
+        // The provider's word that nothing is outstanding restores like a payment, wherever
+        // something was owed or access was off.
+        if let SubscriptionEvent::Reinstated { .. } = event {
+            if state.status == SubscriptionStatus::Active && state.dunning.is_none() {
+                let already = matches!(decision, Decision::Ignored { reason: IgnoreReason::AlreadyActive });
+                prop_assert!(already);
+            } else {
+                let transition = decision.transition().unwrap();
+                prop_assert_eq!(transition.to, SubscriptionStatus::Active);
+                prop_assert!(transition.state.dunning.is_none());
+                prop_assert_eq!(apply_posture(Posture::of(state.status), &transition.effects), Posture::default());
+            }
+        }
+        // Only an active subscription in good standing lapses, into dunning anchored at the end
+        // of the period that was not paid.
+        if let SubscriptionEvent::RenewalMissed { period_end } = event {
+            let lapses = state.status == SubscriptionStatus::Active
+                && state.dunning.is_none()
+                && !state.cancel_at_period_end
+                && state.current_period_end == Some(period_end);
+            prop_assert_eq!(decision.transition().is_some(), lapses);
+            if let Some(transition) = decision.transition() {
+                prop_assert_eq!(transition.to, SubscriptionStatus::PastDue);
+                prop_assert_eq!(transition.state.dunning.map(|e| (e.started_at, e.retries_failed)), Some((period_end, 0)));
+                let notifies = transition.effects.contains(&Effect::Notify { notice: Notice::PaymentFailed });
+                prop_assert!(notifies);
+            }
+        }
+        // The trial-ending notice goes out once.
+        if let SubscriptionEvent::TrialEndingSoon { .. } = event {
+            let notifies = state.status == SubscriptionStatus::Trialing && !state.trial_ending_notified;
+            prop_assert_eq!(decision.transition().is_some(), notifies);
+            if let Some(transition) = decision.transition() {
+                prop_assert!(transition.state.trial_ending_notified);
+                let again = decide(&transition.state, &event, &context);
+                let ignored = matches!(again, Decision::Ignored { reason: IgnoreReason::AlreadyNotified });
+                prop_assert!(ignored);
+            }
+        }
         let Decision::Transition(transition) = decision else { return Ok(()) };
         prop_assert_eq!(transition.from, state.status);
+        // Once told, a trial is never told again.
+        prop_assert!(!state.trial_ending_notified || transition.state.trial_ending_notified);
         prop_assert_eq!(transition.to, transition.state.status);
 
         // The effects carry the posture exactly from the old status to the new one, which also
@@ -198,7 +246,10 @@ proptest! {
                 let due = next_due(&transition.state, &policy);
                 let other_first = matches!(
                     due,
-                    Some((DueAction::PeriodEnd | DueAction::TrialEnd, when)) if when <= at
+                    Some((
+                        DueAction::PeriodEnd | DueAction::TrialEnd | DueAction::TrialEndingNotice,
+                        when,
+                    )) if when <= at
                 );
                 prop_assert!(other_first || due == Some((action, at)), "{effect:?} vs {due:?}");
             }

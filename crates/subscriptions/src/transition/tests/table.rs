@@ -48,10 +48,15 @@ pub(super) fn canonical_event(kind: EventKind) -> SubscriptionEvent {
         },
         EventKind::TrialEnded => E::TrialEnded,
         EventKind::Activated => E::Activated { period_end },
+        EventKind::Reinstated => E::Reinstated { period_end },
         EventKind::PaymentSucceeded => E::PaymentSucceeded { amount, period_end },
         EventKind::PaymentFailed => E::PaymentFailed {
             reason: FailureReason::new("card declined"),
             at: occurred_at(),
+        },
+        // The period the canonical active subscription is in, found unpaid.
+        EventKind::RenewalMissed => E::RenewalMissed {
+            period_end: t0() + Duration::days(30),
         },
         EventKind::RetryFailed => E::RetryFailed {
             attempt: 1,

@@ -1,14 +1,15 @@
-//! Readiness: can this instance serve traffic right now?
+//! Readiness: can a service instance take traffic? The database answers and, where migrations are
+//! someone else's job, every embedded migration is applied.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use db::AsyncPgConnection;
 use diesel::{
     QueryableByName,
     migration::MigrationSource,
     pg::Pg,
     sql_types::{Bool, Integer, Text},
 };
+use diesel_async::AsyncPgConnection;
 use diesel_async::RunQueryDsl;
 
 /// Whether `/readyz` must also see every embedded migration applied.
@@ -97,7 +98,7 @@ async fn pending_migrations(conn: &mut AsyncPgConnection) -> Result<Vec<String>,
         Vec::new()
     };
     // Listed after the awaits: diesel's migration objects are not Send.
-    let embedded = MigrationSource::<Pg>::migrations(&db::migrations::MIGRATIONS)
+    let embedded = MigrationSource::<Pg>::migrations(&crate::migrations::MIGRATIONS)
         .map_err(|e| NotReady::MigrationSource(e.to_string()))?;
     Ok(embedded
         .iter()

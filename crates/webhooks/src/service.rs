@@ -1,0 +1,145 @@
+//! The receiver as a service: the webhook routes, the probes and the metrics on one listener.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use axum::{Router, extract::State, response::Response, routing::get};
+use billing::Providers;
+use db::{DbConfig, readiness::Readiness};
+use enforcement::Enforcer;
+use httpkit::{
+    ApiError, ApiJson,
+    probes::{self, HealthResponse, RecorderError},
+};
+use intake::Intake;
+use metrics_exporter_prometheus::PrometheusHandle;
+use primitives::Clock;
+use tokio::net::TcpListener;
+
+use crate::{ReceiverConfig, WebhookState, routes};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Pool(#[from] db::pool::PoolBuildError),
+    #[error(transparent)]
+    Metrics(#[from] RecorderError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone)]
+struct ProbeState {
+    pool: db::DbPool,
+    readiness: Arc<Readiness>,
+    metrics: PrometheusHandle,
+}
+
+/// A bound, ready-to-run receiver.
+pub struct Receiver {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    state: WebhookState,
+    metrics: PrometheusHandle,
+}
+
+impl Receiver {
+    /// Connects the pool (lazily: a database that is down makes `/readyz` fail, not the start)
+    /// and binds the listener.
+    pub async fn build(
+        config: ReceiverConfig,
+        providers: Providers,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let mut db_config = DbConfig::new(config.database_url.clone(), "webhook-receiver");
+        db_config.max_connections = config.pool_size;
+        db_config.statement_timeout = config.statement_timeout;
+        let pool = db::connect_pool(&db_config)?;
+        let ledger = ledger::Ledger::new(clock.clone());
+        let subscriptions = subscriptions::Subscriptions::new(clock.clone(), config.lifecycle);
+        let enforcer = Enforcer::new(subscriptions, ledger.clone());
+        let intake = Intake::new(enforcer, ledger, providers, clock, config.intake);
+        let state = WebhookState { pool, intake };
+        let metrics = probes::recorder()?;
+        let probe_state = ProbeState {
+            pool: state.pool.clone(),
+            readiness: Arc::new(Readiness::new(true)),
+            metrics: metrics.clone(),
+        };
+        let probes = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics_text))
+            .with_state(probe_state);
+        let router =
+            httpkit::server::finish(routes(state.clone()).merge(probes), config.body_limit_bytes);
+        let bind_error = |source| StartupError::Bind {
+            addr: config.addr,
+            source,
+        };
+        let listener = TcpListener::bind(config.addr).await.map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let configured: Vec<&str> = state
+            .intake
+            .providers()
+            .configured()
+            .into_iter()
+            .map(|name| name.as_str())
+            .collect();
+        tracing::info!(%local_addr, providers = ?configured, "webhook receiver listening");
+        Ok(Self {
+            listener,
+            local_addr,
+            router,
+            state,
+            metrics,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn state(&self) -> &WebhookState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then finishes the deliveries in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(httpkit::server::shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes. A delivery in flight is finished (stored and applied)
+    /// before the process ends, so a stop never answers a provider without storing.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let upkeep = probes::spawn_upkeep(self.metrics.clone());
+        let served = httpkit::server::serve(self.listener, self.router, shutdown).await;
+        upkeep.abort();
+        served?;
+        tracing::info!("webhook receiver stopped");
+        Ok(())
+    }
+}
+
+async fn healthz() -> ApiJson<HealthResponse> {
+    probes::healthy()
+}
+
+async fn readyz(State(state): State<ProbeState>) -> Result<ApiJson<HealthResponse>, ApiError> {
+    probes::ready(&state.pool, &state.readiness).await
+}
+
+async fn metrics_text(State(state): State<ProbeState>) -> Response {
+    probes::metrics(&state.metrics)
+}

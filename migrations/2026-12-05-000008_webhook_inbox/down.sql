@@ -1,0 +1,3 @@
+DROP TABLE provider_payments;
+DROP TABLE risk_cases;
+DROP TABLE webhook_inbox;

@@ -1,0 +1,583 @@
+//! One test's world: a fresh database migrated by `migrator up`, fake Twilio, PayPal and Stripe
+//! on loopback, the `webhook-receiver` and the `api` started on free ports against them, and the
+//! HTTP calls tests make to both.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::{TestDb, signing::PayHereNotification};
+
+use crate::{
+    events,
+    fakes::{FakePayPal, FakeStripe, FakeTwilio, twilio},
+    keys::Keys,
+    process::{Process, free_port, migrate},
+};
+
+pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdefghijklmnop";
+/// How long the processes may take to become ready.
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What a test needs different from the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// How long the fake Twilio takes to accept a message (a slow campaign keeps running while
+    /// the test acts on it).
+    pub message_delay: Duration,
+    /// Configure only these providers (`"PAYPAL"`, `"STRIPE"`, `"PAYHERE"`); `None`: all three.
+    pub only_providers: Option<Vec<&'static str>>,
+}
+
+/// An organization and its own API key.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub id: String,
+    pub key: String,
+}
+
+/// A directory of this test's files (provider trust material, process logs); removed on drop
+/// unless the test failed, so the logs can be read.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("test files kept in {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// Fields drop in order: the processes stop before the fakes and the database go away.
+pub struct Stack {
+    receiver: Process,
+    api: Process,
+    pub twilio: FakeTwilio,
+    pub paypal: FakePayPal,
+    pub stripe: FakeStripe,
+    pub keys: Keys,
+    pub client: reqwest::Client,
+    pub api_url: String,
+    pub receiver_url: String,
+    _scratch: Scratch,
+    _db: TestDb,
+}
+
+impl Stack {
+    pub async fn start(options: StackOptions) -> Self {
+        let db = TestDb::empty().await;
+        let url = db.url();
+        {
+            let url = url.clone();
+            tokio::task::spawn_blocking(move || migrate(&url))
+                .await
+                .unwrap_or_else(|e| panic!("migrator: {e}"));
+        }
+        let twilio = FakeTwilio::start(options.message_delay).await;
+        let paypal = FakePayPal::start().await;
+        let stripe = FakeStripe::start().await;
+        let dir = std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let scratch = Scratch(dir);
+        let keys = Keys::generate(&scratch.0);
+
+        let mut common = vec![
+            ("DATABASE_URL".to_owned(), url.clone()),
+            ("DATABASE_POOL_SIZE".to_owned(), "5".to_owned()),
+            ("RUST_LOG".to_owned(), "warn".to_owned()),
+            ("LOG_FORMAT".to_owned(), "pretty".to_owned()),
+        ];
+        common.extend(
+            keys.env(&paypal.uri(), &stripe.uri())
+                .into_iter()
+                .filter(|(name, _)| {
+                    options.only_providers.as_ref().is_none_or(|providers| {
+                        providers.iter().any(|provider| name.starts_with(provider))
+                    })
+                }),
+        );
+
+        let receiver_port = free_port();
+        let mut receiver_env = common.clone();
+        receiver_env.push((
+            "WEBHOOK_ADDR".to_owned(),
+            format!("127.0.0.1:{receiver_port}"),
+        ));
+        let receiver = Process::spawn(
+            "webhook-receiver",
+            &receiver_env,
+            &scratch.0.join("webhook-receiver.log"),
+        );
+
+        let api_port = free_port();
+        let mut api_env = common;
+        api_env.extend(
+            [
+                ("API_ADDR", format!("127.0.0.1:{api_port}")),
+                ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+                ("HOLD_EXPIRY_INTERVAL_SECS", "0".to_owned()),
+                ("TWILIO_ACCOUNT_SID", twilio::PARENT_SID.to_owned()),
+                ("TWILIO_AUTH_TOKEN", twilio::AUTH_TOKEN.to_owned()),
+                ("TWILIO_BASE_URL", twilio.uri()),
+                ("MESSAGING_OUTBOX_INTERVAL_SECS", "1".to_owned()),
+                ("CAMPAIGN_RESUME_INTERVAL_SECS", "1".to_owned()),
+                ("INBOX_INTERVAL_SECS", "1".to_owned()),
+                ("NOTIFICATION_INTERVAL_SECS", "1".to_owned()),
+                ("DUNNING_INTERVAL_SECS", "1".to_owned()),
+                ("DISPATCH_WORKERS", "1".to_owned()),
+                ("DISPATCH_BATCH_SIZE", "1".to_owned()),
+                ("DISPATCH_CONCURRENCY", "1".to_owned()),
+                ("DISPATCH_INTERVAL_MS", "100".to_owned()),
+            ]
+            .map(|(name, value)| (name.to_owned(), value)),
+        );
+        let api = Process::spawn("api", &api_env, &scratch.0.join("api.log"));
+
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|e| panic!("http client: {e}"));
+        let mut stack = Self {
+            receiver,
+            api,
+            twilio,
+            paypal,
+            stripe,
+            keys,
+            client,
+            api_url: format!("http://127.0.0.1:{api_port}"),
+            receiver_url: format!("http://127.0.0.1:{receiver_port}"),
+            _scratch: scratch,
+            _db: db,
+        };
+        stack.wait_ready().await;
+        stack
+    }
+
+    async fn wait_ready(&mut self) {
+        let until = Instant::now() + READY_DEADLINE;
+        for (name, base) in [
+            ("webhook-receiver", self.receiver_url.clone()),
+            ("api", self.api_url.clone()),
+        ] {
+            loop {
+                let ready = self
+                    .client
+                    .get(format!("{base}/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|response| response.status() == StatusCode::OK);
+                if ready {
+                    break;
+                }
+                let process = if name == "api" {
+                    &mut self.api
+                } else {
+                    &mut self.receiver
+                };
+                if let Some(status) = process.exited() {
+                    panic!(
+                        "{name} exited with {status} before it was ready:\n{}",
+                        process.log_tail()
+                    );
+                }
+                assert!(
+                    Instant::now() < until,
+                    "{name} not ready after {READY_DEADLINE:?}:\n{}",
+                    process.log_tail()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The api
+
+    /// A request to the api with `token`; returns the status and the JSON body (`Null` when
+    /// there is none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.api_url))
+            .bearer_auth(token);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+        };
+        (status, json)
+    }
+
+    /// An admin GET that must answer 200.
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, ADMIN_TOKEN, None, None).await;
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        body
+    }
+
+    /// A POST that must answer `expected`.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+        expected: StatusCode,
+    ) -> Value {
+        let (status, answer) = self.call(Method::POST, path, token, key, body).await;
+        assert_eq!(status, expected, "POST {path}: {answer}");
+        answer
+    }
+
+    /// A new organization (wallet in `currency`) and an API key of its own.
+    pub async fn create_org(&self, name: &str, currency: &str) -> Org {
+        let created = self
+            .post(
+                "/v1/organizations",
+                ADMIN_TOKEN,
+                None,
+                Some(&json!({"name": name, "currency": currency})),
+                StatusCode::CREATED,
+            )
+            .await;
+        let id = text(&created["id"]);
+        let issued = self
+            .post(
+                &format!("/v1/organizations/{id}/api-keys"),
+                ADMIN_TOKEN,
+                None,
+                Some(&json!({"name": "e2e"})),
+                StatusCode::CREATED,
+            )
+            .await;
+        Org {
+            id,
+            key: text(&issued["key"]),
+        }
+    }
+
+    /// The organization's subscription, billed through `provider` as `provider_subscription_id`
+    /// (`pending` until paid).
+    pub async fn create_subscription(
+        &self,
+        org: &Org,
+        provider: &str,
+        provider_subscription_id: &str,
+    ) -> Value {
+        let created = self
+            .post(
+                &format!("/v1/admin/organizations/{}/subscriptions", org.id),
+                ADMIN_TOKEN,
+                Some(&format!("e2e-subscription-{}", org.id)),
+                Some(&json!({
+                    "plan": "pro",
+                    "provider": provider,
+                    "provider_subscription_id": provider_subscription_id,
+                })),
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(created["subscription"]["status"], "pending", "{created}");
+        created["subscription"].clone()
+    }
+
+    pub async fn subscription(&self, org: &Org) -> Value {
+        self.get(&format!("/v1/admin/organizations/{}/subscription", org.id))
+            .await
+    }
+
+    pub async fn wallet(&self, org: &Org) -> Value {
+        self.get(&format!("/v1/organizations/{}/wallet", org.id))
+            .await
+    }
+
+    /// Funds the wallet by hand (admin credit).
+    pub async fn credit(&self, org: &Org, amount: &str, currency: &str) {
+        self.post(
+            &format!("/v1/organizations/{}/wallet/credits", org.id),
+            ADMIN_TOKEN,
+            Some(&format!("e2e-credit-{}", uuid::Uuid::now_v7())),
+            Some(&json!({"amount": amount, "currency": currency, "counterparty": "topup:manual"})),
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+
+    /// Every ledger entry of the wallet, newest first.
+    pub async fn entries(&self, org: &Org) -> Vec<Value> {
+        let page = self
+            .get(&format!(
+                "/v1/organizations/{}/wallet/entries?limit=200",
+                org.id
+            ))
+            .await;
+        assert!(page["next_cursor"].is_null(), "more than one page: {page}");
+        array(&page["entries"])
+    }
+
+    pub async fn eligibility(&self, org: &Org) -> Value {
+        self.get(&format!("/v1/organizations/{}/send-eligibility", org.id))
+            .await
+    }
+
+    /// A brand of `org` sending through Twilio subaccount `sid`, created with the org's key.
+    pub async fn create_brand(&self, org: &Org, sid: &str) -> Value {
+        self.post(
+            &format!("/v1/organizations/{}/brands", org.id),
+            &org.key,
+            None,
+            Some(&json!({"name": "Acme Shoes", "twilio_subaccount_sid": sid})),
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    pub async fn brand(&self, org: &Org, brand_id: &str) -> Value {
+        self.get(&format!("/v1/organizations/{}/brands/{brand_id}", org.id))
+            .await
+    }
+
+    /// A campaign of `brand_id` at 0.05 USD a segment to `numbers`, started with the org's key.
+    pub async fn start_campaign(
+        &self,
+        org: &Org,
+        brand_id: &str,
+        name: &str,
+        numbers: &[String],
+    ) -> String {
+        let campaign = self
+            .post(
+                &format!("/v1/organizations/{}/campaigns", org.id),
+                &org.key,
+                None,
+                Some(&json!({
+                    "brand_id": brand_id,
+                    "name": name,
+                    "body": CAMPAIGN_BODY,
+                    "from": CAMPAIGN_FROM,
+                    "price_per_segment": "0.05",
+                    "currency": "USD",
+                })),
+                StatusCode::CREATED,
+            )
+            .await;
+        let id = text(&campaign["id"]);
+        let added = self
+            .post(
+                &format!("/v1/organizations/{}/campaigns/{id}/recipients", org.id),
+                &org.key,
+                None,
+                Some(&json!({"numbers": numbers})),
+                StatusCode::OK,
+            )
+            .await;
+        assert_eq!(added["added"], numbers.len(), "{added}");
+        let started = self
+            .post(
+                &format!("/v1/organizations/{}/campaigns/{id}/start", org.id),
+                &org.key,
+                Some(&format!("e2e-start-{id}")),
+                None,
+                StatusCode::CREATED,
+            )
+            .await;
+        assert_eq!(started["campaign"]["status"], "running", "{started}");
+        id
+    }
+
+    /// A person pauses the campaign (the org's key).
+    pub async fn pause_campaign(&self, org: &Org, campaign_id: &str) -> Value {
+        self.post(
+            &format!("/v1/organizations/{}/campaigns/{campaign_id}/pause", org.id),
+            &org.key,
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// The campaign view (`status`, `pause_reason` ...).
+    pub async fn campaign(&self, org: &Org, campaign_id: &str) -> Value {
+        self.get(&format!(
+            "/v1/organizations/{}/campaigns/{campaign_id}",
+            org.id
+        ))
+        .await["campaign"]
+            .clone()
+    }
+
+    /// The inbox as operators list it (`query` like `organization_id=...&status=...`), newest
+    /// first, up to 200.
+    pub async fn webhook_events(&self, query: &str) -> Vec<Value> {
+        let page = self
+            .get(&format!("/v1/admin/webhook-events?limit=200&{query}"))
+            .await;
+        array(&page["events"])
+    }
+
+    pub async fn webhook_event(&self, inbox_id: &str) -> Value {
+        self.get(&format!("/v1/admin/webhook-events/{inbox_id}"))
+            .await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The receiver
+
+    /// Posts `body` to `/webhooks/{provider}` with `headers`, as the provider would.
+    pub async fn post_webhook(
+        &self,
+        provider: &str,
+        headers: &[(String, String)],
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}/webhooks/{provider}", self.receiver_url))
+            .header("Content-Type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST /webhooks/{provider}: {e}"))
+    }
+
+    /// `body` signed by PayPal now, as sent.
+    pub async fn send_paypal(&self, body: Vec<u8>) -> reqwest::Response {
+        let headers = self.keys.paypal_headers(&body, Utc::now());
+        self.post_webhook("paypal", &headers, "application/json", body)
+            .await
+    }
+
+    /// `body` signed by Stripe at `unix_ts`, as sent.
+    pub async fn send_stripe_at(&self, body: Vec<u8>, unix_ts: i64) -> reqwest::Response {
+        let header = self.keys.stripe_header(&body, unix_ts);
+        self.post_webhook("stripe", &[header], "application/json", body)
+            .await
+    }
+
+    pub async fn send_stripe(&self, body: Vec<u8>) -> reqwest::Response {
+        self.send_stripe_at(body, Utc::now().timestamp()).await
+    }
+
+    pub async fn send_payhere(&self, body: Vec<u8>) -> reqwest::Response {
+        self.post_webhook("payhere", &[], "application/x-www-form-urlencoded", body)
+            .await
+    }
+
+    /// A genuine PayPal delivery of `event`, which must be stored (200); returns the receiver's
+    /// answer `{inbox_id, duplicate, status}`.
+    pub async fn paypal(&self, event: &Value) -> Value {
+        stored(self.send_paypal(events::bytes(event)).await).await
+    }
+
+    /// A genuine Stripe delivery of `event` (200).
+    pub async fn stripe(&self, event: &Value) -> Value {
+        stored(self.send_stripe(events::bytes(event)).await).await
+    }
+
+    /// A genuine PayHere notification (200).
+    pub async fn payhere(&self, notification: &PayHereNotification) -> Value {
+        stored(self.send_payhere(notification.body()).await).await
+    }
+}
+
+/// The message of the test campaigns: one GSM-7 segment.
+pub const CAMPAIGN_BODY: &str = "Spring sale: 20% off until Sunday. Reply STOP to opt out.";
+pub const CAMPAIGN_FROM: &str = "+14155550199";
+
+/// `count` distinct E.164 numbers starting at `first`.
+pub fn numbers(first: usize, count: usize) -> Vec<String> {
+    (first..first + count)
+        .map(|i| format!("+1415555{i:04}"))
+        .collect()
+}
+
+/// The receiver's 200 answer to a stored delivery.
+pub async fn stored(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the delivery was not stored: {body}"
+    );
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Asserts a problem+json answer with `status` and `code`; returns the problem.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let got = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(got, status, "expected {status} {code}, got {got}: {body}");
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "not a problem ({content_type}): {body}"
+    );
+    let problem: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(problem["code"], code, "{problem}");
+    problem
+}
+
+/// A JSON string's value.
+pub fn text(value: &Value) -> String {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+        .to_owned()
+}
+
+/// A JSON array's items.
+pub fn array(value: &Value) -> Vec<Value> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .clone()
+}
+
+/// The codes of an eligibility answer's reasons, in order.
+pub fn reason_codes(eligibility: &Value) -> Vec<String> {
+    array(&eligibility["reasons"])
+        .iter()
+        .map(|reason| text(&reason["code"]))
+        .collect()
+}
