@@ -28,6 +28,10 @@ pub enum IntakeError {
     Provider(#[from] ProviderError),
     #[error("the provider did not answer within {0} ms")]
     ProviderTimeout(u128),
+    /// An event needs its provider's view first: the attempt's transaction is rolled back and
+    /// the provider asked (not an error a caller ever sees).
+    #[error("{} must be asked about subscription {}", .0.provider, .0.provider_subscription_id)]
+    Ask(crate::intake::ProviderQuestion),
     /// Something changed between asking the provider and applying: try again.
     #[error("{0}")]
     Changed(String),

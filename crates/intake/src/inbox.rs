@@ -351,7 +351,7 @@ pub(crate) async fn settle(
 }
 
 /// Records a failed attempt: `failed` with its next attempt, or `dead` when `next_attempt_at`
-/// is `None` (retries exhausted). Returns the status written and the attempts so far, or
+/// is `None` (retries exhausted). Returns the delivery as it is now and the status written, or
 /// `None` when the row had been settled meanwhile (by a racing attempt that succeeded).
 pub(crate) async fn record_failure(
     conn: &mut AsyncPgConnection,
@@ -359,8 +359,8 @@ pub(crate) async fn record_failure(
     error: &str,
     next_attempt_at: impl FnOnce(i32) -> Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<Option<(InboxStatus, i32)>, IntakeError> {
-    let Some(delivery) = lock(conn, id).await? else {
+) -> Result<Option<(InboxDelivery, InboxStatus)>, IntakeError> {
+    let Some(mut delivery) = lock(conn, id).await? else {
         return Ok(None);
     };
     if delivery.status.is_settled() {
@@ -385,7 +385,9 @@ pub(crate) async fn record_failure(
         ))
         .execute(conn)
         .await?;
-    Ok(Some((status, attempts)))
+    delivery.attempts = attempts;
+    delivery.status = status;
+    Ok(Some((delivery, status)))
 }
 
 /// Takes up to `limit` due rows that nobody holds for an attempt, leasing each until

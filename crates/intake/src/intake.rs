@@ -85,7 +85,15 @@ pub struct RunReport {
     pub dead: usize,
 }
 
-/// The provider's answer about a subscription, per event id, gathered before the transaction.
+/// What the provider must be asked before an event can be decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderQuestion {
+    pub provider: ProviderName,
+    pub event_id: String,
+    pub provider_subscription_id: String,
+}
+
+/// The provider's answer about a subscription, per event id, gathered outside the transaction.
 #[derive(Debug, Clone)]
 enum Answer {
     View(ProviderSubscription),
@@ -263,28 +271,32 @@ impl Intake {
     }
 
     /// Applies a stored delivery. A settled one is left as it is.
+    ///
+    /// Optimistic: the delivery is applied in one transaction straight away; an event that
+    /// needs its provider's view (rare) rolls that transaction back, the provider is asked
+    /// outside any transaction (a provider call never holds a lock), and the delivery is
+    /// applied again with the answer.
     pub async fn apply(&self, pool: &DbPool, id: Uuid) -> Result<Attempt, IntakeError> {
-        let delivery = {
-            let mut conn = pool.get().await?;
-            inbox::get(&mut conn, id)
-                .await?
-                .ok_or(IntakeError::NotFound(id))?
-        };
-        if delivery.status.is_settled() {
-            return Ok(Attempt::AlreadySettled(delivery.status));
-        }
-        let attempt = match self.ask_providers(pool, &delivery).await {
-            Ok(answers) => self.apply_answered(pool, id, &answers).await,
-            Err(error) => Err(error),
-        };
-        match attempt {
-            Ok(attempt) => {
-                if let Attempt::Settled { status, .. } = &attempt {
-                    metrics::outcome(delivery.provider, *status);
+        let mut answers = HashMap::new();
+        loop {
+            match self.apply_answered(pool, id, &answers).await {
+                Ok((provider, attempt)) => {
+                    if let Attempt::Settled { status, .. } = &attempt {
+                        metrics::outcome(provider, *status);
+                    }
+                    return Ok(attempt);
                 }
-                Ok(attempt)
+                Err(IntakeError::Ask(question)) if !answers.contains_key(&question.event_id) => {
+                    match self.ask(&question).await {
+                        Ok(answer) => {
+                            answers.insert(question.event_id.clone(), answer);
+                        }
+                        Err(error) => return self.fail(pool, id, &error).await,
+                    }
+                }
+                Err(IntakeError::NotFound(id)) => return Err(IntakeError::NotFound(id)),
+                Err(error) => return self.fail(pool, id, &error).await,
             }
-            Err(error) => self.fail(pool, &delivery, &error).await,
         }
     }
 
@@ -345,66 +357,21 @@ impl Intake {
         now + duration(self.policy.retry.lease())
     }
 
-    /// Asks the providers what some events need to know (outside any transaction: a provider
-    /// call never holds a lock). A provider outage fails the attempt, to be retried.
-    async fn ask_providers(
-        &self,
-        pool: &DbPool,
-        delivery: &inbox::InboxDelivery,
-    ) -> Result<HashMap<String, Answer>, IntakeError> {
-        let provider = delivery.provider;
-        let mut answers = HashMap::new();
-        for event in &delivery.events {
-            if decide::route(event) != Route::Subscription {
-                continue;
-            }
-            let located = {
-                let mut conn = pool.get().await?;
-                locate::subscription(&mut conn, provider, event).await?
-            };
-            let subscription = match located {
-                Located::Subscription(subscription) | Located::Bind { subscription, .. } => {
-                    subscription
-                }
-                Located::Unmatched { .. } | Located::Conflict { .. } => continue,
-            };
-            if !matches!(
-                decide::subscription_plan(event, &subscription.state, None),
-                SubscriptionPlan::Ask(_)
-            ) {
-                continue;
-            }
-            let answer = self.ask(provider, event, &subscription).await?;
-            answers.insert(event.provider_event_id.clone(), answer);
-        }
-        Ok(answers)
-    }
-
-    async fn ask(
-        &self,
-        provider: ProviderName,
-        event: &StoredEvent,
-        subscription: &Subscription,
-    ) -> Result<Answer, IntakeError> {
+    /// Asks the provider how a subscription stands. Its API not configured, or a refusal to
+    /// say (the subscription is unknown to it): an answer that holds the event for a person. An
+    /// outage or a timeout: an error, and the attempt is retried.
+    async fn ask(&self, question: &ProviderQuestion) -> Result<Answer, IntakeError> {
+        let provider = question.provider;
         if !self.providers.has_api(provider) {
             return Ok(Answer::Unanswerable(format!(
                 "PROVIDER_API_NOT_CONFIGURED: deciding this needs {provider}'s view of the \
                  subscription, and only its webhook verification is configured"
             )));
         }
-        let id = event
-            .provider_subscription_id
-            .clone()
-            .or_else(|| {
-                subscription
-                    .provider
-                    .as_ref()
-                    .map(|p| p.subscription_id.clone())
-            })
-            .unwrap_or_default();
+        let id = question.provider_subscription_id.as_str();
         let asked = tokio::time::timeout(
             self.policy.ask_timeout,
-            self.providers.subscription(provider, &id),
+            self.providers.subscription(provider, id),
         )
         .await
         .map_err(|_| IntakeError::ProviderTimeout(self.policy.ask_timeout.as_millis()))?;
@@ -417,19 +384,20 @@ impl Intake {
         }
     }
 
+    /// One try at applying the delivery, all in one transaction; its provider and how it ended.
     async fn apply_answered(
         &self,
         pool: &DbPool,
         id: Uuid,
         answers: &HashMap<String, Answer>,
-    ) -> Result<Attempt, IntakeError> {
+    ) -> Result<(ProviderName, Attempt), IntakeError> {
         let mut conn = pool.get().await?;
         conn.transaction(async |conn| {
             let Some(delivery) = inbox::lock(conn, id).await? else {
                 return Err(IntakeError::NotFound(id));
             };
             if delivery.status.is_settled() {
-                return Ok(Attempt::AlreadySettled(delivery.status));
+                return Ok((delivery.provider, Attempt::AlreadySettled(delivery.status)));
             }
             let now = self.now();
             let mut matched = Matched {
@@ -459,7 +427,7 @@ impl Intake {
                 now,
             };
             inbox::settle(conn, id, &settlement).await?;
-            Ok(Attempt::Settled { status, outcomes })
+            Ok((delivery.provider, Attempt::Settled { status, outcomes }))
         })
         .await
     }
@@ -552,7 +520,26 @@ impl Intake {
         let plan = match decide::subscription_plan(event, &subscription.state, view) {
             SubscriptionPlan::Ask(_) => match answer {
                 Some(Answer::Unanswerable(reason)) => SubscriptionPlan::Hold(reason.clone()),
-                _ => {
+                // Not asked yet: the transaction is rolled back, the provider asked, and the
+                // delivery applied again with its answer.
+                None => {
+                    let provider_subscription_id = event
+                        .provider_subscription_id
+                        .clone()
+                        .or_else(|| {
+                            subscription
+                                .provider
+                                .as_ref()
+                                .map(|p| p.subscription_id.clone())
+                        })
+                        .unwrap_or_default();
+                    return Err(IntakeError::Ask(ProviderQuestion {
+                        provider,
+                        event_id: event.provider_event_id.clone(),
+                        provider_subscription_id,
+                    }));
+                }
+                Some(Answer::View(_)) => {
                     return Err(IntakeError::Changed(
                         "the subscription changed while its provider was asked".into(),
                     ));
@@ -635,7 +622,7 @@ impl Intake {
     async fn fail(
         &self,
         pool: &DbPool,
-        delivery: &inbox::InboxDelivery,
+        id: Uuid,
         error: &IntakeError,
     ) -> Result<Attempt, IntakeError> {
         let now = self.now();
@@ -646,7 +633,7 @@ impl Intake {
             .transaction(async |conn| {
                 inbox::record_failure(
                     conn,
-                    delivery.id,
+                    id,
                     &message,
                     |attempts| {
                         (u32::try_from(attempts).unwrap_or(u32::MAX) < policy.max_attempts).then(
@@ -661,15 +648,16 @@ impl Intake {
                 .await
             })
             .await?;
-        let Some((status, attempts)) = recorded else {
+        let Some((delivery, status)) = recorded else {
             return Ok(Attempt::Busy);
         };
         metrics::outcome(delivery.provider, status);
+        let attempts = delivery.attempts;
         if status == InboxStatus::Dead {
             tracing::error!(
                 event = "inbox_dead_letter",
                 provider = %delivery.provider,
-                inbox_id = %delivery.id,
+                inbox_id = %id,
                 delivery_id = %delivery.delivery_id,
                 attempts,
                 error = %message,
@@ -682,7 +670,7 @@ impl Intake {
             tracing::warn!(
                 event = "inbox_attempt_failed",
                 provider = %delivery.provider,
-                inbox_id = %delivery.id,
+                inbox_id = %id,
                 attempts,
                 error = %message,
                 "inbox delivery not applied yet; it is retried"

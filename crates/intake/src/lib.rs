@@ -23,5 +23,5 @@ mod money;
 mod policy;
 
 pub use error::IntakeError;
-pub use intake::{Attempt, Intake, Received, RunReport, precision};
+pub use intake::{Attempt, Intake, ProviderQuestion, Received, RunReport, precision};
 pub use policy::{ConfigError, IntakePolicy};

@@ -59,13 +59,23 @@ pub async fn named_organization(
     Ok(found.then(|| OrganizationId::from_uuid(id)))
 }
 
+/// The organization id the delivery names, if its reference is one of our ids (whether it
+/// exists is for the lookup that uses it to find out).
+fn named_id(event: &StoredEvent) -> Option<OrganizationId> {
+    event
+        .organization_ref
+        .as_deref()
+        .and_then(|reference| Uuid::parse_str(reference).ok())
+        .map(OrganizationId::from_uuid)
+}
+
 /// Finds the subscription a subscription event is about.
 pub async fn subscription(
     conn: &mut AsyncPgConnection,
     provider: ProviderName,
     event: &StoredEvent,
 ) -> Result<Located, IntakeError> {
-    let named = named_organization(conn, event).await?;
+    let named = named_id(event);
     if let Some(id) = event.provider_subscription_id.as_deref()
         && let Ok(reference) = ProviderRef::new(provider, id)
         && let Some(found) = lookup::find_by_provider(conn, &reference).await?
@@ -74,7 +84,7 @@ pub async fn subscription(
             && named != found.organization_id
         {
             return Ok(Located::Conflict {
-                organization: Some(named),
+                organization: Some(found.organization_id),
                 reason: format!(
                     "the delivery names organization {named}, but {provider} subscription {id} \
                      belongs to organization {}",
@@ -90,9 +100,9 @@ pub async fn subscription(
             reason: match &event.provider_subscription_id {
                 Some(id) => format!(
                     "no subscription is billed as {provider} {id}, and the delivery names no \
-                     known organization"
+                     organization"
                 ),
-                None => "the delivery names neither a subscription nor a known organization".into(),
+                None => "the delivery names neither a subscription nor an organization".into(),
             },
         });
     };

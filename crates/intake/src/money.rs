@@ -50,21 +50,18 @@ impl MoneyContext<'_> {
         &self,
         conn: &mut AsyncPgConnection,
     ) -> Result<Result<WalletBalance, EventOutcome>, IntakeError> {
-        let wallet_id = match self
+        match self
             .ledger
-            .wallet_for_organization(conn, self.organization)
+            .balance_of_organization(conn, self.organization)
             .await
         {
-            Ok(wallet_id) => wallet_id,
-            Err(LedgerError::WalletNotFound) => {
-                return Ok(Err(self.outcome(
-                    EventResult::Unmatched,
-                    format!("organization {} has no wallet yet", self.organization),
-                )));
-            }
-            Err(error) => return Err(error.into()),
-        };
-        Ok(Ok(self.ledger.balance(conn, wallet_id).await?))
+            Ok(wallet) => Ok(Ok(wallet)),
+            Err(LedgerError::WalletNotFound) => Ok(Err(self.outcome(
+                EventResult::Unmatched,
+                format!("organization {} has no wallet yet", self.organization),
+            ))),
+            Err(error) => Err(error.into()),
+        }
     }
 
     async fn freeze(

@@ -82,20 +82,19 @@ impl Ledger {
         wallet_id: WalletId,
     ) -> Result<WalletBalance, LedgerError> {
         let row = store::wallet_row(conn, wallet_id).await?;
-        let frozen_by = row.frozen_by()?;
-        let freezes = store::freeze_details(conn, wallet_id, &frozen_by).await?;
-        let currency = row.currency()?;
-        let money = |minor| Money::from_minor(minor, currency);
-        Ok(WalletBalance {
-            wallet_id,
-            organization_id: OrganizationId::from_uuid(row.organization_id),
-            currency,
-            balance: money(row.balance),
-            held: money(row.held),
-            available: money(row.balance - row.held),
-            frozen: !frozen_by.is_empty(),
-            freezes,
-        })
+        balance_of(conn, row).await
+    }
+
+    /// The balance of an organization's wallet, found by the organization in the same read.
+    pub async fn balance_of_organization(
+        &self,
+        conn: &mut AsyncPgConnection,
+        organization_id: OrganizationId,
+    ) -> Result<WalletBalance, LedgerError> {
+        let row = store::wallet_row_for_organization(conn, organization_id)
+            .await?
+            .ok_or(LedgerError::WalletNotFound)?;
+        balance_of(conn, row).await
     }
 
     pub async fn debit(
@@ -315,4 +314,26 @@ fn attach_hold(request: &mut Request, loaded: Option<crate::decide::HoldState>) 
         Request::Capture { hold, .. } | Request::Release { hold, .. } => *hold = loaded,
         _ => {}
     }
+}
+
+/// A wallet's figures from its row, with the details of its freezes (read only when frozen).
+async fn balance_of(
+    conn: &mut AsyncPgConnection,
+    row: store::WalletRow,
+) -> Result<WalletBalance, LedgerError> {
+    let wallet_id = WalletId::from_uuid(row.id);
+    let frozen_by = row.frozen_by()?;
+    let freezes = store::freeze_details(conn, wallet_id, &frozen_by).await?;
+    let currency = row.currency()?;
+    let money = |minor| Money::from_minor(minor, currency);
+    Ok(WalletBalance {
+        wallet_id,
+        organization_id: OrganizationId::from_uuid(row.organization_id),
+        currency,
+        balance: money(row.balance),
+        held: money(row.held),
+        available: money(row.balance - row.held),
+        frozen: !frozen_by.is_empty(),
+        freezes,
+    })
 }

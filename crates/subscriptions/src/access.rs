@@ -51,6 +51,16 @@ pub async fn block(
     now: DateTime<Utc>,
 ) -> Result<bool, SubscriptionError> {
     lookup::require_organization(conn, organization_id).await?;
+    block_known(conn, organization_id, change, now).await
+}
+
+/// [`block`] for an organization known to exist (a subscription's, whose row references it).
+pub(crate) async fn block_known(
+    conn: &mut AsyncPgConnection,
+    organization_id: OrganizationId,
+    change: &BlockChange,
+    now: DateTime<Utc>,
+) -> Result<bool, SubscriptionError> {
     let inserted = diesel::insert_into(access_blocks::table)
         .values((
             access_blocks::organization_id.eq(organization_id.as_uuid()),
@@ -76,6 +86,16 @@ pub async fn unblock(
     now: DateTime<Utc>,
 ) -> Result<bool, SubscriptionError> {
     lookup::require_organization(conn, organization_id).await?;
+    unblock_known(conn, organization_id, change, now).await
+}
+
+/// [`unblock`] for an organization known to exist.
+pub(crate) async fn unblock_known(
+    conn: &mut AsyncPgConnection,
+    organization_id: OrganizationId,
+    change: &BlockChange,
+    now: DateTime<Utc>,
+) -> Result<bool, SubscriptionError> {
     let deleted = diesel::delete(
         access_blocks::table
             .filter(access_blocks::organization_id.eq(organization_id.as_uuid()))

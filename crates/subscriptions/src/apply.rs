@@ -263,7 +263,7 @@ impl Subscriptions {
         let last_event_at = subscription
             .last_event_at
             .map_or(envelope.occurred_at, |last| last.max(envelope.occurred_at));
-        store::save_state(
+        let saved = store::save_state(
             conn,
             subscription.id,
             &transition.state,
@@ -283,9 +283,8 @@ impl Subscriptions {
         )
         .await?;
         apply_blocks(conn, &subscription, envelope, &transition, now).await?;
-        let subscription = store::load(conn, subscription.id).await?;
         Ok(Applied {
-            subscription,
+            subscription: saved,
             event_row_id: Some(event_row_id),
             outcome: Outcome::Applied { transition },
         })
@@ -469,11 +468,11 @@ async fn apply_blocks(
         match *effect {
             Effect::Block { source } => {
                 let change = BlockChange::new(source, &reason, &actor)?;
-                access::block(conn, subscription.organization_id, &change, now).await?;
+                access::block_known(conn, subscription.organization_id, &change, now).await?;
             }
             Effect::Unblock { source } => {
                 let change = BlockChange::new(source, &reason, &actor)?;
-                access::unblock(conn, subscription.organization_id, &change, now).await?;
+                access::unblock_known(conn, subscription.organization_id, &change, now).await?;
             }
             _ => {}
         }

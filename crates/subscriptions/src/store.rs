@@ -104,7 +104,7 @@ pub(crate) async fn load(
         .into_subscription()
 }
 
-/// Writes the state a transition produced.
+/// Writes the state a transition produced; returns the subscription as stored now.
 pub(crate) async fn save_state(
     conn: &mut AsyncPgConnection,
     id: SubscriptionId,
@@ -112,7 +112,7 @@ pub(crate) async fn save_state(
     next_action_at: Option<DateTime<Utc>>,
     last_event_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), SubscriptionError> {
+) -> Result<Subscription, SubscriptionError> {
     let retries = state.dunning.map_or(0, |episode| episode.retries_failed);
     let retries = i32::try_from(retries)
         .map_err(|_| SubscriptionError::Corrupt(format!("retry count {retries}")))?;
@@ -131,9 +131,10 @@ pub(crate) async fn save_state(
             subscriptions::last_event_at.eq(last_event_at),
             subscriptions::updated_at.eq(now),
         ))
-        .execute(conn)
-        .await?;
-    Ok(())
+        .returning(SubscriptionRow::as_returning())
+        .get_result(conn)
+        .await?
+        .into_subscription()
 }
 
 /// Replaces the provider's subscription id. The pair is unique: taken means
