@@ -135,7 +135,11 @@ pub fn storable_id(id: &str, max_len: usize) -> String {
 
 /// `sha256:` and the hex digest of `id`.
 pub fn digest_id(id: &str) -> String {
-    let digest = Sha256::digest(id.as_bytes());
+    sha256_id(&Sha256::digest(id.as_bytes()).into())
+}
+
+/// `sha256:` and `digest` in hex.
+pub fn sha256_id(digest: &[u8; 32]) -> String {
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
     format!("sha256:{hex}")
 }

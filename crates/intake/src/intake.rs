@@ -220,7 +220,8 @@ impl Intake {
     ) -> NewDelivery {
         let now = self.now();
         let body_sha256: [u8; 32] = Sha256::digest(body).into();
-        let digest_id = || event::digest_id(&String::from_utf8_lossy(body));
+        // A delivery without an id of its own is named by its bytes' digest.
+        let digest_id = || event::sha256_id(&body_sha256);
         let (delivery_id, event_type, events, status, error) = match parsed {
             Ok(ParsedWebhook::Events { events }) => {
                 let stored: Vec<StoredEvent> = events.iter().map(StoredEvent::from).collect();

@@ -222,3 +222,26 @@ async fn raw_bodies_are_pruned_after_the_retention_and_the_rows_stay() {
     assert_eq!(pruned.outcomes.len(), 1);
     assert_eq!(world.intake.prune(&world.pool, 100).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn deliveries_without_an_id_are_told_apart_by_their_bytes() {
+    let world = World::new().await;
+    let unreadable = |body: &'static [u8]| {
+        world.intake.receive(
+            &world.pool,
+            ProviderName::Stripe,
+            body,
+            Err(billing::ProviderError::Decode {
+                provider: ProviderName::Stripe,
+                message: "not JSON".into(),
+            }),
+        )
+    };
+    // Two bodies that are not UTF-8 and differ only in their invalid bytes.
+    let first = unreadable(b"\xff\xfe").await.unwrap();
+    let second = unreadable(b"\xfe\xff").await.unwrap();
+    assert!(!second.duplicate);
+    assert_ne!(first.inbox_id, second.inbox_id);
+    assert!(unreadable(b"\xff\xfe").await.unwrap().duplicate);
+    assert_eq!(world.inbox_rows().await, 2);
+}
