@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use benchkit::args::{Flags, parse_count, parse_list};
 
 pub const USAGE: &str = "\
 usage: cargo run --release -p campaign-bench -- [options]
@@ -35,6 +36,9 @@ usage: cargo run --release -p campaign-bench -- [options]
 
 Server: BENCH_DATABASE_URL, else DATABASE_URL, else the embedded development cluster
 (./.data/postgres). See docs/performance.md, section \"Campaign dispatch\".";
+
+/// The largest number any flag takes.
+const MAX_COUNT: usize = 10_000_000;
 
 /// How a worker drives the dispatcher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,53 +95,43 @@ impl Args {
         let mut timeout = Duration::from_secs(1800);
         let mut quick = false;
         let mut keep = false;
-        let mut flags = flags.into_iter();
-        while let Some(flag) = flags.next() {
-            let (name, inline) = match flag.split_once('=') {
-                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-                None => (flag.clone(), None),
-            };
-            let mut value = || -> anyhow::Result<String> {
-                match inline.clone() {
-                    Some(value) => Ok(value),
-                    None => flags
-                        .next()
-                        .with_context(|| format!("{name} needs a value\n\n{USAGE}")),
-                }
-            };
+        let mut flags = Flags::new(flags, USAGE);
+        while let Some(name) = flags.next_flag() {
             match name.as_str() {
-                "--recipients" => recipients = Some(parse_list("--recipients", &value()?)?),
-                "--workers" => workers = Some(parse_list("--workers", &value()?)?),
+                "--recipients" => {
+                    recipients = Some(parse_list(&name, &flags.value()?, 1, MAX_COUNT)?);
+                }
+                "--workers" => workers = Some(parse_list(&name, &flags.value()?, 1, MAX_COUNT)?),
                 "--mode" => {
-                    modes = match value()?.as_str() {
+                    modes = match flags.value()?.as_str() {
                         "run-once" | "run_once" => vec![Mode::RunOnce],
                         "batch" | "dispatch_batch" => vec![Mode::Batch],
                         "both" => vec![Mode::RunOnce, Mode::Batch],
                         other => bail!("--mode: expected run-once, batch or both, got {other:?}"),
                     }
                 }
-                "--batch-size" => batch_size = parse_count("--batch-size", &value()?)?,
-                "--concurrency" => concurrency = parse_count("--concurrency", &value()?)?,
-                "--warmup" => warmup = Some(parse_count_or_zero("--warmup", &value()?)?),
-                "--repeat" => repeat = parse_count("--repeat", &value()?)?,
-                "--history" => history = Some(parse_count_or_zero("--history", &value()?)?),
+                "--batch-size" => batch_size = parse_count(&name, &flags.value()?, 1, MAX_COUNT)?,
+                "--concurrency" => concurrency = parse_count(&name, &flags.value()?, 1, MAX_COUNT)?,
+                "--warmup" => warmup = Some(parse_count(&name, &flags.value()?, 0, MAX_COUNT)?),
+                "--repeat" => repeat = parse_count(&name, &flags.value()?, 1, MAX_COUNT)?,
+                "--history" => history = Some(parse_count(&name, &flags.value()?, 0, MAX_COUNT)?),
                 "--twilio-delay-ms" => {
-                    let ms = parse_count_or_zero("--twilio-delay-ms", &value()?)?;
+                    let ms = parse_count(&name, &flags.value()?, 0, MAX_COUNT)?;
                     twilio_delay = Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX));
                 }
                 "--no-trace" => trace = false,
                 "--log-statements" => log_statements = true,
                 "--auto-explain-ms" => {
-                    auto_explain_ms = Some(parse_count_or_zero("--auto-explain-ms", &value()?)?);
+                    auto_explain_ms = Some(parse_count(&name, &flags.value()?, 0, MAX_COUNT)?)
                 }
                 "--timeout" => {
-                    let secs = parse_count("--timeout", &value()?)?;
+                    let secs = parse_count(&name, &flags.value()?, 1, MAX_COUNT)?;
                     timeout = Duration::from_secs(u64::try_from(secs).unwrap_or(u64::MAX));
                 }
                 "--quick" => quick = true,
                 "--keep" => keep = true,
                 "--help" | "-h" => return Ok(None),
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                _ => return Err(flags.unknown()),
             }
         }
         Ok(Some(Self {
@@ -163,28 +157,6 @@ impl Args {
             quick,
             keep,
         }))
-    }
-}
-
-fn parse_list(flag: &str, value: &str) -> anyhow::Result<Vec<usize>> {
-    value
-        .split(',')
-        .map(|part| parse_count(flag, part.trim()))
-        .collect()
-}
-
-fn parse_count(flag: &str, value: &str) -> anyhow::Result<usize> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if (1..=10_000_000).contains(&n) => Ok(n),
-        _ => bail!("{flag}: expected a whole number from 1 to 10000000, got {value:?}"),
-    }
-}
-
-fn parse_count_or_zero(flag: &str, value: &str) -> anyhow::Result<usize> {
-    if value.trim() == "0" {
-        Ok(0)
-    } else {
-        parse_count(flag, value)
     }
 }
 

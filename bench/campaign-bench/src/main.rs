@@ -11,33 +11,36 @@
 #[macro_export]
 macro_rules! progress {
     ($($arg:tt)*) => {
-        eprintln!("[campaign-bench] {}", format_args!($($arg)*))
+        benchkit::output::progress($crate::BENCH, format_args!($($arg)*))
     };
 }
 
+mod address;
 mod args;
 mod fake_twilio;
 mod scenario;
-mod server;
 mod setup;
-mod stats;
 mod trace;
 mod usage;
 
-use std::{
-    process::ExitCode,
-    sync::Arc,
-    time::{Instant, SystemTime, UNIX_EPOCH},
-};
+use std::{process::ExitCode, sync::Arc, time::Instant};
 
 use anyhow::{Context, bail};
+use benchkit::{
+    machine::loadavg,
+    output::emit,
+    server::{self, Server},
+    stats,
+};
 use campaigns::{Campaigns, FundsPolicy};
 use ledger::Ledger;
 use primitives::SystemClock;
 use serde_json::{Value, json};
 use subscriptions::{LifecyclePolicy, Subscriptions};
 
-use crate::{args::Args, fake_twilio::FakeTwilio, server::Server};
+use crate::{args::Args, fake_twilio::FakeTwilio};
+
+const BENCH: &str = "campaign-bench";
 
 /// Per (mode, recipients, workers): every run's messages/s and their median.
 fn medians(results: &[Value]) -> Vec<Value> {
@@ -69,20 +72,9 @@ fn medians(results: &[Value]) -> Vec<Value> {
         .collect()
 }
 
-fn emit(line: &Value) {
-    println!("{line}");
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            emit(&json!({ "type": "error", "message": format!("{error:#}") }));
-            eprintln!("campaign-bench: error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    benchkit::output::exit_code(BENCH, run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -90,60 +82,40 @@ async fn run() -> anyhow::Result<()> {
         eprintln!("{}", args::USAGE);
         return Ok(());
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    benchkit::output::init_tracing("warn");
 
-    let server = Server::resolve().await?;
-    progress!("server: {} (from {})", server.redacted(), server.source);
-    let description = {
-        let mut conn = server::connect(server.maintenance_url()).await?;
-        server::describe(&mut conn).await?
-    };
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the clock is before 1970")?
-        .as_secs();
+    let server = Server::resolve(BENCH).await?;
+    let address = address::redact(server.maintenance_url());
+    progress!("server: {address} (from {})", server.source);
+    let description = server::describe(&server, &["full_page_writes", "plan_cache_mode"]).await?;
+    let started_unix = benchkit::output::unix_now()?;
     let dbname = format!("campaign_bench_{started_unix}");
-    emit(&json!({
-        "type": "environment",
-        "bench": "campaign-bench",
-        "started_at_unix": started_unix,
-        "server_version": description["server_version"],
-        "fsync": description["fsync"],
-        "synchronous_commit": description["synchronous_commit"],
-        "server": {
-            "source": server.source,
-            "address": server.redacted(),
-            "version": description["version"],
-            "settings": description["settings"],
-        },
-        "machine": server::machine(),
-        "runtime": { "flavor": "multi_thread", "worker_threads": std::thread::available_parallelism().map_or(0, |n| n.get()) },
-        "config": {
-            "recipients": args.recipients,
-            "workers": args.workers,
-            "modes": args.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
-            "batch_size": args.batch_size,
-            "concurrency": args.concurrency,
-            "warmup_recipients": args.warmup,
-            "history_recipients": args.history,
-            "repeat": args.repeat,
-            "twilio_delay_ms": args.twilio_delay.as_millis(),
-            "trace": args.trace,
-            "log_statements": args.log_statements,
-            "auto_explain_ms": args.auto_explain_ms,
-            "quick": args.quick,
-            "keep": args.keep,
-            "timeout_seconds": args.timeout.as_secs(),
-        },
-        "database": dbname,
-    }));
-    server::require_durable(&description)?;
+    let mut environment =
+        benchkit::output::environment(BENCH, started_unix, &server, &address, &description);
+    environment["runtime"] = json!({
+        "flavor": "multi_thread",
+        "worker_threads": std::thread::available_parallelism().map_or(0, |n| n.get()),
+    });
+    environment["config"] = json!({
+        "recipients": args.recipients,
+        "workers": args.workers,
+        "modes": args.modes.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        "batch_size": args.batch_size,
+        "concurrency": args.concurrency,
+        "warmup_recipients": args.warmup,
+        "history_recipients": args.history,
+        "repeat": args.repeat,
+        "twilio_delay_ms": args.twilio_delay.as_millis(),
+        "trace": args.trace,
+        "log_statements": args.log_statements,
+        "auto_explain_ms": args.auto_explain_ms,
+        "quick": args.quick,
+        "keep": args.keep,
+        "timeout_seconds": args.timeout.as_secs(),
+    });
+    environment["database"] = json!(dbname);
+    emit(&environment);
+    server::require_durable(BENCH, &description["settings"], "a billing system")?;
 
     progress!("creating database {dbname}");
     server::create_database(&server, &dbname).await?;
@@ -161,7 +133,7 @@ async fn run() -> anyhow::Result<()> {
             diesel_async::RunQueryDsl::execute(
                 diesel::sql_query(format!(
                     "ALTER DATABASE {} SET {setting}",
-                    server::quote_ident(&dbname)
+                    db::embedded::quote_ident(&dbname)
                 )),
                 &mut conn,
             )
@@ -171,16 +143,7 @@ async fn run() -> anyhow::Result<()> {
         progress!("diagnostics for {dbname}: {}", settings.join(", "));
     }
     let outcome = bench(&args, &server, &dbname).await;
-    if args.keep {
-        progress!("kept database {dbname}");
-        emit(&json!({ "type": "teardown", "database": dbname, "dropped": false }));
-    } else {
-        let dropped = server::drop_database(&server, &dbname).await;
-        if let Err(e) = &dropped {
-            progress!("could not drop {dbname}: {e:#}");
-        }
-        emit(&json!({ "type": "teardown", "database": dbname, "dropped": dropped.is_ok() }));
-    }
+    emit(&server::teardown(BENCH, &server, &dbname, args.keep).await);
     outcome
 }
 
@@ -188,9 +151,7 @@ async fn bench(args: &Args, server: &Server, dbname: &str) -> anyhow::Result<()>
     let bench_started = Instant::now();
     let url = server.url_for(dbname)?;
     progress!("applying migrations");
-    let migrations = db::migrations::run_pending(server::connect(&url).await?)
-        .await
-        .context("could not migrate the benchmark database")?;
+    let migrations = server::migrate(&url).await?;
     let clock = Arc::new(SystemClock);
     let ledger = Ledger::new(clock.clone());
     let subscriptions = Subscriptions::new(clock, LifecyclePolicy::default());
@@ -321,7 +282,7 @@ async fn bench(args: &Args, server: &Server, dbname: &str) -> anyhow::Result<()>
         "scenarios": results,
         "medians": medians,
         "failed_checks": failed_checks,
-        "loadavg": server::loadavg(),
+        "loadavg": loadavg(),
     }));
     if let Some(error) = failure {
         return Err(error);

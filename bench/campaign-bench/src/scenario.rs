@@ -12,10 +12,13 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use benchkit::{
+    server, stats,
+    usage::{backend_pids, machine_cpu, own_cpu, per, ticks_to_us_per, wal_position},
+};
 use campaigns::{
     BatchReport, CampaignId, CampaignStatus, Campaigns, DispatchConfig, Dispatcher, RunReport,
 };
-use diesel::{QueryableByName, sql_types::Integer};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ledger::Ledger;
 use secrecy::SecretString;
@@ -26,7 +29,7 @@ use twilio::{TwilioClient, TwilioConfig};
 use crate::{
     args::Mode,
     fake_twilio::FakeTwilio,
-    server, setup, stats,
+    setup,
     trace::{Phase, Recorder, Trace},
     usage,
 };
@@ -87,19 +90,12 @@ struct Dispatched {
     last_work_end: Option<Instant>,
 }
 
-#[derive(QueryableByName)]
-struct Pid {
-    #[diesel(sql_type = Integer)]
-    pid: i32,
-}
-
-/// The backend pids of the pool's sessions (by application name).
+/// The backend pids of the pool's sessions (by application name); none when the server does not
+/// tell.
 async fn pool_backends(conn: &mut AsyncPgConnection, application: &str) -> BTreeSet<i32> {
-    diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE application_name = $1")
-        .bind::<diesel::sql_types::Text, _>(application)
-        .load::<Pid>(conn)
+    backend_pids(conn, application)
         .await
-        .map(|rows| rows.into_iter().map(|row| row.pid).collect())
+        .map(|pids| pids.into_iter().collect())
         .unwrap_or_default()
 }
 
@@ -120,14 +116,7 @@ pub async fn run(ctx: &Ctx<'_>, plan: &Plan) -> anyhow::Result<Outcome> {
     let pool = db::connect_pool(&db_config).context("could not build the pool")?;
     let recorders: Vec<Recorder> = (0..plan.workers).map(|_| Recorder::default()).collect();
     {
-        let mut opened = Vec::with_capacity(plan.workers);
-        for _ in 0..plan.workers {
-            opened.push(
-                pool.get()
-                    .await
-                    .context("could not open a pooled connection")?,
-            );
-        }
+        let mut opened = server::open_connections(&pool, plan.workers).await?;
         if plan.trace {
             for (conn, recorder) in opened.iter_mut().zip(&recorders) {
                 conn.set_instrumentation(recorder.clone());
@@ -213,18 +202,18 @@ pub async fn run(ctx: &Ctx<'_>, plan: &Plan) -> anyhow::Result<Outcome> {
     let setup_seconds = setup_started.elapsed().as_secs_f64();
 
     ctx.twilio.reset(&subaccount);
-    let (cpu_before, wal_before) = (usage::cpu_ticks(), usage::wal_position(&mut conn).await);
+    let (cpu_before, wal_before) = (own_cpu().own, wal_position(&mut conn).await);
     let server_before = usage::backend_ticks(backends_before.iter().copied());
-    let machine_before = usage::machine_ticks();
+    let machine_before = machine_cpu();
     crate::progress!("scenario {}: dispatching", plan.index);
     let started = Instant::now();
     let dispatched = dispatch(ctx, plan, &dispatchers, &tenant, campaign).await?;
     let wall = dispatched
         .last_work_end
         .map_or(Duration::ZERO, |end| end - started);
-    let (cpu_after, wal_after) = (usage::cpu_ticks(), usage::wal_position(&mut conn).await);
+    let (cpu_after, wal_after) = (own_cpu().own, wal_position(&mut conn).await);
     let server_after = usage::backend_ticks(backends_before.iter().copied());
-    let machine_after = usage::machine_ticks();
+    let machine_after = machine_cpu();
     let twilio = ctx.twilio.counts();
     let distinct = ctx.twilio.distinct_recipients();
     let backends_after = pool_backends(&mut conn, &application).await;
@@ -404,16 +393,16 @@ pub async fn run(ctx: &Ctx<'_>, plan: &Plan) -> anyhow::Result<Outcome> {
         })),
         "phases": plan.trace.then_some(Value::Object(phases)),
         "twilio": twilio.to_json(),
-        "client_cpu_us_per_message": usage::ticks_to_us_per(cpu_after - cpu_before, n64),
+        "client_cpu_us_per_message": ticks_to_us_per(cpu_after - cpu_before, n64),
         "server_cpu_us_per_message": server_before
             .zip(server_after)
-            .and_then(|(before, after)| usage::ticks_to_us_per(after.saturating_sub(before), n64)),
+            .and_then(|(before, after)| ticks_to_us_per(after.saturating_sub(before), n64)),
         "machine_busy_percent": usage::busy_percent(machine_before, machine_after),
-        "wal_bytes_per_message": usage::per(wal_before, wal_after, n64),
+        "wal_bytes_per_message": per(wal_before, wal_after, n64),
         "setup_seconds": stats::round3(setup_seconds),
         "warmup_recipients": plan.warmup,
         "checkpointed_before": checkpointed,
-        "loadavg": server::loadavg(),
+        "loadavg": benchkit::machine::loadavg(),
     });
     Ok(Outcome { result, checks })
 }

@@ -34,7 +34,10 @@ use std::{
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use serde_json::{Value, json};
 
-use crate::stats;
+use benchkit::{
+    sql::{self, normalize},
+    stats,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -406,10 +409,6 @@ fn split_display(display: &str) -> (String, &str) {
     }
 }
 
-fn normalize(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn is_simple_protocol(sql: &str) -> bool {
     let upper = sql
         .trim_start()
@@ -464,39 +463,7 @@ pub fn label(sql: &str, binds: &str) -> String {
     if sql.starts_with("RELEASE SAVEPOINT") {
         return "RELEASE SAVEPOINT".to_owned();
     }
-    let upper = sql.to_ascii_uppercase();
-    let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
-    let table_after = |keyword: &str| {
-        upper.find(keyword).map(|at| {
-            sql[at + keyword.len()..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .trim_matches(|c: char| c == '"' || c == '(' || c == ')')
-                .to_owned()
-        })
-    };
-    let table = match verb.as_str() {
-        "SELECT" => table_after(" FROM "),
-        "INSERT" => table_after("INSERT INTO "),
-        "UPDATE" => table_after("UPDATE "),
-        "DELETE" => table_after(" FROM "),
-        _ => None,
-    };
-    let mut label = match table {
-        Some(table) if !table.is_empty() => format!("{verb} {table}"),
-        _ => sql.chars().take(40).collect(),
-    };
-    if upper.contains("DISTINCT") {
-        label.push_str(" DISTINCT");
-    }
-    if upper.contains("FOR UPDATE") {
-        label.push_str(" FOR UPDATE");
-    }
-    if upper.contains("RETURNING") {
-        label.push_str(" RETURNING");
-    }
-    label
+    sql::label(sql, &["DISTINCT", "FOR UPDATE", "RETURNING"])
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use benchkit::args::{Flags, parse_count, parse_list, parse_seconds, yes};
 
 pub const USAGE: &str = "\
 usage: cargo run --release -p ledger-bench -- [options]
@@ -23,6 +24,9 @@ usage: cargo run --release -p ledger-bench -- [options]
 Server: BENCH_DATABASE_URL, else DATABASE_URL, else the embedded development cluster
 (./.data/postgres). pgbench: $PGBENCH, else `pg_config --bindir`, else the newest
 /usr/lib/postgresql/*/bin, else PATH. See docs/performance.md.";
+
+/// The most wallets, clients or profiled debits a flag may ask for.
+const MAX_COUNT: usize = 1_000_000;
 
 #[derive(Debug, Clone)]
 pub struct Args {
@@ -61,37 +65,25 @@ impl Args {
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Option<Self>> {
         let mut given = Given::default();
-        let mut flags = flags.into_iter();
-        while let Some(flag) = flags.next() {
-            let (name, inline) = match flag.split_once('=') {
-                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-                None => (flag.clone(), None),
-            };
-            let mut value = || -> anyhow::Result<String> {
-                match inline.clone() {
-                    Some(value) => Ok(value),
-                    None => flags
-                        .next()
-                        .with_context(|| format!("{name} needs a value\n\n{USAGE}")),
-                }
-            };
+        let mut flags = Flags::new(flags, USAGE);
+        while let Some(name) = flags.next_flag() {
             match name.as_str() {
-                "--seconds" => given.seconds = Some(value()?),
-                "--warmup" => given.warmup = Some(value()?),
-                "--wallets" => given.wallets = Some(value()?),
-                "--concurrency" => given.concurrency = Some(value()?),
-                "--profile-ops" => given.profile_ops = Some(value()?),
+                "--seconds" => given.seconds = Some(flags.value()?),
+                "--warmup" => given.warmup = Some(flags.value()?),
+                "--wallets" => given.wallets = Some(flags.value()?),
+                "--concurrency" => given.concurrency = Some(flags.value()?),
+                "--profile-ops" => given.profile_ops = Some(flags.value()?),
                 "--quick" => given.quick = true,
                 "--keep" => given.keep = true,
                 "--no-pgbench" => given.no_pgbench = true,
                 "--ledger-sql" => given.ledger_sql = true,
                 "--hold-connections" => given.hold_connections = true,
                 "--help" | "-h" => return Ok(None),
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                _ => return Err(flags.unknown()),
             }
         }
         let pick = |flag: Option<String>, var: &str| flag.or_else(|| env(var));
-        let quick = given.quick || env("BENCH_QUICK").is_some_and(|v| v == "1" || v == "true");
+        let quick = given.quick || yes(env("BENCH_QUICK"));
         let seconds = match pick(given.seconds, "BENCH_SECONDS") {
             Some(v) => parse_seconds("--seconds", &v)?,
             None if quick => Duration::from_secs(2),
@@ -103,21 +95,17 @@ impl Args {
             None => Duration::from_millis(1500),
         };
         let wallets = match pick(given.wallets, "BENCH_WALLETS") {
-            Some(v) => parse_count("--wallets", &v)?,
+            Some(v) => parse_count("--wallets", &v, 1, MAX_COUNT)?,
             None if quick => 1000,
             None => 10_000,
         };
         let concurrency = match pick(given.concurrency, "BENCH_CONCURRENCY") {
-            Some(v) => v
-                .split(',')
-                .map(|part| parse_count("--concurrency", part.trim()))
-                .collect::<anyhow::Result<Vec<_>>>()?,
+            Some(v) => parse_list("--concurrency", &v, 1, MAX_COUNT)?,
             None if quick => vec![1, 8],
             None => vec![1, 8, 32],
         };
         let profile_ops = match given.profile_ops {
-            Some(v) if v.trim() == "0" => 0,
-            Some(v) => parse_count("--profile-ops", &v)?,
+            Some(v) => parse_count("--profile-ops", &v, 0, MAX_COUNT)?,
             None if quick => 50,
             None => 300,
         };
@@ -131,29 +119,11 @@ impl Args {
             concurrency,
             profile_ops,
             quick,
-            keep: given.keep || env("BENCH_KEEP").is_some_and(|v| v == "1" || v == "true"),
+            keep: given.keep || yes(env("BENCH_KEEP")),
             pgbench: !given.no_pgbench,
             ledger_sql: given.ledger_sql,
             hold_connections: given.hold_connections,
         }))
-    }
-}
-
-fn parse_seconds(flag: &str, value: &str) -> anyhow::Result<Duration> {
-    let seconds: f64 = value
-        .trim()
-        .parse()
-        .with_context(|| format!("{flag}: expected seconds, got {value:?}"))?;
-    if !(0.0..=3600.0).contains(&seconds) {
-        bail!("{flag}: expected 0 to 3600 seconds, got {value:?}");
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-fn parse_count(flag: &str, value: &str) -> anyhow::Result<usize> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
-        _ => bail!("{flag}: expected a whole number from 1 to 1000000, got {value:?}"),
     }
 }
 
@@ -192,6 +162,8 @@ mod tests {
         assert_eq!(args.wallets, 50);
         assert_eq!(args.concurrency, vec![2, 4]);
         assert_eq!(args.warmup, Duration::from_millis(500));
+        let skipped = parse(&["--profile-ops=0"], &[]).unwrap().unwrap();
+        assert_eq!(skipped.profile_ops, 0);
     }
 
     #[test]

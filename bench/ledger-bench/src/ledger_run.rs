@@ -12,7 +12,9 @@ use ledger::{Actor, Counterparty, DebitRequest, Ledger, Reference};
 use primitives::{Currency, Money, WalletId};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-use crate::{Plan, Scenario, stats};
+use benchkit::stats;
+
+use crate::{Plan, Scenario};
 
 pub struct LedgerRun {
     pub summary: stats::Summary,
@@ -67,15 +69,7 @@ pub async fn run(
     config.acquire_timeout = Duration::from_secs(10);
     let pool = db::connect_pool(&config).context("could not build the pool")?;
     // Open every connection before the clock starts.
-    let mut opened = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        opened.push(
-            pool.get()
-                .await
-                .context("could not open a pooled connection")?,
-        );
-    }
-    drop(opened);
+    drop(benchkit::server::open_connections(&pool, concurrency).await?);
 
     let start = Instant::now();
     let ctx = Arc::new(Ctx {

@@ -11,7 +11,7 @@
 #[macro_export]
 macro_rules! progress {
     ($($arg:tt)*) => {
-        eprintln!("[ledger-bench] {}", format_args!($($arg)*))
+        benchkit::output::progress($crate::BENCH, format_args!($($arg)*))
     };
 }
 
@@ -21,25 +21,30 @@ mod pgbench;
 mod pgurl;
 mod profile;
 mod seed;
-mod server;
-mod stats;
-mod usage;
 
 use std::{
     path::Path,
     process::ExitCode,
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
+use benchkit::{
+    machine::loadavg,
+    output::emit,
+    server::{self, Server},
+    stats, usage,
+};
 use diesel::{QueryableByName, sql_types::BigInt};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use ledger::Ledger;
 use primitives::SystemClock;
 use serde_json::{Value, json};
 
-use crate::{args::Args, pgbench::Pgbench, server::Server};
+use crate::{args::Args, pgbench::Pgbench, pgurl::PgUrl};
+
+const BENCH: &str = "ledger-bench";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -69,20 +74,9 @@ pub struct Plan {
     pub hold_connections: bool,
 }
 
-fn emit(line: &Value) {
-    println!("{line}");
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            emit(&json!({ "type": "error", "message": format!("{error:#}") }));
-            eprintln!("ledger-bench: error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    benchkit::output::exit_code(BENCH, run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -90,63 +84,43 @@ async fn run() -> anyhow::Result<()> {
         eprintln!("{}", args::USAGE);
         return Ok(());
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    benchkit::output::init_tracing("warn");
 
-    let server = Server::resolve().await?;
-    progress!("server: {} (from {})", server.url.redacted(), server.source);
-    let description = {
-        let mut conn = server::connect(server.maintenance_url()).await?;
-        server::describe(&mut conn).await?
-    };
+    let server = Server::resolve(BENCH).await?;
+    // Parsed strictly: pgbench gets the server's host, port and user from it.
+    let address = PgUrl::parse(server.maintenance_url())
+        .with_context(|| format!("{} is invalid", server.source))?
+        .redacted();
+    progress!("server: {address} (from {})", server.source);
+    let description = server::describe(&server, &["full_page_writes"]).await?;
     let pgbench = if args.pgbench {
         Pgbench::locate().await
     } else {
         Err("disabled with --no-pgbench".to_owned())
     };
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the clock is before 1970")?
-        .as_secs();
+    let started_unix = benchkit::output::unix_now()?;
     let dbname = format!("ledger_bench_{started_unix}");
-    emit(&json!({
-        "type": "environment",
-        "bench": "ledger-bench",
-        "started_at_unix": started_unix,
-        "server_version": description["server_version"],
-        "fsync": description["fsync"],
-        "synchronous_commit": description["synchronous_commit"],
-        "server": {
-            "source": server.source,
-            "address": server.url.redacted(),
-            "version": description["version"],
-            "settings": description["settings"],
-        },
-        "machine": server::machine(),
-        "pgbench": match &pgbench {
-            Ok(found) => json!({ "path": found.path, "version": found.version }),
-            Err(_) => Value::Null,
-        },
-        "config": {
-            "seconds": args.seconds.as_secs_f64(),
-            "warmup_seconds": args.warmup.as_secs_f64(),
-            "wallets": args.wallets,
-            "concurrency": args.concurrency,
-            "profile_ops": args.profile_ops,
-            "quick": args.quick,
-            "keep": args.keep,
-            "pgbench": args.pgbench,
-            "ledger_sql": args.ledger_sql,
-            "hold_connections": args.hold_connections,
-        },
-        "database": dbname,
-    }));
-    server::require_durable(&description)?;
+    let mut environment =
+        benchkit::output::environment(BENCH, started_unix, &server, &address, &description);
+    environment["pgbench"] = match &pgbench {
+        Ok(found) => json!({ "path": found.path, "version": found.version }),
+        Err(_) => Value::Null,
+    };
+    environment["config"] = json!({
+        "seconds": args.seconds.as_secs_f64(),
+        "warmup_seconds": args.warmup.as_secs_f64(),
+        "wallets": args.wallets,
+        "concurrency": args.concurrency,
+        "profile_ops": args.profile_ops,
+        "quick": args.quick,
+        "keep": args.keep,
+        "pgbench": args.pgbench,
+        "ledger_sql": args.ledger_sql,
+        "hold_connections": args.hold_connections,
+    });
+    environment["database"] = json!(dbname);
+    emit(&environment);
+    server::require_durable(BENCH, &description["settings"], "a billing ledger")?;
     let pgbench = match pgbench {
         Ok(found) => Some(found),
         Err(reason) => {
@@ -164,24 +138,15 @@ async fn run() -> anyhow::Result<()> {
         Err(e) => Err(e).context("could not create the pgbench work directory"),
     };
 
+    let mut teardown = server::teardown(BENCH, &server, &dbname, args.keep).await;
     if args.keep {
-        progress!(
-            "kept database {dbname} and pgbench logs in {}",
-            work_dir.display()
-        );
-        emit(
-            &json!({ "type": "teardown", "database": dbname, "dropped": false,
-                      "pgbench_logs": work_dir }),
-        );
+        progress!("kept pgbench logs in {}", work_dir.display());
+        teardown["pgbench_logs"] = json!(work_dir);
     } else {
-        let dropped = server::drop_database(&server, &dbname).await;
-        if let Err(e) = &dropped {
-            progress!("could not drop {dbname}: {e:#}");
-        }
         // Best effort: a leftover temp directory is harmless.
         let _ = std::fs::remove_dir_all(&work_dir);
-        emit(&json!({ "type": "teardown", "database": dbname, "dropped": dropped.is_ok() }));
     }
+    emit(&teardown);
     outcome
 }
 
@@ -213,12 +178,12 @@ async fn bench(
     work_dir: &Path,
 ) -> anyhow::Result<()> {
     let bench_started = Instant::now();
-    let url = server.url_for(dbname);
+    let url = server.url_for(dbname)?;
     let run_tag = dbname.trim_start_matches("ledger_bench_").to_owned();
 
     let setup_started = Instant::now();
     progress!("applying migrations");
-    let migrations = seed::migrate(&url).await?;
+    let migrations = server::migrate(&url).await?;
     let mut conn = server::connect(&url).await?;
     progress!(
         "seeding {} funded wallets and the naive tables",
@@ -246,7 +211,7 @@ async fn bench(
         debits_applied += profile::debits_written(args.profile_ops);
     }
 
-    let bench_url = pgurl::PgUrl::parse(&url)?;
+    let bench_url = PgUrl::parse(&url)?;
     let target = pgbench::Target {
         url: &bench_url,
         dbname,
@@ -275,7 +240,7 @@ async fn bench(
                 args.warmup.as_secs_f64(),
                 args.seconds.as_secs_f64()
             );
-            let (cpu_before, wal_before) = (usage::cpu(), usage::wal_position(&mut conn).await);
+            let (cpu_before, wal_before) = (usage::own_cpu(), usage::wal_position(&mut conn).await);
             let plan = Plan {
                 scenario,
                 concurrency,
@@ -284,11 +249,11 @@ async fn bench(
                 hold_connections: args.hold_connections,
             };
             let run = ledger_run::run(&url, &ledger, Arc::clone(&wallets), &plan, &run_tag).await?;
-            let (cpu_after, wal_after) = (usage::cpu(), usage::wal_position(&mut conn).await);
+            let (cpu_after, wal_after) = (usage::own_cpu(), usage::wal_position(&mut conn).await);
             // Warm-up included on both sides of the division.
             let all_ops = run.applied_total + run.errors_total;
-            let ledger_cpu = usage::ticks_to_us_per_op(cpu_after.own - cpu_before.own, all_ops);
-            let ledger_wal = usage::per_op(wal_before, wal_after, all_ops);
+            let ledger_cpu = usage::ticks_to_us_per(cpu_after.own - cpu_before.own, all_ops);
+            let ledger_wal = usage::per(wal_before, wal_after, all_ops);
             debits_applied += run.applied_total;
             total_errors += run.errors;
             if !run.error_samples.is_empty() {
@@ -296,7 +261,7 @@ async fn bench(
             }
             progress!(
                 "  -> {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
-                run.summary.ops_per_sec,
+                run.summary.per_sec,
                 run.summary.p50_ms,
                 run.summary.p99_ms,
                 run.errors
@@ -308,8 +273,8 @@ async fn bench(
                 "wallets": if scenario == Scenario::Hot { 1 } else { wallets.len() },
                 "concurrency": concurrency,
                 "measured_seconds": run.measured_seconds,
-                "ops": run.summary.ops,
-                "ops_per_sec": run.summary.ops_per_sec,
+                "ops": run.summary.count,
+                "ops_per_sec": run.summary.per_sec,
                 "mean_ms": run.summary.mean_ms,
                 "p50_ms": run.summary.p50_ms,
                 "p99_ms": run.summary.p99_ms,
@@ -321,7 +286,7 @@ async fn bench(
                 "client_cpu_us_per_op": ledger_cpu,
                 "wal_bytes_per_op": ledger_wal,
                 "checkpointed_before": checkpointed,
-                "loadavg": server::loadavg(),
+                "loadavg": loadavg(),
             }));
 
             let Some(pgbench) = pgbench else { continue };
@@ -339,9 +304,9 @@ async fn bench(
                     "type": "ratio",
                     "scenario": scenario.as_str(),
                     "concurrency": concurrency,
-                    "ledger_ops_per_sec": run.summary.ops_per_sec,
+                    "ledger_ops_per_sec": run.summary.per_sec,
                     "pgbench_tps": tps,
-                    "ratio": (tps > 0.0).then(|| stats::round3(run.summary.ops_per_sec / tps)),
+                    "ratio": stats::ratio(run.summary.per_sec, tps),
                     "ledger_p50_ms": run.summary.p50_ms,
                     "pgbench_p50_ms": naive.p50_ms,
                     "ledger_p99_ms": run.summary.p99_ms,
@@ -408,7 +373,7 @@ async fn bench(
         "elapsed_seconds": stats::round1(bench_started.elapsed().as_secs_f64()),
         "errors": total_errors,
         "ratios": ratios,
-        "loadavg": server::loadavg(),
+        "loadavg": loadavg(),
     }));
     for line in &ratios {
         progress!(
@@ -470,12 +435,12 @@ impl PgbenchRunner<'_> {
         let checkpointed = checkpoint(conn).await;
         progress!("{engine:<18} {:<6} c={concurrency:<3}", scenario.as_str());
         let log_name = format!("{engine}-{}-c{concurrency}", scenario.as_str());
-        let (cpu_before, wal_before) = (usage::cpu(), usage::wal_position(conn).await);
+        let (cpu_before, wal_before) = (usage::own_cpu(), usage::wal_position(conn).await);
         let result = self
             .pgbench
             .run(self.target, script, self.plan, &log_name)
             .await;
-        let (cpu_after, wal_after) = (usage::cpu(), usage::wal_position(conn).await);
+        let (cpu_after, wal_after) = (usage::own_cpu(), usage::wal_position(conn).await);
         let run = match result {
             Ok(run) => run,
             Err(error) => {
@@ -493,9 +458,9 @@ impl PgbenchRunner<'_> {
         // The warm-up is a separate pgbench process; both deltas include it.
         let all_ops = run.ops_including_warmup;
         let client_cpu_us_per_op =
-            usage::ticks_to_us_per_op(cpu_after.children - cpu_before.children, all_ops);
-        let wal_bytes_per_op = usage::per_op(wal_before, wal_after, all_ops);
-        let tps = run.reported_tps.unwrap_or(run.summary.ops_per_sec);
+            usage::ticks_to_us_per(cpu_after.children - cpu_before.children, all_ops);
+        let wal_bytes_per_op = usage::per(wal_before, wal_after, all_ops);
+        let tps = run.reported_tps.unwrap_or(run.summary.per_sec);
         progress!(
             "  -> {:.0} tps, p50 {:.2} ms, p99 {:.2} ms, errors {}",
             tps,
@@ -510,8 +475,8 @@ impl PgbenchRunner<'_> {
             "wallets": if scenario == Scenario::Hot { 1 } else { self.wallets },
             "concurrency": concurrency,
             "measured_seconds": run.measured_seconds,
-            "ops": run.summary.ops,
-            "ops_per_sec": run.summary.ops_per_sec,
+            "ops": run.summary.count,
+            "ops_per_sec": run.summary.per_sec,
             "tps": tps,
             "mean_ms": run.summary.mean_ms,
             "p50_ms": run.summary.p50_ms,
@@ -523,7 +488,7 @@ impl PgbenchRunner<'_> {
             "wal_bytes_per_op": wal_bytes_per_op,
             "checkpointed_before": checkpointed,
             "command": run.command,
-            "loadavg": server::loadavg(),
+            "loadavg": loadavg(),
         }));
         Some(PgbenchFigures {
             tps,

@@ -9,7 +9,9 @@ use std::{
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
-use crate::{Plan, Scenario, pgurl::PgUrl, stats};
+use benchkit::stats;
+
+use crate::{Plan, Scenario, pgurl::PgUrl};
 
 #[derive(Debug, Clone)]
 pub struct Pgbench {

@@ -1,15 +1,13 @@
-//! Just enough of libpq's URL syntax to point a URL at another database and to give pgbench its
-//! `-h -p -U dbname` (pgbench gets the password through `PGPASSWORD`, never on its command line).
+//! Just enough of libpq's URL syntax to give pgbench its `-h -p -U dbname` (pgbench gets the
+//! password through `PGPASSWORD`, never on its command line) and to print where the server is.
+//! Splitting the URL and pointing it at another database are `benchkit::url`'s.
 
 use anyhow::{Context, bail};
+use benchkit::url::{UrlParts, split_postgres_url};
 
 /// `postgres[ql]://[user[:password]@][host][:port][/dbname][?param=value&...]`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgUrl {
-    scheme: String,
-    /// Everything between `://` and `/`, undecoded, so it can be written back unchanged.
-    authority: String,
-    query: Option<String>,
     pub user: Option<String>,
     pub password: Option<String>,
     /// A host name, an IP address (without brackets) or a socket directory (`?host=/path`).
@@ -21,18 +19,12 @@ pub struct PgUrl {
 
 impl PgUrl {
     pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .filter(|(scheme, _)| matches!(*scheme, "postgres" | "postgresql"))
-            .context("database URL must start with postgres:// or postgresql://")?;
-        let (rest, query) = match rest.split_once('?') {
-            Some((rest, query)) => (rest, Some(query.to_owned())),
-            None => (rest, None),
-        };
-        let (authority, path) = match rest.split_once('/') {
-            Some((authority, path)) => (authority, Some(path)),
-            None => (rest, None),
-        };
+        let UrlParts {
+            authority,
+            path,
+            query,
+            ..
+        } = split_postgres_url(url)?;
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((userinfo, hostport)) => (Some(userinfo), hostport),
             None => (None, authority),
@@ -67,9 +59,6 @@ impl PgUrl {
             }
         }
         Ok(Self {
-            scheme: scheme.to_owned(),
-            authority: authority.to_owned(),
-            query,
             user,
             password,
             host,
@@ -77,28 +66,6 @@ impl PgUrl {
             dbname,
             sslmode,
         })
-    }
-
-    /// The same server and credentials, another database.
-    pub fn with_database(&self, dbname: &str) -> String {
-        let query = self
-            .query
-            .as_deref()
-            .map(|q| {
-                q.split('&')
-                    .filter(|pair| !pair.starts_with("dbname="))
-                    .collect::<Vec<_>>()
-                    .join("&")
-            })
-            .filter(|q| !q.is_empty())
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default();
-        format!(
-            "{}://{}/{}{query}",
-            self.scheme,
-            self.authority,
-            encode(dbname)
-        )
     }
 
     /// For printing: no password.
@@ -168,19 +135,6 @@ fn decode(input: &str) -> anyhow::Result<String> {
     String::from_utf8(out).context("database URL: percent-escapes are not UTF-8")
 }
 
-fn encode(input: &str) -> String {
-    input
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,11 +149,7 @@ mod tests {
         assert_eq!(url.port, Some(6543));
         assert_eq!(url.dbname.as_deref(), Some("billing"));
         assert_eq!(url.sslmode.as_deref(), Some("require"));
-        assert_eq!(
-            url.with_database("ledger_bench_1"),
-            "postgres://bench:p%40ss@db.local:6543/ledger_bench_1?sslmode=require"
-        );
-        assert!(!url.redacted().contains("p@ss"));
+        assert_eq!(url.redacted(), "bench@db.local:6543/billing");
     }
 
     #[test]
@@ -210,7 +160,6 @@ mod tests {
             (url.port, url.dbname.clone(), url.user.clone()),
             (None, None, None)
         );
-        assert_eq!(url.with_database("x"), "postgresql://localhost/x");
 
         let url = PgUrl::parse("postgres://u@[::1]:5433/d").unwrap();
         assert_eq!(url.host.as_deref(), Some("::1"));
@@ -220,10 +169,6 @@ mod tests {
             PgUrl::parse("postgres:///d?host=%2Fvar%2Frun%2Fpostgresql&dbname=other").unwrap();
         assert_eq!(url.host.as_deref(), Some("/var/run/postgresql"));
         assert_eq!(url.dbname.as_deref(), Some("other"));
-        assert_eq!(
-            url.with_database("b"),
-            "postgres:///b?host=%2Fvar%2Frun%2Fpostgresql"
-        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use ledger::{Actor, Counterparty, DebitRequest, Ledger, Reference};
 use primitives::{Currency, Money, WalletId};
 use serde_json::{Value, json};
 
-use crate::stats;
+use benchkit::{sql, stats};
 
 #[derive(Default)]
 struct Statement {
@@ -125,42 +125,12 @@ impl Instrumentation for Recorder {
 
 /// The SQL without diesel's `-- binds: [...]` suffix.
 fn sql_text(display: &str) -> String {
-    let sql = display.split(" -- binds:").next().unwrap_or(display);
-    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    sql::normalize(display.split(" -- binds:").next().unwrap_or(display))
 }
 
 /// A short name for a statement: verb, main table and row lock, e.g. `SELECT wallets FOR UPDATE`.
 fn label(sql: &str) -> String {
-    let upper = sql.to_ascii_uppercase();
-    let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
-    let table_after = |keyword: &str| {
-        upper.find(keyword).map(|at| {
-            sql[at + keyword.len()..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .trim_matches(|c: char| c == '"' || c == '(' || c == ')')
-                .to_owned()
-        })
-    };
-    let table = match verb.as_str() {
-        "SELECT" => table_after(" FROM "),
-        "INSERT" => table_after("INSERT INTO "),
-        "UPDATE" => table_after("UPDATE "),
-        "DELETE" => table_after(" FROM "),
-        _ => None,
-    };
-    let mut label = match table {
-        Some(table) if !table.is_empty() => format!("{verb} {table}"),
-        _ => sql.chars().take(40).collect(),
-    };
-    if upper.contains("FOR UPDATE") {
-        label.push_str(" FOR UPDATE");
-    }
-    if upper.contains("RETURNING") {
-        label.push_str(" RETURNING");
-    }
-    label
+    sql::label(sql, &["FOR UPDATE", "RETURNING"])
 }
 
 /// Runs `ops` sequential debits twice: checking the connection out of the pool for each debit
@@ -347,7 +317,7 @@ fn describe(trace: &Trace, latencies: Vec<Duration>, seconds: f64) -> Value {
         key(b).total_cmp(&key(a))
     });
     json!({
-        "ops_per_sec": summary.ops_per_sec,
+        "ops_per_sec": summary.per_sec,
         "mean_ms": summary.mean_ms,
         "p50_ms": summary.p50_ms,
         "p99_ms": summary.p99_ms,

@@ -17,13 +17,6 @@ pub fn wallet_uuid(i: usize) -> Uuid {
     Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0000 | (i as u128 & 0xffff_ffff_ffff))
 }
 
-pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
-    let conn = crate::server::connect(url).await?;
-    db::migrations::run_pending(conn)
-        .await
-        .context("could not migrate the benchmark database")
-}
-
 /// `wallets` organizations, each with a USD wallet funded by exactly one `credit` entry whose
 /// `balance_after` is the wallet balance, so reconciliation starts clean. Set-based: three
 /// statements, whatever the count.

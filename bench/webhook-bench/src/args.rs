@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
+use benchkit::args::{Flags, parse_count, parse_list, parse_seconds, yes};
 
 pub const USAGE: &str = "\
 usage: cargo run --release -p webhook-bench -- [options]
@@ -75,39 +76,26 @@ impl Args {
         env: impl Fn(&str) -> Option<String>,
     ) -> anyhow::Result<Option<Self>> {
         let mut given = Given::default();
-        let mut flags = flags.into_iter();
-        while let Some(flag) = flags.next() {
-            let (name, inline) = match flag.split_once('=') {
-                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-                None => (flag.clone(), None),
-            };
-            let mut value = || -> anyhow::Result<String> {
-                match inline.clone() {
-                    Some(value) => Ok(value),
-                    None => flags
-                        .next()
-                        .with_context(|| format!("{name} needs a value\n\n{USAGE}")),
-                }
-            };
+        let mut flags = Flags::new(flags, USAGE);
+        while let Some(name) = flags.next_flag() {
             match name.as_str() {
-                "--seconds" => given.seconds = Some(value()?),
-                "--warmup" => given.warmup = Some(value()?),
-                "--baseline-seconds" => given.baseline_seconds = Some(value()?),
-                "--concurrency" => given.concurrency = Some(value()?),
-                "--repeat" => given.repeat = Some(value()?),
-                "--orgs" => given.orgs = Some(value()?),
-                "--duplicates" => given.duplicates = Some(value()?),
-                "--pool-size" => given.pool_size = Some(value()?),
-                "--profile" => given.profile = Some(value()?),
+                "--seconds" => given.seconds = Some(flags.value()?),
+                "--warmup" => given.warmup = Some(flags.value()?),
+                "--baseline-seconds" => given.baseline_seconds = Some(flags.value()?),
+                "--concurrency" => given.concurrency = Some(flags.value()?),
+                "--repeat" => given.repeat = Some(flags.value()?),
+                "--orgs" => given.orgs = Some(flags.value()?),
+                "--duplicates" => given.duplicates = Some(flags.value()?),
+                "--pool-size" => given.pool_size = Some(flags.value()?),
+                "--profile" => given.profile = Some(flags.value()?),
                 "--no-baselines" => given.no_baselines = true,
                 "--quick" => given.quick = true,
                 "--keep" => given.keep = true,
                 "--help" | "-h" => return Ok(None),
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+                _ => return Err(flags.unknown()),
             }
         }
-        let yes = |var: &str| env(var).is_some_and(|v| v == "1" || v == "true");
-        let quick = given.quick || yes("BENCH_QUICK");
+        let quick = given.quick || yes(env("BENCH_QUICK"));
         let pick = |flag: Option<String>, var: &str| flag.or_else(|| env(var));
         let seconds = match pick(given.seconds, "BENCH_SECONDS") {
             Some(v) => parse_seconds("--seconds", &v)?,
@@ -138,10 +126,7 @@ impl Args {
             bail!("--baseline-seconds must be greater than zero");
         }
         let concurrency = match pick(given.concurrency, "BENCH_CONCURRENCY") {
-            Some(v) => v
-                .split(',')
-                .map(|part| parse_count("--concurrency", part.trim(), 1, 256))
-                .collect::<anyhow::Result<Vec<_>>>()?,
+            Some(v) => parse_list("--concurrency", &v, 1, 256)?,
             None if quick => vec![1, 8],
             None => vec![1, 8, 32],
         };
@@ -163,7 +148,7 @@ impl Args {
             );
         }
         let duplicates = match given.duplicates {
-            Some(v) => u32::try_from(parse_count_or_zero("--duplicates", &v, 50)?)?,
+            Some(v) => u32::try_from(parse_count("--duplicates", &v, 0, 50)?)?,
             None => 10,
         };
         let pool_size = given
@@ -171,7 +156,7 @@ impl Args {
             .map(|v| parse_count("--pool-size", &v, 1, 1000))
             .transpose()?;
         let profile = match given.profile {
-            Some(v) => parse_count_or_zero("--profile", &v, 100_000)?,
+            Some(v) => parse_count("--profile", &v, 0, 100_000)?,
             None if quick => 100,
             None => 400,
         };
@@ -187,31 +172,9 @@ impl Args {
             profile,
             baselines: !given.no_baselines,
             quick,
-            keep: given.keep || yes("BENCH_KEEP"),
+            keep: given.keep || yes(env("BENCH_KEEP")),
         }))
     }
-}
-
-fn parse_seconds(flag: &str, value: &str) -> anyhow::Result<Duration> {
-    let seconds: f64 = value
-        .trim()
-        .parse()
-        .with_context(|| format!("{flag}: expected seconds, got {value:?}"))?;
-    if !(0.0..=3600.0).contains(&seconds) {
-        bail!("{flag}: expected 0 to 3600 seconds, got {value:?}");
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-fn parse_count(flag: &str, value: &str, min: usize, max: usize) -> anyhow::Result<usize> {
-    match value.trim().parse::<usize>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => bail!("{flag}: expected a whole number from {min} to {max}, got {value:?}"),
-    }
-}
-
-fn parse_count_or_zero(flag: &str, value: &str, max: usize) -> anyhow::Result<usize> {
-    parse_count(flag, value, 0, max)
 }
 
 #[cfg(test)]

@@ -16,14 +16,16 @@ use std::{
 };
 
 use anyhow::Context;
+use benchkit::stats::{self, Summary};
 use chrono::Utc;
 use rand::{SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
     deliveries::{Delivery, Organization, Signer},
     mix::{Duplicates, Kind, Planner},
-    stats, usage,
+    usage,
 };
 
 /// What every sender's deliveries are made from.
@@ -311,7 +313,7 @@ impl Sender {
 
 /// What all senders of one run did.
 pub struct RunResult {
-    pub summary: stats::Summary,
+    pub summary: Summary,
     pub errors: usize,
     pub errors_total: usize,
     pub error_samples: Vec<String>,
@@ -320,7 +322,20 @@ pub struct RunResult {
     /// Requests sent, warm-up included.
     pub sent: usize,
     /// CPU used by the machine and by this process while the senders ran.
-    pub cpu: serde_json::Value,
+    pub cpu: Value,
+}
+
+/// A run's latencies as the `summary` of its `result` line.
+pub fn summary_json(summary: &Summary) -> Value {
+    json!({
+        "requests": summary.count,
+        "per_sec": summary.per_sec,
+        "mean_ms": summary.mean_ms,
+        "p50_ms": summary.p50_ms,
+        "p99_ms": summary.p99_ms,
+        "p999_ms": summary.p999_ms,
+        "max_ms": summary.max_ms,
+    })
 }
 
 /// Runs one sender per source until the window ends.
@@ -351,7 +366,7 @@ pub async fn run(
         records: Vec::new(),
         made_during_run: 0,
         sent: 0,
-        cpu: serde_json::Value::Null,
+        cpu: Value::Null,
     };
     while let Some(result) = tasks.join_next().await {
         let result = result.context("a sender panicked")?;

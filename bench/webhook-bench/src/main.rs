@@ -12,13 +12,12 @@
 #[macro_export]
 macro_rules! progress {
     ($($arg:tt)*) => {
-        eprintln!("[webhook-bench] {}", format_args!($($arg)*))
+        benchkit::output::progress($crate::BENCH, format_args!($($arg)*))
     };
 }
 
 mod args;
 mod checks;
-mod database;
 mod deliveries;
 mod load;
 mod mix;
@@ -26,7 +25,6 @@ mod profile;
 mod providers;
 mod servers;
 mod setup;
-mod stats;
 mod usage;
 
 use std::{
@@ -36,10 +34,16 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail};
+use benchkit::{
+    machine::{git_commit, loadavg},
+    output::emit,
+    server::{self, Server, text_query},
+    stats,
+};
 use diesel_async::AsyncPgConnection;
 use ledger::Ledger;
 use primitives::{Clock, SystemClock};
@@ -51,39 +55,15 @@ use testkit::signing::PayPalPki;
 use crate::{
     args::Args,
     checks::{Book, Check},
-    database::Server,
     deliveries::{Secrets, Signer},
-    load::{Maker, RunResult, Script, Source},
+    load::{Maker, RunResult, Script, Source, summary_json},
 };
 
-fn emit(line: &Value) {
-    println!("{line}");
-}
+const BENCH: &str = "webhook-bench";
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            emit(&json!({ "type": "error", "message": format!("{error:#}") }));
-            eprintln!("webhook-bench: error: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The commit the bench was built from, for the record.
-fn git_commit() -> Option<String> {
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(env!("CARGO_MANIFEST_DIR"))
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    benchkit::output::exit_code(BENCH, run().await)
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -91,36 +71,22 @@ async fn run() -> anyhow::Result<()> {
         eprintln!("{}", args::USAGE);
         return Ok(());
     };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // The enforcer warns of every failed payment, and a tenth of the mix is one.
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new("warn,enforcement::failure=error")
-                }),
-        )
-        .init();
+    // The enforcer warns of every failed payment, and a tenth of the mix is one.
+    benchkit::output::init_tracing("warn,enforcement::failure=error");
 
-    let server = Server::resolve().await?;
+    let server = Server::resolve(BENCH).await?;
     progress!("server: from {}", server.source);
-    let description = {
-        let mut conn = database::connect(server.maintenance_url()).await?;
-        database::describe(&mut conn).await?
-    };
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("the clock is before 1970")?
-        .as_secs();
+    let description = server::describe(&server, &[]).await?;
+    let started_unix = benchkit::output::unix_now()?;
     let dbname = format!("webhook_bench_{started_unix}");
     emit(&json!({
         "type": "environment",
-        "bench": "webhook-bench",
+        "bench": BENCH,
         "started_at_unix": started_unix,
         "server": { "source": server.source, "settings": description["settings"] },
         "machine": {
             "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
-            "loadavg": database::loadavg(),
+            "loadavg": loadavg(),
             "git_commit": git_commit(),
         },
         "config": {
@@ -143,25 +109,20 @@ async fn run() -> anyhow::Result<()> {
             .collect::<Vec<_>>(),
         "database": dbname,
     }));
-    database::require_durable(&description)?;
+    server::require_durable(
+        BENCH,
+        &description["settings"],
+        "an intake that stores every delivery before answering",
+    )?;
 
     progress!("creating database {dbname}");
-    database::create(&server, &dbname).await?;
+    server::create_database(&server, &dbname).await?;
     let work_dir = std::env::temp_dir().join(&dbname);
     let outcome = match std::fs::create_dir_all(&work_dir) {
         Ok(()) => bench(&args, &server, &dbname, &work_dir).await,
         Err(e) => Err(e).context("could not create the work directory"),
     };
-    if args.keep {
-        progress!("kept database {dbname}");
-        emit(&json!({ "type": "teardown", "database": dbname, "dropped": false }));
-    } else {
-        let dropped = database::drop(&server, &dbname).await;
-        if let Err(e) = &dropped {
-            progress!("could not drop {dbname}: {e:#}");
-        }
-        emit(&json!({ "type": "teardown", "database": dbname, "dropped": dropped.is_ok() }));
-    }
+    emit(&server::teardown(BENCH, &server, &dbname, args.keep).await);
     // Best effort: a leftover temporary directory is harmless.
     let _ = std::fs::remove_dir_all(&work_dir);
     outcome
@@ -170,8 +131,8 @@ async fn run() -> anyhow::Result<()> {
 /// WAL position and the next transaction id: what a run wrote, and how many transactions and
 /// subtransactions that wrote (each takes an id) it took. Server-wide figures.
 async fn wal_and_xid(conn: &mut AsyncPgConnection) -> anyhow::Result<(String, u64)> {
-    let lsn = database::text(conn, "SELECT pg_current_wal_lsn()::text AS value").await?;
-    let xid = database::text(
+    let lsn = text_query(conn, "SELECT pg_current_wal_lsn()::text AS value").await?;
+    let xid = text_query(
         conn,
         "SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS value",
     )
@@ -185,7 +146,7 @@ async fn wal_since(conn: &mut AsyncPgConnection, lsn: &str) -> anyhow::Result<i6
     if !lsn.bytes().all(|b| b.is_ascii_hexdigit() || b == b'/') {
         bail!("unexpected WAL position {lsn:?}");
     }
-    database::text(
+    text_query(
         conn,
         &format!("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '{lsn}')::bigint::text AS value"),
     )
@@ -194,24 +155,9 @@ async fn wal_since(conn: &mut AsyncPgConnection, lsn: &str) -> anyhow::Result<i6
     .context("WAL bytes")
 }
 
-#[derive(diesel::QueryableByName)]
-struct Backend {
-    #[diesel(sql_type = diesel::sql_types::Integer)]
-    pid: i32,
-}
-
 /// The PostgreSQL backends of the receiver's pool (its connections' `application_name`).
 async fn receiver_backends(conn: &mut AsyncPgConnection) -> anyhow::Result<Vec<i32>> {
-    let rows: Vec<Backend> = diesel_async::RunQueryDsl::load(
-        diesel::sql_query(
-            "SELECT pid FROM pg_stat_activity \
-             WHERE datname = current_database() AND application_name = 'webhook-receiver'",
-        ),
-        conn,
-    )
-    .await
-    .context("listing the receiver's backends")?;
-    Ok(rows.into_iter().map(|row| row.pid).collect())
+    benchkit::usage::backend_pids(conn, "webhook-receiver").await
 }
 
 fn seed(round: usize, concurrency: usize, sender: usize, salt: u64) -> u64 {
@@ -263,13 +209,13 @@ fn baseline_line(engine: &str, round: usize, concurrency: usize, run: &RunResult
         "engine": engine,
         "round": round,
         "concurrency": concurrency,
-        "summary": run.summary.to_json(),
+        "summary": summary_json(&run.summary),
         "errors": run.errors,
         "errors_including_warmup": run.errors_total,
         "error_samples": run.error_samples,
         "sent_including_warmup": run.sent,
         "cpu": run.cpu,
-        "loadavg": database::loadavg(),
+        "loadavg": loadavg(),
     })
 }
 
@@ -301,11 +247,11 @@ fn checks_line(label: &str, checks: &[Check], failed: &mut Vec<String>) -> Value
 
 async fn bench(args: &Args, server: &Server, dbname: &str, work_dir: &Path) -> anyhow::Result<()> {
     let bench_started = Instant::now();
-    let url = server.url_for(dbname);
+    let url = server.url_for(dbname)?;
     progress!("applying migrations");
-    let migrations = database::migrate(&url).await?;
-    let mut conn = database::connect(&url).await?;
-    let current = database::text(&mut conn, "SELECT current_database()::text AS value").await?;
+    let migrations = server::migrate(&url).await?;
+    let mut conn = server::connect(&url).await?;
+    let current = text_query(&mut conn, "SELECT current_database()::text AS value").await?;
     if current != dbname {
         bail!("connected to database {current:?}, not the bench's {dbname:?}");
     }
@@ -425,7 +371,7 @@ async fn bench(args: &Args, server: &Server, dbname: &str, work_dir: &Path) -> a
         "elapsed_seconds": stats::round1(bench_started.elapsed().as_secs_f64()),
         "medians": medians,
         "failed_checks": failed_checks,
-        "loadavg": database::loadavg(),
+        "loadavg": loadavg(),
     }));
     if !failed_checks.is_empty() {
         bail!(
@@ -548,7 +494,7 @@ async fn runs(
                 "engine": "intake",
                 "round": round,
                 "concurrency": concurrency,
-                "summary": run.summary.to_json(),
+                "summary": summary_json(&run.summary),
                 "errors": run.errors,
                 "errors_including_warmup": run.errors_total,
                 "error_samples": run.error_samples,
@@ -562,7 +508,7 @@ async fn runs(
                 "cpu": run.cpu,
                 "postgres_backends_ms_per_delivery": backend_ms,
                 "outcomes": checks::outcomes(&run.records),
-                "loadavg": database::loadavg(),
+                "loadavg": loadavg(),
             });
             emit(&line);
             if let Some((plain, verified)) = &baseline {

@@ -14,16 +14,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::Context;
+use benchkit::stats;
 use db::DbPool;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::AsyncConnection;
 use serde_json::{Value, json};
 
-use crate::{
-    load::{self, Sent},
-    stats,
-};
+use crate::load::{self, Sent};
 
 /// What the pool's connections did, summed.
 #[derive(Debug, Default, Clone)]
@@ -215,15 +212,7 @@ impl Instrumentation for Recorder {
 /// they share.
 pub async fn instrument(pool: &DbPool) -> anyhow::Result<Arc<Mutex<Tally>>> {
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let size = pool.status().max_size;
-    let mut held = Vec::with_capacity(size);
-    for _ in 0..size {
-        held.push(
-            pool.get()
-                .await
-                .context("could not open a pooled connection")?,
-        );
-    }
+    let mut held = benchkit::server::open_connections(pool, pool.status().max_size).await?;
     for conn in &mut held {
         conn.set_instrumentation(Recorder {
             tally: tally.clone(),

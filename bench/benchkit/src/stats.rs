@@ -1,12 +1,13 @@
-//! Latencies summarized from every single request (no sampling, no histogram buckets), with
-//! nearest-rank percentiles.
+//! Latencies summarized from every single operation (no sampling, no histogram buckets), with
+//! nearest-rank percentiles; medians over repeated runs.
 
-use serde_json::{Value, json};
-
-/// One measured run. Latencies in milliseconds.
+/// One measured run. Latencies in milliseconds. Each bench names the count in its own output
+/// (`ops` for the ledger, `requests` for the webhook intake).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
-    pub requests: usize,
+    /// Operations measured.
+    pub count: usize,
+    /// Operations per second over the measured window.
     pub per_sec: f64,
     pub mean_ms: f64,
     pub p50_ms: f64,
@@ -15,34 +16,20 @@ pub struct Summary {
     pub max_ms: f64,
 }
 
-impl Summary {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "requests": self.requests,
-            "per_sec": self.per_sec,
-            "mean_ms": self.mean_ms,
-            "p50_ms": self.p50_ms,
-            "p99_ms": self.p99_ms,
-            "p999_ms": self.p999_ms,
-            "max_ms": self.max_ms,
-        })
-    }
-}
-
 /// `latencies_us` in microseconds; `seconds` the measured window.
 pub fn summarize(mut latencies_us: Vec<u64>, seconds: f64) -> Summary {
     latencies_us.sort_unstable();
-    let requests = latencies_us.len();
+    let count = latencies_us.len();
     let ms = |us: u64| round3(us as f64 / 1000.0);
-    let mean_ms = if requests == 0 {
+    let mean_ms = if count == 0 {
         0.0
     } else {
-        round3(latencies_us.iter().map(|&us| us as f64).sum::<f64>() / requests as f64 / 1000.0)
+        round3(latencies_us.iter().map(|&us| us as f64).sum::<f64>() / count as f64 / 1000.0)
     };
     Summary {
-        requests,
+        count,
         per_sec: if seconds > 0.0 {
-            round1(requests as f64 / seconds)
+            round1(count as f64 / seconds)
         } else {
             0.0
         },
@@ -54,7 +41,8 @@ pub fn summarize(mut latencies_us: Vec<u64>, seconds: f64) -> Summary {
     }
 }
 
-/// Nearest rank: the smallest value with at least `q` of the data at or below it.
+/// Nearest-rank percentile of sorted data: the smallest value with at least `q` of the data at or
+/// below it.
 pub fn percentile(sorted: &[u64], q: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -63,7 +51,7 @@ pub fn percentile(sorted: &[u64], q: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The median (mean of the middle two for an even count), rounded to 0.1.
+/// The median (the mean of the middle two for an even count), rounded to 0.1.
 pub fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
@@ -83,10 +71,12 @@ pub fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then(|| round3(a / b))
 }
 
+/// Rounded to one decimal.
 pub fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
+/// Rounded to three decimals.
 pub fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -113,21 +103,25 @@ mod tests {
     #[test]
     fn summary_in_milliseconds_over_the_window() {
         let summary = summarize(vec![3000, 1000, 2000, 4000], 2.0);
-        assert_eq!(summary.requests, 4);
+        assert_eq!(summary.count, 4);
         assert_eq!(summary.per_sec, 2.0);
         assert_eq!(summary.p50_ms, 2.0);
         assert_eq!(summary.p99_ms, 4.0);
         assert_eq!(summary.max_ms, 4.0);
         assert_eq!(summary.mean_ms, 2.5);
-        assert_eq!(summarize(Vec::new(), 1.0).max_ms, 0.0);
+        let empty = summarize(Vec::new(), 1.0);
+        assert_eq!((empty.count, empty.max_ms, empty.mean_ms), (0, 0.0, 0.0));
+        assert_eq!(summarize(vec![1000], 0.0).per_sec, 0.0);
     }
 
     #[test]
-    fn medians_and_ratios() {
+    fn medians_ratios_and_rounding() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&[]), None);
         assert_eq!(ratio(1.0, 3.0), Some(0.333));
         assert_eq!(ratio(1.0, 0.0), None);
+        assert_eq!(round3(1.23456), 1.235);
+        assert_eq!(round1(1.25), 1.3);
     }
 }
