@@ -285,9 +285,9 @@ async fn bench(args: &Args, server: &Server, dbname: &str, work_dir: &Path) -> a
     )?;
     let mut config = webhooks::ReceiverConfig::new(SecretString::from(url.clone()));
     if let Some(size) = args.pool_size {
-        config.pool_size = size;
+        config.database.pool_size = size;
     }
-    let (pool_size, body_limit) = (config.pool_size, config.body_limit_bytes);
+    let (pool_size, body_limit) = (config.database.pool_size, config.body_limit_bytes);
     let receiver = webhooks::Receiver::build(config, providers.clone(), clock.clone())
         .await
         .context("starting the receiver")?;

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use primitives::{Clock, SystemClock};
+use primitives::{Clock, SystemClock, config::Env};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     httpkit::telemetry::init().context("logging")?;
-    let config = webhooks::ReceiverConfig::from_env().context("configuration")?;
+    let config = webhooks::ReceiverConfig::from_env(&Env::process()).context("configuration")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let providers = billing::Providers::from_env(clock.clone()).context("configuration")?;
     if providers.configured().is_empty() {

@@ -10,21 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// A configuration that cannot work, naming the environment variable at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(variable: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            variable,
-            message: message.into(),
-        }
-    }
-}
+pub use primitives::config::ConfigError;
+use primitives::config::Variable;
 
 /// The variables of one provider, read through `lookup`.
 pub(crate) struct Env<'a> {
@@ -44,13 +31,18 @@ impl<'a> Env<'a> {
     }
 
     /// Whether any of `names` is set.
-    pub(crate) fn any(&self, names: &[&str]) -> bool {
-        names.iter().any(|name| self.get(name).is_some())
+    pub(crate) fn any(&self, variables: &[Variable]) -> bool {
+        variables
+            .iter()
+            .any(|variable| self.get(variable.name).is_some())
     }
 
     /// The first of `names` that is set (for "set without the enabling variable" errors).
-    pub(crate) fn first_set(&self, names: &[&'static str]) -> Option<&'static str> {
-        names.iter().copied().find(|name| self.get(name).is_some())
+    pub(crate) fn first_set(&self, variables: &[Variable]) -> Option<&'static str> {
+        variables
+            .iter()
+            .map(|variable| variable.name)
+            .find(|name| self.get(name).is_some())
     }
 
     pub(crate) fn required(&self, name: &'static str) -> Result<String, ConfigError> {
@@ -192,6 +184,14 @@ mod tests {
         assert_eq!(env.pair("C", "D"), Ok(None));
         assert!(env.url("URL").is_ok());
         assert_eq!(env.url("NOT_URL").unwrap_err().variable, "NOT_URL");
-        assert_eq!(env.first_set(&["C", "A", "LIST"]), Some("A"));
+        let named = |name| Variable {
+            name,
+            default: "unset",
+            meaning: "",
+        };
+        assert_eq!(
+            env.first_set(&[named("C"), named("A"), named("LIST")]),
+            Some("A")
+        );
     }
 }

@@ -1,12 +1,14 @@
-//! Billing providers behind one trait (DESIGN.md section 6; G3, G9, G10, G12).
+//! Billing providers behind one trait (docs/guarantees.md: G3, G9, G10, G12).
 //!
 //! - [`BillingProvider`]: create, inspect, cancel, pause, reactivate, retry a payment, verify a
 //!   webhook over its raw bytes, parse a verified webhook into [`BillingEvent`]s.
 //! - [`VerifiedWebhook`] can only be made by a provider's `verify_webhook`, so nothing parses a
 //!   body whose signature was not checked.
-//! - [`http::ApiClient`]: the one place HTTP calls are made: base URL, timeouts, and retries with
-//!   backoff and jitter only where a retry cannot charge twice.
-//! - [`Providers`]: the configured adapters by [`ProviderName`], read from the environment
+//! - Every API call goes through [`outbound`], the one outbound HTTP layer: base URL,
+//!   timeouts, and retries with backoff and jitter only where a retry cannot charge twice
+//!   ([`http::RetryPolicy`] in each adapter's configuration).
+//! - [`Providers`]: the configured adapters by [`ProviderName`], each an
+//!   `Arc<dyn BillingProvider>` (ours, or another implementation), read from the environment
 //!   ([`ConfigError`] names the variable at fault), so the webhook receiver and the jobs
 //!   dispatch by name. An adapter configured with its webhook secrets only verifies and parses;
 //!   its API calls fail with [`ProviderError::Config`] naming the missing variables.

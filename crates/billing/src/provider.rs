@@ -1,8 +1,11 @@
-//! The one trait every billing provider implements.
+//! The one trait every billing provider implements, object-safe so a registry can hold any
+//! adapter as `Arc<dyn BillingProvider>`.
 
-use std::future::Future;
+use std::any::Any;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
+use outbound::masked;
 use primitives::Money;
 use serde::{Deserialize, Serialize};
 
@@ -28,8 +31,8 @@ pub struct CreateSubscription {
     pub idempotency_key: String,
 }
 
-/// Who pays, as a checkout needs them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who pays, as a checkout needs them. Customer data: `Debug` shows the country only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Payer {
     pub first_name: String,
     pub last_name: String,
@@ -40,7 +43,23 @@ pub struct Payer {
     pub country: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl fmt::Debug for Payer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Payer")
+            .field("first_name", &masked(&self.first_name))
+            .field("last_name", &masked(&self.last_name))
+            .field("email", &masked(&self.email))
+            .field("phone", &masked(&self.phone))
+            .field("address", &masked(&self.address))
+            .field("city", &masked(&self.city))
+            .field("country", &self.country)
+            .finish()
+    }
+}
+
+/// `Debug` shows the approval form's field names only: a checkout form carries the payer's
+/// name, email, phone and address.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct CreatedSubscription {
     /// The provider's id, or, where the provider assigns one only after approval (PayHere), our
     /// signed order reference that its notifications will carry.
@@ -50,6 +69,23 @@ pub struct CreatedSubscription {
     /// The fields to post to `approval_url`, when approval is a form post (PayHere).
     pub approval_form: Option<Vec<(String, String)>>,
     pub status: ProviderSubscriptionStatus,
+}
+
+impl fmt::Debug for CreatedSubscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let form = self.approval_form.as_ref().map(|fields| {
+            fields
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+        });
+        f.debug_struct("CreatedSubscription")
+            .field("provider_subscription_id", &self.provider_subscription_id)
+            .field("approval_url", &self.approval_url)
+            .field("approval_form", &form)
+            .field("status", &self.status)
+            .finish()
+    }
 }
 
 /// The provider's view of a subscription's status, mapped onto a small common set.
@@ -100,57 +136,135 @@ pub enum RetryOutcome {
 
 /// A billing provider. Every mutating call takes an idempotency key that the adapter sends in
 /// the provider's own idempotency header, so a retried call never acts twice.
-pub trait BillingProvider: Send + Sync {
+///
+/// Object-safe (`#[async_trait]`): [`crate::Providers`] holds adapters as
+/// `Arc<dyn BillingProvider>`, so another team's adapter plugs in without touching ours.
+/// Implement it with `#[async_trait::async_trait]` on the `impl` block. `Any` lets the
+/// registry hand back an adapter's own type for what only it offers.
+#[async_trait::async_trait]
+pub trait BillingProvider: Any + Send + Sync {
     fn name(&self) -> ProviderName;
 
-    fn create_subscription(
+    /// Whether API calls can be made; an adapter configured to verify and parse webhooks only
+    /// answers them with [`ProviderError::Config`] naming what to set.
+    fn has_api(&self) -> bool {
+        true
+    }
+
+    async fn create_subscription(
         &self,
         request: &CreateSubscription,
-    ) -> impl Future<Output = Result<CreatedSubscription, ProviderError>> + Send;
+    ) -> Result<CreatedSubscription, ProviderError>;
 
-    fn subscription(
+    async fn subscription(
         &self,
         provider_subscription_id: &str,
-    ) -> impl Future<Output = Result<ProviderSubscription, ProviderError>> + Send;
+    ) -> Result<ProviderSubscription, ProviderError>;
 
-    fn cancel(
+    async fn cancel(
         &self,
         provider_subscription_id: &str,
         reason: &str,
         idempotency_key: &str,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    ) -> Result<(), ProviderError>;
 
     /// Suspends (PayPal) or pauses collection (Stripe).
-    fn pause(
+    async fn pause(
         &self,
         provider_subscription_id: &str,
         reason: &str,
         idempotency_key: &str,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    ) -> Result<(), ProviderError>;
 
-    fn reactivate(
+    async fn reactivate(
         &self,
         provider_subscription_id: &str,
         reason: &str,
         idempotency_key: &str,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    ) -> Result<(), ProviderError>;
 
     /// Collects the outstanding balance again (dunning).
-    fn retry_payment(
+    async fn retry_payment(
         &self,
         provider_subscription_id: &str,
         idempotency_key: &str,
-    ) -> impl Future<Output = Result<RetryOutcome, ProviderError>> + Send;
+    ) -> Result<RetryOutcome, ProviderError>;
 
     /// Checks the signature over the raw bytes. Async because PayPal's certificate may need
     /// fetching (after the URL was checked against the allow-list).
-    fn verify_webhook(
+    async fn verify_webhook(
         &self,
         request: WebhookRequest<'_>,
-    ) -> impl Future<Output = Result<VerifiedWebhook, VerifyError>> + Send;
+    ) -> Result<VerifiedWebhook, VerifyError>;
 
     /// Turns a verified webhook into normalized events. Unknown types are
     /// [`ParsedWebhook::Ignored`], never an error; a body that does not have the shape its type
     /// promises is [`ProviderError::Decode`].
     fn parse_webhook(&self, webhook: &VerifiedWebhook) -> Result<ParsedWebhook, ProviderError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payer() -> Payer {
+        Payer {
+            first_name: "Saman".into(),
+            last_name: "Perera".into(),
+            email: "saman.perera@example.lk".into(),
+            phone: "0771234567".into(),
+            address: "No. 1, Galle Road".into(),
+            city: "Colombo".into(),
+            country: "Sri Lanka".into(),
+        }
+    }
+
+    #[test]
+    fn payer_debug_masks_the_customer() {
+        let payer = payer();
+        let request = CreateSubscription {
+            plan_id: "pro".into(),
+            organization_ref: "org".into(),
+            return_url: None,
+            cancel_url: None,
+            customer_id: None,
+            payer: Some(payer.clone()),
+            idempotency_key: "k".into(),
+        };
+        for shown in [
+            format!("{payer:?}"),
+            format!("{payer:#?}"),
+            format!("{request:?}"),
+        ] {
+            for value in [
+                "Saman",
+                "Perera",
+                "saman.perera@example.lk",
+                "0771234567",
+                "Galle Road",
+                "Colombo",
+            ] {
+                assert!(!shown.contains(value), "{value} in {shown}");
+            }
+            assert!(shown.contains("email"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn created_subscription_debug_names_the_form_fields_only() {
+        let created = CreatedSubscription {
+            provider_subscription_id: "SUB-org.0123".into(),
+            approval_url: Some("https://sandbox.payhere.lk/pay/checkout".into()),
+            approval_form: Some(vec![
+                ("email".into(), "saman.perera@example.lk".into()),
+                ("phone".into(), "0771234567".into()),
+            ]),
+            status: ProviderSubscriptionStatus::Pending,
+        };
+        let shown = format!("{created:?}");
+        assert!(!shown.contains("saman.perera"), "{shown}");
+        assert!(!shown.contains("0771234567"), "{shown}");
+        assert!(shown.contains("\"phone\""), "{shown}");
+        assert!(shown.contains("SUB-org.0123"), "{shown}");
+    }
 }

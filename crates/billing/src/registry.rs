@@ -1,5 +1,6 @@
 //! The configured adapters by [`ProviderName`], so the webhook receiver and the jobs dispatch
-//! by name instead of knowing each adapter's type.
+//! by name instead of knowing each adapter's type. Each is an `Arc<dyn BillingProvider>`: ours
+//! ([`Providers::with_paypal`] ...) or any other implementation ([`Providers::with`]).
 //!
 //! A provider that is not configured answers [`VerifyError::ProviderNotConfigured`]
 //! (`WEBHOOK_PROVIDER_NOT_CONFIGURED`) to a delivery and [`ProviderError::NotConfigured`] to a
@@ -7,6 +8,8 @@
 //! [`ProviderError::Config`] naming the variables to set ([`Providers::has_api`] tells which
 //! is which beforehand).
 
+use std::any::Any;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -21,13 +24,12 @@ use crate::{
     WebhookRequest,
 };
 
-/// The adapters of one deployment, each optional. Cheap to clone (the adapters are shared), and
-/// its `Debug` names the configured providers only (no secret, no configuration).
+/// The adapters of one deployment, at most one per [`ProviderName`]. Cheap to clone (the
+/// adapters are shared), and its `Debug` names the configured providers only (no secret, no
+/// configuration).
 #[derive(Clone, Default)]
 pub struct Providers {
-    paypal: Option<Arc<PayPalProvider>>,
-    stripe: Option<Arc<StripeProvider>>,
-    payhere: Option<Arc<PayHereProvider>>,
+    adapters: BTreeMap<ProviderName, Arc<dyn BillingProvider>>,
 }
 
 impl fmt::Debug for Providers {
@@ -61,6 +63,14 @@ pub struct ProvidersConfig {
 }
 
 impl ProvidersConfig {
+    /// Every variable the three providers read, in the order the README lists them.
+    pub fn variables() -> impl Iterator<Item = &'static primitives::config::Variable> {
+        crate::paypal::VARIABLES
+            .iter()
+            .chain(&crate::stripe::VARIABLES)
+            .chain(&crate::payhere::VARIABLES)
+    }
+
     /// Every provider whose variables are set (see [`PayPalConfig::from_lookup`],
     /// [`StripeConfig::from_lookup`], [`PayHereConfig::from_lookup`]). A provider none of
     /// whose variables is set is simply absent; a half configuration is an error naming the
@@ -95,27 +105,6 @@ impl ProvidersConfig {
     }
 }
 
-/// Calls `$call` on the adapter named `$name` (each adapter has its own type, so the call is
-/// written once per arm), or answers `$missing` when it is not configured.
-macro_rules! dispatch {
-    ($self:ident, $name:expr, $missing:expr, |$adapter:ident| $call:expr) => {
-        match $name {
-            ProviderName::Paypal => match $self.paypal.as_deref() {
-                Some($adapter) => $call,
-                None => Err($missing),
-            },
-            ProviderName::Stripe => match $self.stripe.as_deref() {
-                Some($adapter) => $call,
-                None => Err($missing),
-            },
-            ProviderName::Payhere => match $self.payhere.as_deref() {
-                Some($adapter) => $call,
-                None => Err($missing),
-            },
-        }
-    };
-}
-
 impl Providers {
     /// No provider configured.
     pub fn none() -> Self {
@@ -136,22 +125,38 @@ impl Providers {
         Self::from_lookup(|name| std::env::var(name).ok(), clock)
     }
 
+    /// Registers `provider` under its [`BillingProvider::name`], replacing any adapter of
+    /// that name: another implementation of a provider (a fake, another team's adapter) plugs
+    /// in here.
     #[must_use]
-    pub fn with_paypal(mut self, provider: PayPalProvider) -> Self {
-        self.paypal = Some(Arc::new(provider));
+    pub fn with(mut self, provider: Arc<dyn BillingProvider>) -> Self {
+        self.adapters.insert(provider.name(), provider);
         self
     }
 
     #[must_use]
-    pub fn with_stripe(mut self, provider: StripeProvider) -> Self {
-        self.stripe = Some(Arc::new(provider));
-        self
+    pub fn with_paypal(self, provider: PayPalProvider) -> Self {
+        self.with(Arc::new(provider))
     }
 
     #[must_use]
-    pub fn with_payhere(mut self, provider: PayHereProvider) -> Self {
-        self.payhere = Some(Arc::new(provider));
-        self
+    pub fn with_stripe(self, provider: StripeProvider) -> Self {
+        self.with(Arc::new(provider))
+    }
+
+    #[must_use]
+    pub fn with_payhere(self, provider: PayHereProvider) -> Self {
+        self.with(Arc::new(provider))
+    }
+
+    /// The adapter of `name`, if configured.
+    pub fn get(&self, name: ProviderName) -> Option<Arc<dyn BillingProvider>> {
+        self.adapters.get(&name).cloned()
+    }
+
+    /// The adapter of `name`, or [`ProviderError::NotConfigured`].
+    pub fn provider(&self, name: ProviderName) -> Result<Arc<dyn BillingProvider>, ProviderError> {
+        self.get(name).ok_or_else(|| not_configured(name))
     }
 
     /// The configured providers, in [`ProviderName::ALL`] order.
@@ -163,35 +168,33 @@ impl Providers {
     }
 
     pub fn is_configured(&self, name: ProviderName) -> bool {
-        match name {
-            ProviderName::Paypal => self.paypal.is_some(),
-            ProviderName::Stripe => self.stripe.is_some(),
-            ProviderName::Payhere => self.payhere.is_some(),
-        }
+        self.adapters.contains_key(&name)
     }
 
     /// Whether the provider is configured with API credentials (not for verification only).
     pub fn has_api(&self, name: ProviderName) -> bool {
-        match name {
-            ProviderName::Paypal => self.paypal.as_ref().is_some_and(|p| p.has_api()),
-            ProviderName::Stripe => self.stripe.as_ref().is_some_and(|p| p.has_api()),
-            ProviderName::Payhere => self.payhere.as_ref().is_some_and(|p| p.has_api()),
-        }
+        self.adapters.get(&name).is_some_and(|p| p.has_api())
     }
 
-    /// The PayPal adapter, for what only it offers.
+    /// The PayPal adapter, for what only it offers; `None` when PayPal is not configured or
+    /// is served by another implementation.
     pub fn paypal(&self) -> Option<&PayPalProvider> {
-        self.paypal.as_deref()
+        self.typed(ProviderName::Paypal)
     }
 
-    /// The Stripe adapter.
+    /// The Stripe adapter (as [`Providers::paypal`]).
     pub fn stripe(&self) -> Option<&StripeProvider> {
-        self.stripe.as_deref()
+        self.typed(ProviderName::Stripe)
     }
 
-    /// The PayHere adapter (checkout forms, its payments list ...).
+    /// The PayHere adapter (checkout forms, its payments list ...; as [`Providers::paypal`]).
     pub fn payhere(&self) -> Option<&PayHereProvider> {
-        self.payhere.as_deref()
+        self.typed(ProviderName::Payhere)
+    }
+
+    fn typed<T: BillingProvider>(&self, name: ProviderName) -> Option<&T> {
+        let adapter: &dyn Any = self.adapters.get(&name)?.as_ref();
+        adapter.downcast_ref()
     }
 
     /// Verifies a delivery with the named provider's adapter.
@@ -200,19 +203,15 @@ impl Providers {
         name: ProviderName,
         request: WebhookRequest<'_>,
     ) -> Result<VerifiedWebhook, VerifyError> {
-        dispatch!(
-            self,
-            name,
-            VerifyError::ProviderNotConfigured(name),
-            |adapter| adapter.verify_webhook(request).await
-        )
+        match self.adapters.get(&name) {
+            Some(adapter) => adapter.verify_webhook(request).await,
+            None => Err(VerifyError::ProviderNotConfigured(name)),
+        }
     }
 
     /// Parses a verified webhook with the adapter that verified it.
     pub fn parse(&self, webhook: &VerifiedWebhook) -> Result<ParsedWebhook, ProviderError> {
-        let name = webhook.provider();
-        dispatch!(self, name, not_configured(name), |adapter| adapter
-            .parse_webhook(webhook))
+        self.adapter(webhook.provider())?.parse_webhook(webhook)
     }
 
     pub async fn subscription(
@@ -220,9 +219,9 @@ impl Providers {
         name: ProviderName,
         provider_subscription_id: &str,
     ) -> Result<ProviderSubscription, ProviderError> {
-        dispatch!(self, name, not_configured(name), |adapter| adapter
+        self.adapter(name)?
             .subscription(provider_subscription_id)
-            .await)
+            .await
     }
 
     pub async fn retry_payment(
@@ -231,9 +230,9 @@ impl Providers {
         provider_subscription_id: &str,
         idempotency_key: &str,
     ) -> Result<RetryOutcome, ProviderError> {
-        dispatch!(self, name, not_configured(name), |adapter| adapter
+        self.adapter(name)?
             .retry_payment(provider_subscription_id, idempotency_key)
-            .await)
+            .await
     }
 
     pub async fn create_subscription(
@@ -241,9 +240,7 @@ impl Providers {
         name: ProviderName,
         request: &CreateSubscription,
     ) -> Result<CreatedSubscription, ProviderError> {
-        dispatch!(self, name, not_configured(name), |adapter| adapter
-            .create_subscription(request)
-            .await)
+        self.adapter(name)?.create_subscription(request).await
     }
 
     pub async fn cancel(
@@ -253,9 +250,9 @@ impl Providers {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        dispatch!(self, name, not_configured(name), |adapter| adapter
+        self.adapter(name)?
             .cancel(provider_subscription_id, reason, idempotency_key)
-            .await)
+            .await
     }
 
     pub async fn pause(
@@ -265,9 +262,9 @@ impl Providers {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        dispatch!(self, name, not_configured(name), |adapter| adapter
+        self.adapter(name)?
             .pause(provider_subscription_id, reason, idempotency_key)
-            .await)
+            .await
     }
 
     pub async fn reactivate(
@@ -277,9 +274,17 @@ impl Providers {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
-        dispatch!(self, name, not_configured(name), |adapter| adapter
+        self.adapter(name)?
             .reactivate(provider_subscription_id, reason, idempotency_key)
-            .await)
+            .await
+    }
+
+    /// Borrowed, for the calls above (no reference count touched per call).
+    fn adapter(&self, name: ProviderName) -> Result<&dyn BillingProvider, ProviderError> {
+        self.adapters
+            .get(&name)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| not_configured(name))
     }
 }
 

@@ -1,5 +1,7 @@
 //! Brands: who an organization sends as, with the Twilio subaccount its messages go through and
-//! the persisted state of messaging suspension.
+//! the persisted state of messaging suspension: the wish, its version and the status on its way
+//! to it. A wish is recorded here, one brand at a time, with its [`SubaccountCall`];
+//! [`crate::messaging::request`] records one for a whole organization.
 
 use std::fmt;
 
@@ -10,11 +12,12 @@ use diesel::{
     result::{DatabaseErrorKind, Error as DieselError},
 };
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use outbox::{DedupeKey, Envelope};
 use primitives::OrganizationId;
 use subscriptions::posture::Posture;
 use uuid::Uuid;
 
-use crate::{CampaignsError, messaging::Wish};
+use crate::{CampaignsError, topics::SubaccountCall};
 
 pub use primitives::BrandId;
 
@@ -94,6 +97,51 @@ impl MessagingStatus {
 impl fmt::Display for MessagingStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What an organization wants of its subaccounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wish {
+    Suspend,
+    Reactivate,
+}
+
+impl Wish {
+    /// The stored `messaging_wish`: the final status wished for.
+    pub const fn stored(self) -> &'static str {
+        self.final_status().as_str()
+    }
+
+    pub(crate) fn parse_stored(value: &str) -> Option<Self> {
+        match value {
+            "suspended" => Some(Self::Suspend),
+            "active" => Some(Self::Reactivate),
+            _ => None,
+        }
+    }
+
+    /// The status once Twilio has confirmed the wish.
+    pub const fn final_status(self) -> MessagingStatus {
+        match self {
+            Self::Suspend => MessagingStatus::Suspended,
+            Self::Reactivate => MessagingStatus::Active,
+        }
+    }
+
+    /// The status while the outbox has yet to apply the wish.
+    pub const fn pending_status(self) -> MessagingStatus {
+        match self {
+            Self::Suspend => MessagingStatus::Suspending,
+            Self::Reactivate => MessagingStatus::Reactivating,
+        }
+    }
+
+    pub const fn subaccount_status(self) -> twilio::SubaccountStatus {
+        match self {
+            Self::Suspend => twilio::SubaccountStatus::Suspended,
+            Self::Reactivate => twilio::SubaccountStatus::Active,
+        }
     }
 }
 
@@ -177,7 +225,7 @@ pub async fn create(
             .await?
             .map(|subscription| subscription.state.status);
         if status.is_some_and(|status| Posture::of(status).messaging_suspended) {
-            crate::messaging::request_brand(conn, &brand, Wish::Suspend, now).await?;
+            request_brand(conn, &brand, Wish::Suspend, now).await?;
             return get(conn, brand.id).await;
         }
         Ok(brand)
@@ -246,4 +294,55 @@ pub async fn get(conn: &mut AsyncPgConnection, id: BrandId) -> Result<Brand, Cam
         Err(DieselError::NotFound) => Err(CampaignsError::BrandNotFound),
         Err(error) => Err(error.into()),
     }
+}
+
+/// What [`request_brand`] (and [`crate::messaging::request`], per brand) did to one brand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requested {
+    /// The wish is recorded and a [`SubaccountCall`] enqueued for this version.
+    Enqueued {
+        brand_id: BrandId,
+        wish_version: i64,
+        message: outbox::MessageId,
+    },
+    /// A wish decided after `decided_at` is already recorded: this older one is ignored.
+    Superseded { brand_id: BrandId },
+}
+
+/// Records `wish` on one (locked) brand and enqueues its Twilio call; see
+/// [`crate::messaging::request`].
+pub(crate) async fn request_brand(
+    conn: &mut AsyncPgConnection,
+    brand: &Brand,
+    wish: Wish,
+    decided_at: DateTime<Utc>,
+) -> Result<Requested, CampaignsError> {
+    if brand.messaging_wish_at.is_some_and(|at| at > decided_at) {
+        return Ok(Requested::Superseded { brand_id: brand.id });
+    }
+    let status = if brand.messaging_status == wish.final_status() {
+        wish.final_status()
+    } else {
+        wish.pending_status()
+    };
+    let version = brand.messaging_wish_version + 1;
+    diesel::update(brands::table.find(brand.id.as_uuid()))
+        .set((
+            brands::messaging_wish.eq(wish.stored()),
+            brands::messaging_status.eq(status.as_str()),
+            brands::messaging_wish_version.eq(version),
+            brands::messaging_wish_at.eq(decided_at),
+            brands::updated_at.eq(decided_at),
+        ))
+        .execute(conn)
+        .await?;
+    let key = DedupeKey::parse(format!("brand:{}:wish:{version}", brand.id))?;
+    let call = SubaccountCall { brand_id: brand.id };
+    let envelope = Envelope::new(key, decided_at).for_organization(brand.organization_id);
+    let enqueued = outbox::enqueue(conn, &call, envelope).await?;
+    Ok(Requested::Enqueued {
+        brand_id: brand.id,
+        wish_version: version,
+        message: enqueued.id(),
+    })
 }

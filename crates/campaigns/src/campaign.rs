@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use db::schema::campaigns;
 use diesel::{Queryable, Selectable};
 use primitives::{Currency, HoldId, Money, OrganizationId};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{BrandId, CampaignsError, Sender, segments::Encoding};
@@ -63,7 +64,9 @@ impl fmt::Display for CampaignStatus {
 
 /// Why a campaign is paused. Every reason but [`PauseReason::Manual`] is a billing reason: the
 /// campaign resumes by itself once it clears, while a person's pause waits for a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Stored and sent (the `reason` of [`crate::CampaignControl`]) as [`PauseReason::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PauseReason {
     SubscriptionInactive,
     WalletFrozen,

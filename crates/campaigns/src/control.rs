@@ -1,26 +1,21 @@
-//! `campaigns.control`: enforcement's (and a confirmed Twilio reactivation's) requests to pause
-//! or resume an organization's campaigns (G7, G8), delivered through the outbox.
+//! Delivering [`CampaignControl`]: enforcement's (and a confirmed Twilio reactivation's)
+//! requests to pause or resume an organization's campaigns (G7, G8).
 //!
-//! Payload: `{"organization_id", "action": "pause" | "resume", "reason"?}`. A pause uses the
-//! payload's `reason` when it names a billing pause reason, else `subscription_inactive`. A
-//! resume runs [`Campaigns::resume_if_eligible`]: only campaigns paused for a billing reason
-//! that has cleared resume, never manual pauses. Both are idempotent, so redelivery is harmless.
+//! A pause uses the message's billing reason ([`CampaignControl::pause_reason`]). A resume runs
+//! [`Campaigns::resume_if_eligible`]: only campaigns paused for a billing reason that has
+//! cleared resume, never manual pauses. Both are idempotent, so redelivery is harmless.
 
-use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, DbPool};
-use outbox::{ClaimedMessage, DedupeKey, Handler, HandlerError, NewMessage, Topic};
+use outbox::{ClaimedMessage, Handler, HandlerError};
 use primitives::OrganizationId;
-use serde_json::json;
 
 use crate::{
     Campaigns, CampaignsError, PauseReason,
-    handlers::{internal, uuid_field},
+    error::internal,
+    topics::{CampaignAction, CampaignControl},
 };
 
-/// Enforcement's campaign control (`enforcement::effects::CAMPAIGNS_TOPIC`).
-pub const CAMPAIGNS_TOPIC: Topic = Topic::from_static("campaigns.control");
-
-/// Delivers `campaigns.control` messages.
+/// Delivers [`CampaignControl`]s.
 #[derive(Clone)]
 pub struct CampaignControlHandler {
     pool: DbPool,
@@ -34,23 +29,18 @@ impl CampaignControlHandler {
 }
 
 impl Handler for CampaignControlHandler {
-    fn topic(&self) -> Topic {
-        CAMPAIGNS_TOPIC
-    }
+    type Message = CampaignControl;
 
-    async fn handle(&self, message: &ClaimedMessage) -> Result<(), HandlerError> {
-        let organization =
-            OrganizationId::from_uuid(uuid_field(&message.payload, "organization_id")?);
+    async fn handle(
+        &self,
+        _message: &ClaimedMessage,
+        control: CampaignControl,
+    ) -> Result<(), HandlerError> {
+        let organization = control.organization_id;
         let mut conn = self.pool.get().await.map_err(internal)?;
-        match message.payload.get("action").and_then(|a| a.as_str()) {
-            Some("pause") => {
-                let reason = message
-                    .payload
-                    .get("reason")
-                    .and_then(|r| r.as_str())
-                    .and_then(PauseReason::parse)
-                    .filter(|reason| reason.is_billing())
-                    .unwrap_or(PauseReason::SubscriptionInactive);
+        match control.action {
+            CampaignAction::Pause => {
+                let reason = control.pause_reason();
                 let paused = self
                     .campaigns
                     .pause_all(&mut conn, organization, reason)
@@ -58,18 +48,13 @@ impl Handler for CampaignControlHandler {
                     .map_err(classify)?;
                 tracing::info!(%organization, paused, reason = reason.as_str(), "campaigns paused");
             }
-            Some("resume") => {
+            CampaignAction::Resume => {
                 let resumed = self
                     .campaigns
                     .resume_if_eligible(&mut conn, organization)
                     .await
                     .map_err(classify)?;
                 tracing::info!(%organization, resumed, "campaigns resumed where eligible");
-            }
-            _ => {
-                return Err(HandlerError::permanent(
-                    "payload: action must be pause or resume",
-                ));
             }
         }
         Ok(())
@@ -85,26 +70,6 @@ fn classify(error: CampaignsError) -> HandlerError {
         }
         error => internal(error),
     }
-}
-
-/// Enqueues a resume request on the caller's transaction (once per `key`).
-pub(crate) async fn enqueue_resume(
-    conn: &mut AsyncPgConnection,
-    organization: OrganizationId,
-    key: &str,
-    now: DateTime<Utc>,
-) -> Result<(), CampaignsError> {
-    let message = NewMessage {
-        organization_id: Some(organization),
-        ..NewMessage::new(
-            CAMPAIGNS_TOPIC,
-            DedupeKey::parse(key)?,
-            json!({ "organization_id": organization, "action": "resume" }),
-            now,
-        )
-    };
-    outbox::enqueue(conn, message).await?;
-    Ok(())
 }
 
 /// Organizations with campaigns paused for a billing reason: what a periodic sweep passes to

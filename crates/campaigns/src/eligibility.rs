@@ -1,6 +1,6 @@
 //! May an organization (or one brand of it) send? Computed from the sources of truth: the
 //! subscription's entitlements, the wallet and the brand's Twilio status. Every blocking reason
-//! is returned, not only the first (DESIGN section 3).
+//! is returned, not only the first (docs/campaigns.md).
 //!
 //! [`decide`] is pure; [`load_facts`] reads what it needs.
 

@@ -1,5 +1,6 @@
 //! The crate's error type. Each variant has a stable code (docs/campaigns.md lists them).
 
+use outbox::HandlerError;
 use primitives::Currency;
 
 use crate::{CampaignStatus, RecipientStatus, eligibility::Blocker};
@@ -111,4 +112,9 @@ fn blockers_list(blockers: &[Blocker]) -> String {
         .map(|blocker| blocker.reason().as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// An outbox handler's own trouble (pool, database): worth another attempt.
+pub(crate) fn internal(error: impl std::fmt::Display) -> HandlerError {
+    HandlerError::retryable(format!("internal: {error}"))
 }

@@ -1,5 +1,6 @@
-//! The outbox handlers: `twilio.subaccount` (apply a brand's current wish at Twilio) and
-//! `messaging.control` (enforcement's suspend / reactivate, turned into a [`request`]).
+//! The outbox handlers of messaging: [`SubaccountCall`] (apply a brand's current wish at
+//! Twilio) and [`MessagingControl`] (enforcement's suspend / reactivate, turned into a
+//! [`request`]).
 
 use std::sync::Arc;
 
@@ -7,22 +8,18 @@ use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, DbPool, schema::brands as table};
 use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use outbox::{ClaimedMessage, Handler, HandlerError, Topic};
-use primitives::{Clock, OrganizationId};
+use outbox::{ClaimedMessage, DedupeKey, Envelope, Handler, HandlerError};
+use primitives::{BrandId, Clock, OrganizationId};
 use twilio::{AccountStatus, SubaccountControl, TwilioError};
 use uuid::Uuid;
 
 use crate::{
     CampaignsError,
-    brands::{self, BrandId},
-    messaging::{Wish, request},
+    brands::{self, Wish},
+    error::internal,
+    messaging::request,
+    topics::{CampaignControl, MessagingAction, MessagingControl, SubaccountCall},
 };
-
-/// Applies a brand's current messaging wish to its Twilio subaccount. Payload: `{"brand_id"}`.
-pub const SUBACCOUNT_TOPIC: Topic = Topic::from_static("twilio.subaccount");
-/// Enforcement's messaging control (`enforcement::effects::MESSAGING_TOPIC`). Payload:
-/// `{"organization_id", "action": "suspend" | "reactivate", ...}`.
-pub const CONTROL_TOPIC: Topic = Topic::from_static("messaging.control");
 
 /// How many times one delivery re-applies the wish when a newer one arrived during the call,
 /// before leaving it to a retry.
@@ -30,7 +27,7 @@ const MAX_ROUNDS: usize = 3;
 /// `brands.last_error` holds at most this many characters.
 const MAX_ERROR_CHARS: usize = 1000;
 
-/// Delivers `twilio.subaccount` messages.
+/// Delivers [`SubaccountCall`]s.
 ///
 /// It reads the brand's wish when it runs (not when the message was enqueued), calls Twilio with
 /// no database connection held, then sets the final status only if the wish version is still the
@@ -111,13 +108,14 @@ impl<C: SubaccountControl> SubaccountHandler<C> {
 }
 
 impl<C: SubaccountControl> Handler for SubaccountHandler<C> {
-    fn topic(&self) -> Topic {
-        SUBACCOUNT_TOPIC
-    }
+    type Message = SubaccountCall;
 
-    async fn handle(&self, message: &ClaimedMessage) -> Result<(), HandlerError> {
-        let brand_id = uuid_field(&message.payload, "brand_id")?;
-        self.apply(BrandId::from_uuid(brand_id)).await
+    async fn handle(
+        &self,
+        _message: &ClaimedMessage,
+        call: SubaccountCall,
+    ) -> Result<(), HandlerError> {
+        self.apply(call.brand_id).await
     }
 }
 
@@ -168,14 +166,10 @@ async fn settle(
             return Ok(false);
         };
         if wish == Wish::Reactivate {
-            let key = format!("brand:{brand_id}:wish:{version}:resume");
-            crate::control::enqueue_resume(
-                conn,
-                OrganizationId::from_uuid(organization),
-                &key,
-                now,
-            )
-            .await?;
+            let organization = OrganizationId::from_uuid(organization);
+            let key = DedupeKey::parse(format!("brand:{brand_id}:wish:{version}:resume"))?;
+            let envelope = Envelope::new(key, now).for_organization(organization);
+            outbox::enqueue(conn, &CampaignControl::resume(organization), envelope).await?;
         }
         Ok(true)
     })
@@ -203,22 +197,9 @@ fn sanitize(message: &str) -> String {
     crate::input::error_text(message, MAX_ERROR_CHARS)
 }
 
-/// Our own trouble (pool, database): worth another attempt.
-pub(crate) fn internal(error: impl std::fmt::Display) -> HandlerError {
-    HandlerError::retryable(format!("internal: {error}"))
-}
-
-pub(crate) fn uuid_field(payload: &serde_json::Value, field: &str) -> Result<Uuid, HandlerError> {
-    payload
-        .get(field)
-        .and_then(serde_json::Value::as_str)
-        .and_then(|value| Uuid::parse_str(value).ok())
-        .ok_or_else(|| HandlerError::permanent(format!("payload: missing or invalid {field}")))
-}
-
-/// Delivers enforcement's `messaging.control` messages: records the wish on every brand of the
-/// organization and enqueues the Twilio calls, in one transaction. The wish counts as decided
-/// when the message was enqueued, so a delayed older message cannot override a newer one.
+/// Delivers [`MessagingControl`]s: records the wish on every brand of the organization and
+/// enqueues the Twilio calls, in one transaction. The wish counts as decided when the message
+/// was enqueued, so a delayed older message cannot override a newer one.
 #[derive(Clone)]
 pub struct ControlHandler {
     pool: DbPool,
@@ -231,21 +212,17 @@ impl ControlHandler {
 }
 
 impl Handler for ControlHandler {
-    fn topic(&self) -> Topic {
-        CONTROL_TOPIC
-    }
+    type Message = MessagingControl;
 
-    async fn handle(&self, message: &ClaimedMessage) -> Result<(), HandlerError> {
-        let organization =
-            OrganizationId::from_uuid(uuid_field(&message.payload, "organization_id")?);
-        let wish = match message.payload.get("action").and_then(|a| a.as_str()) {
-            Some("suspend") => Wish::Suspend,
-            Some("reactivate") => Wish::Reactivate,
-            _ => {
-                return Err(HandlerError::permanent(
-                    "payload: action must be suspend or reactivate",
-                ));
-            }
+    async fn handle(
+        &self,
+        message: &ClaimedMessage,
+        control: MessagingControl,
+    ) -> Result<(), HandlerError> {
+        let organization = control.organization_id;
+        let wish = match control.action {
+            MessagingAction::Suspend => Wish::Suspend,
+            MessagingAction::Reactivate => Wish::Reactivate,
         };
         let decided_at = message.created_at;
         let mut conn = self.pool.get().await.map_err(internal)?;

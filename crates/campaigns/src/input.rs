@@ -34,6 +34,15 @@ pub(crate) fn error_text(message: &str, max_chars: usize) -> String {
     }
 }
 
+/// A message SID as Twilio writes them (`SM` or `MM` and 32 hex digits); anything else is not
+/// stored (the database refuses it, and a settlement must not fail over Twilio's text).
+pub(crate) fn message_sid(sid: &str) -> Option<String> {
+    let ok = sid.len() == 34
+        && sid.bytes().take(2).all(|b| b.is_ascii_uppercase())
+        && sid.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
+    ok.then(|| sid.to_owned())
+}
+
 /// A campaign's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignName(String);

@@ -1,10 +1,12 @@
-//! Campaign control (DESIGN G1, G3, G7, G8, G10): brands and their Twilio subaccounts,
+//! Campaign control (docs/guarantees.md: G1, G3, G7, G8, G10): brands and their Twilio subaccounts,
 //! campaigns paid for from wallet holds, eligibility, and a dispatcher that never sends a
 //! message twice or unpaid. docs/campaigns.md and docs/messaging.md describe the semantics.
 //!
 //! - [`brands`] and [`messaging`]: an organization's brands, each with its Twilio subaccount
 //!   and persisted messaging status; suspension and reactivation go through the outbox
 //!   ([`SubaccountHandler`], [`ControlHandler`]), and the latest wish wins.
+//! - [`topics`]: the outbox messages campaigns owns ([`CampaignControl`], [`MessagingControl`],
+//!   [`SubaccountCall`]), each its topic's one contract for producers and handler.
 //! - [`Campaigns`]: create a campaign, add recipients, start (placing the hold), pause, resume,
 //!   cancel, status; [`Campaigns::pause_all`] and [`Campaigns::resume_if_eligible`] for a whole
 //!   organization, driven by [`CampaignControlHandler`].
@@ -28,16 +30,19 @@ mod reconcile;
 pub mod segments;
 mod service;
 mod store;
+pub mod topics;
 
-pub use brands::{Brand, BrandId, BrandName, MessagingStatus, SubaccountSid};
+pub use brands::{Brand, BrandId, BrandName, MessagingStatus, Requested, SubaccountSid, Wish};
 pub use campaign::{Campaign, CampaignId, CampaignStatus, PauseReason, RecipientStatus};
-pub use control::{CAMPAIGNS_TOPIC, CampaignControlHandler, organizations_with_billing_pauses};
+pub use control::{CampaignControlHandler, organizations_with_billing_pauses};
 pub use dispatch::{BatchCounts, BatchReport, DispatchConfig, Dispatcher, RunReport};
 pub use error::{CampaignsError, InvalidPhone};
 pub use funds::FundsPolicy;
-pub use handlers::{CONTROL_TOPIC, ControlHandler, SUBACCOUNT_TOPIC, SubaccountHandler};
+pub use handlers::{ControlHandler, SubaccountHandler};
 pub use input::{CampaignName, MessageBody, PhoneNumber, Sender};
-pub use messaging::{Requested, Wish};
 pub use reconcile::{Recipient, Resolution};
 pub use service::{Added, CampaignSummary, Campaigns, Done, MAX_RECIPIENTS_PER_CALL, NewCampaign};
 pub use store::{RecipientCounts, owns_hold};
+pub use topics::{
+    CampaignAction, CampaignControl, Cause, MessagingAction, MessagingControl, SubaccountCall,
+};

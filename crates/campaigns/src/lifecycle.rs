@@ -1,5 +1,5 @@
 //! Starting, pausing, resuming and canceling campaigns, one at a time or for a whole
-//! organization (what enforcement asks for through `campaigns.control`).
+//! organization (what enforcement asks for with a [`crate::CampaignControl`]).
 //!
 //! Each runs in one transaction under the campaign's row lock, which the dispatcher takes too,
 //! so a pause and a batch settlement never both miss the moment to release the hold.

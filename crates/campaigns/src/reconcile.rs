@@ -21,7 +21,8 @@ use primitives::{Money, OrganizationId};
 use uuid::Uuid;
 
 use crate::{
-    CampaignId, Campaigns, CampaignsError, RecipientStatus, campaign::Campaign, funds, store,
+    CampaignId, Campaigns, CampaignsError, RecipientStatus, campaign::Campaign, funds,
+    input::message_sid, store,
 };
 
 /// What is known about an unconfirmed recipient.
@@ -171,7 +172,7 @@ pub(crate) async fn resolve_locked(
     if let Resolution::Sent {
         twilio_sid: Some(sid),
     } = resolution
-        && crate::dispatch::message_sid(sid).is_none()
+        && message_sid(sid).is_none()
     {
         return Err(CampaignsError::InvalidInput {
             field: "twilio_sid",

@@ -12,14 +12,14 @@ use std::{
 };
 
 use campaigns::{
-    BrandName, CampaignsError, ControlHandler, MessagingStatus, Requested, SubaccountHandler,
-    SubaccountSid, Wish, brands, messaging,
+    BrandName, CampaignsError, ControlHandler, MessagingControl, MessagingStatus, Requested,
+    SubaccountCall, SubaccountHandler, SubaccountSid, Wish, brands, messaging,
 };
 use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, DbPool, schema::organizations};
 use diesel::ExpressionMethods;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use outbox::{DedupeKey, ListFilter, NewMessage, Outbox, RetryPolicy, Status, Topic};
+use outbox::{DedupeKey, ListFilter, Message, NewMessage, Outbox, RetryPolicy, Status, Topic};
 use primitives::{Clock, ManualClock, OrganizationId};
 use secrecy::SecretString;
 use testkit::TestDb;
@@ -61,6 +61,7 @@ impl FakeTwilio {
     }
 }
 
+#[async_trait::async_trait]
 impl SubaccountControl for FakeTwilio {
     async fn set_status(
         &self,
@@ -199,10 +200,10 @@ impl Fixture {
             .collect()
     }
 
-    async fn messages(&self, topic: &'static str) -> Vec<outbox::OutboxMessage> {
+    async fn messages(&self, topic: Topic) -> Vec<outbox::OutboxMessage> {
         let mut conn = self.conn().await;
         let filter = ListFilter {
-            topic: Some(Topic::parse(topic).unwrap()),
+            topic: Some(topic),
             ..ListFilter::default()
         };
         outbox::list(&mut conn, &filter).await.unwrap()
@@ -239,7 +240,7 @@ async fn suspension_reaches_twilio_through_the_outbox() {
     );
     assert_eq!(twilio.state(SID_A), Some(SubaccountStatus::Suspended));
     assert_eq!(twilio.state(SID_B), Some(SubaccountStatus::Suspended));
-    let messages = fx.messages("twilio.subaccount").await;
+    let messages = fx.messages(SubaccountCall::TOPIC).await;
     assert_eq!(messages.len(), 2);
     assert!(messages.iter().all(|m| m.status == Status::Delivered));
     assert!(
@@ -308,7 +309,7 @@ async fn reactivation_before_a_pending_suspension_ran_ends_active() {
         fx.statuses(organization).await,
         [MessagingStatus::Reactivating]
     );
-    assert_eq!(fx.messages("twilio.subaccount").await.len(), 2);
+    assert_eq!(fx.messages(SubaccountCall::TOPIC).await.len(), 2);
 
     let twilio = FakeTwilio::default();
     let report = outbox::deliver_batch(&fx.pool, &fx.outbox, &fx.handler(twilio.clone()), 10)
@@ -370,7 +371,7 @@ async fn a_permanent_error_dead_letters_with_the_error_visible() {
     assert_eq!(brand.messaging_status, MessagingStatus::Suspending);
     let error = brand.last_error.as_deref().unwrap();
     assert!(error.contains("404"), "{error}");
-    let messages = fx.messages("twilio.subaccount").await;
+    let messages = fx.messages(SubaccountCall::TOPIC).await;
     assert_eq!(messages[0].status, Status::Dead);
     assert!(messages[0].last_error.as_deref().unwrap().contains("404"));
     // The failure enqueued nothing else and changed no other state than the brand's error.
@@ -392,6 +393,8 @@ async fn a_permanent_error_dead_letters_with_the_error_visible() {
     );
 }
 
+/// A [`MessagingControl`] written raw, as enforcement stored them before payloads were typed:
+/// rows already in the outbox must still be delivered.
 async fn enqueue_control(
     conn: &mut AsyncPgConnection,
     organization: OrganizationId,
@@ -410,13 +413,13 @@ async fn enqueue_control(
     let message = NewMessage {
         organization_id: Some(organization),
         ..NewMessage::new(
-            Topic::parse("messaging.control").unwrap(),
+            MessagingControl::TOPIC,
             DedupeKey::parse(key).unwrap(),
             payload,
             at,
         )
     };
-    outbox::enqueue(conn, message).await.unwrap();
+    outbox::enqueue_raw(conn, message).await.unwrap();
 }
 
 #[tokio::test]

@@ -9,6 +9,8 @@ pub mod migrations;
 pub mod pool;
 pub mod readiness;
 pub mod schema;
+pub mod settings;
 
 pub use diesel_async::AsyncPgConnection;
 pub use pool::{DbConfig, DbPool, PoolError, connect_pool};
+pub use settings::{Database, DatabaseSettings, DatabaseSource, OpenError};

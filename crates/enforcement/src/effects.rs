@@ -1,27 +1,25 @@
 //! Carrying out a transition's effects on the caller's transaction.
 //!
 //! Wallet freezes go straight to the ledger (same database, same commit). Notifications and the
-//! campaign and messaging effects are enqueued in the outbox with a dedupe key derived from the
-//! event, so a retried delivery never doubles them.
+//! campaign and messaging effects are enqueued in the outbox, as the message types their
+//! consumers define, with a dedupe key derived from the event, so a retried delivery never
+//! doubles them.
 
+use campaigns::{
+    CampaignAction, CampaignControl, Cause, MessagingAction, MessagingControl, PauseReason,
+};
 use chrono::{DateTime, Utc};
 use db::AsyncPgConnection;
 use ledger::{Actor, FreezeRequest, FreezeSource, Ledger, LedgerError, Reason, UnfreezeRequest};
-use notifications::{Notification, NotificationKind};
-use outbox::{DedupeKey, NewMessage, Topic};
+use notifications::Notification;
+use outbox::{DedupeKey, Envelope, Message};
 use serde_json::json;
-use subscriptions::{Effect, EventEnvelope, Notice, Subscription, SubscriptionEvent, Transition};
+use subscriptions::{
+    Effect, EventEnvelope, NotificationKind, Subscription, SubscriptionEvent, Transition,
+};
 use uuid::Uuid;
 
 use crate::EnforcementError;
-
-/// Campaign control: `{"organization_id", "action": "pause" | "resume", "reason"}`. The
-/// campaigns handler pauses running campaigns with reason `subscription_inactive` and resumes only
-/// campaigns paused for billing reasons whose cause has cleared.
-pub const CAMPAIGNS_TOPIC: &str = "campaigns.control";
-/// Messaging control: `{"organization_id", "action": "suspend" | "reactivate"}`. The Twilio handler
-/// applies the organization's latest wish to its subaccounts.
-pub const MESSAGING_TOPIC: &str = "messaging.control";
 
 /// Everything an effect needs to know about where it comes from.
 pub(crate) struct Target<'a> {
@@ -41,11 +39,11 @@ pub(crate) async fn carry_out(
         match *effect {
             Effect::FreezeWallet => set_wallet_freeze(conn, ledger, target, true).await?,
             Effect::UnfreezeWallet => set_wallet_freeze(conn, ledger, target, false).await?,
-            Effect::PauseCampaigns => control(conn, target, CAMPAIGNS_TOPIC, "pause").await?,
-            Effect::ResumeCampaigns => control(conn, target, CAMPAIGNS_TOPIC, "resume").await?,
-            Effect::SuspendMessaging => control(conn, target, MESSAGING_TOPIC, "suspend").await?,
+            Effect::PauseCampaigns => campaigns(conn, target, CampaignAction::Pause).await?,
+            Effect::ResumeCampaigns => campaigns(conn, target, CampaignAction::Resume).await?,
+            Effect::SuspendMessaging => messaging(conn, target, MessagingAction::Suspend).await?,
             Effect::ReactivateMessaging => {
-                control(conn, target, MESSAGING_TOPIC, "reactivate").await?;
+                messaging(conn, target, MessagingAction::Reactivate).await?;
             }
             Effect::Notify { notice } => notify(conn, target, notice).await?,
             // Blocks are written by the subscriptions crate; schedules and periods are part of
@@ -104,41 +102,62 @@ async fn set_wallet_freeze(
     Ok(())
 }
 
-async fn control(
+/// Pauses campaigns as `subscription_inactive`: the billing reason a transition stands for.
+async fn campaigns(
     conn: &mut AsyncPgConnection,
     target: &Target<'_>,
-    topic: &'static str,
-    action: &str,
+    action: CampaignAction,
 ) -> Result<(), EnforcementError> {
-    let organization = target.subscription.organization_id;
-    let payload = json!({
-        "organization_id": organization,
-        "subscription_id": target.subscription.id,
-        "action": action,
-        "reason": "subscription_inactive",
-        "status": target.transition.to,
-        "event": target.envelope.event.kind(),
-    });
-    let message = NewMessage {
-        organization_id: Some(organization),
-        ..NewMessage::new(
-            topic_of(topic)?,
-            dedupe(target.event_row_id, action)?,
-            payload,
-            target.now,
-        )
+    let control = CampaignControl {
+        organization_id: target.subscription.organization_id,
+        action,
+        reason: (action == CampaignAction::Pause).then_some(PauseReason::SubscriptionInactive),
+        cause: Some(cause(target)),
     };
-    outbox::enqueue(conn, message).await?;
+    enqueue(conn, target, &control, action.as_str()).await
+}
+
+async fn messaging(
+    conn: &mut AsyncPgConnection,
+    target: &Target<'_>,
+    action: MessagingAction,
+) -> Result<(), EnforcementError> {
+    let control = MessagingControl {
+        organization_id: target.subscription.organization_id,
+        action,
+        cause: Some(cause(target)),
+    };
+    enqueue(conn, target, &control, action.as_str()).await
+}
+
+fn cause(target: &Target<'_>) -> Cause {
+    Cause {
+        subscription_id: target.subscription.id,
+        status: target.transition.to,
+        event: target.envelope.event.kind(),
+    }
+}
+
+/// Enqueues `message` for the organization, once per event and `what`.
+async fn enqueue<M: Message>(
+    conn: &mut AsyncPgConnection,
+    target: &Target<'_>,
+    message: &M,
+    what: &str,
+) -> Result<(), EnforcementError> {
+    let envelope = Envelope::new(dedupe(target.event_row_id, what)?, target.now)
+        .for_organization(target.subscription.organization_id);
+    outbox::enqueue(conn, message, envelope).await?;
     Ok(())
 }
 
 async fn notify(
     conn: &mut AsyncPgConnection,
     target: &Target<'_>,
-    notice: Notice,
+    notice: NotificationKind,
 ) -> Result<(), EnforcementError> {
     let notification = Notification {
-        kind: kind_of(notice),
+        kind: notice,
         organization_id: target.subscription.organization_id,
         payload: notice_payload(target),
     };
@@ -195,26 +214,6 @@ fn notice_payload(target: &Target<'_>) -> serde_json::Value {
         }
     }
     payload
-}
-
-fn kind_of(notice: Notice) -> NotificationKind {
-    match notice {
-        Notice::PaymentFailed => NotificationKind::PaymentFailed,
-        Notice::RetryScheduled => NotificationKind::RetryScheduled,
-        Notice::PaymentWarning => NotificationKind::PaymentWarning,
-        Notice::FinalWarning => NotificationKind::FinalWarning,
-        Notice::Suspended => NotificationKind::Suspended,
-        Notice::Restored => NotificationKind::Restored,
-        Notice::TrialEnding => NotificationKind::TrialEnding,
-        Notice::TrialEnded => NotificationKind::TrialEnded,
-        Notice::CancellationScheduled => NotificationKind::CancellationScheduled,
-        Notice::Canceled => NotificationKind::Canceled,
-        Notice::Expired => NotificationKind::Expired,
-    }
-}
-
-fn topic_of(name: &'static str) -> Result<Topic, EnforcementError> {
-    Topic::parse(name).map_err(|error| EnforcementError::Effect(error.to_string()))
 }
 
 fn dedupe(event_row_id: Uuid, what: &str) -> Result<DedupeKey, EnforcementError> {

@@ -1,4 +1,4 @@
-//! The payment-safety policy (DESIGN.md section 4): applies subscription events and carries out
+//! The payment-safety policy (docs/guarantees.md): applies subscription events and carries out
 //! their effects in the same transaction, so billing state and its consequences commit together.
 //!
 //! - [`Enforcer::apply`]: one event in, state + history + access blocks + wallet freeze +
@@ -6,10 +6,11 @@
 //! - [`DunningRunner`]: turns due scheduled actions into events, calling the provider through
 //!   [`PaymentRetrier`] for retries.
 //!
-//! Campaign and messaging effects go to the outbox (topics [`effects::CAMPAIGNS_TOPIC`] and
-//! [`effects::MESSAGING_TOPIC`]) for the campaign and Twilio handlers to carry out.
+//! Campaign and messaging effects go to the outbox as the messages campaigns defines
+//! ([`campaigns::CampaignControl`], [`campaigns::MessagingControl`]) for its handlers to carry
+//! out; notifications as [`notifications::Notification`]s.
 
-pub mod effects;
+mod effects;
 mod enforcer;
 mod error;
 mod failure;

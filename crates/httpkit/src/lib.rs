@@ -6,19 +6,15 @@
 //!   problems rather than axum's plain-text bodies.
 //! - [`auth`]: bearer-token principals, the admin credential and the `Authenticated` /
 //!   `AdminOnly` extractors.
-//! - [`entitlement`]: feature gates (`RequireFeature<F>`, 402 `FEATURE_NOT_ALLOWED`) over an
-//!   [`EntitlementCheck`] the binary implements.
 //! - [`idempotency`]: the `Idempotency-Key` header.
 //! - [`telemetry`]: log subscriber set-up and one log line per request.
 //! - [`server`]: fallbacks, body limit, graceful shutdown and serving.
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics` answers and the process's Prometheus recorder.
 //!
-//! Domain crates know nothing of this one; binaries map their domain errors into [`ApiError`].
-//! This crate knows the shape of an entitlement decision (`subscriptions::AccessDecision`) but
-//! runs no query: the binary answers [`EntitlementCheck`].
+//! Plumbing only: no product rule lives here (the entitlement gate is the app's). Domain crates
+//! know nothing of this one; the app maps their errors into [`ApiError`].
 
 pub mod auth;
-pub mod entitlement;
 pub mod idempotency;
 pub mod json;
 pub mod probes;
@@ -29,10 +25,6 @@ pub mod telemetry;
 pub use auth::{
     AdminOnly, AdminToken, Auth, AuthError, Authenticated, Authenticator, NoKeys, OrganizationOnly,
     Principal, WeakAdminToken,
-};
-pub use entitlement::{
-    DenialReasonBody, EntitlementCheck, FeatureMarker, RequireFeature, feature_not_allowed,
-    features, require_feature,
 };
 pub use idempotency::IdempotencyKey;
 pub use json::{ApiBytes, ApiJson, ApiPath, ApiQuery};

@@ -128,3 +128,38 @@ mod tests {
         assert_eq!(first.render(), second.render());
     }
 }
+
+/// What the probe routes read.
+#[derive(Clone)]
+struct ProbeState {
+    pool: db::DbPool,
+    readiness: std::sync::Arc<db::readiness::Readiness>,
+    metrics: PrometheusHandle,
+}
+
+/// `GET /healthz`, `/readyz` and `/metrics`, for a service whose only HTTP is its probes (the
+/// worker) or that serves them beside its own routes (the receiver).
+pub fn router(
+    pool: db::DbPool,
+    readiness: std::sync::Arc<db::readiness::Readiness>,
+    handle: PrometheusHandle,
+) -> axum::Router {
+    use axum::{extract::State, routing::get};
+    axum::Router::new()
+        .route("/healthz", get(|| async { healthy() }))
+        .route(
+            "/readyz",
+            get(|State(state): State<ProbeState>| async move {
+                ready(&state.pool, &state.readiness).await
+            }),
+        )
+        .route(
+            "/metrics",
+            get(|State(state): State<ProbeState>| async move { metrics(&state.metrics) }),
+        )
+        .with_state(ProbeState {
+            pool,
+            readiness,
+            metrics: handle,
+        })
+}

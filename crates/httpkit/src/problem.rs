@@ -223,7 +223,10 @@ impl ApiError {
         Self::internal()
     }
 
-    /// 503: a dependency (usually the database) is unavailable; retrying later may succeed.
+    /// 503 with `Retry-After: 1`: a dependency (usually the database) is unavailable, or the
+    /// connection to it was lost mid-request; the same request may succeed when retried. A
+    /// request that moves money is retried with the same reference, so it is applied once
+    /// whether or not the first attempt got through.
     pub fn service_unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -231,6 +234,7 @@ impl ApiError {
             "Service unavailable",
         )
         .with_detail(detail)
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
     }
 
     /// Logs `error` server-side and returns a 503 without its text.
@@ -411,6 +415,9 @@ mod tests {
             assert_eq!(headers[header::CONTENT_TYPE], PROBLEM_CONTENT_TYPE);
             if code == "UNAUTHORIZED" {
                 assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+            }
+            if code == "SERVICE_UNAVAILABLE" {
+                assert_eq!(headers[header::RETRY_AFTER], "1");
             }
         }
     }

@@ -1,11 +1,6 @@
 //! Logging: subscriber set-up and exactly one line per HTTP request.
 //!
-//! Configuration (read by [`TelemetryConfig::from_env`]):
-//!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `LOG_FORMAT` | `json` | `json` (one object per line, for machines) or `pretty` (for people) |
-//! | `RUST_LOG` | `info` | `tracing-subscriber` filter directives, e.g. `info,api=debug` |
+//! Configuration: [`VARIABLES`], read by [`TelemetryConfig::from_env`].
 //!
 //! The request line carries method, matched route (the template, not the raw path, so ids do not
 //! explode cardinality), status, latency and request id. Headers and bodies are never logged:
@@ -21,6 +16,20 @@ use axum::{
 use http::{HeaderName, HeaderValue};
 use tracing::{Instrument, Subscriber};
 use tracing_subscriber::{EnvFilter, fmt::MakeWriter};
+
+/// What every service reads for its logs.
+pub const VARIABLES: &[primitives::config::Variable] = &[
+    primitives::config::Variable {
+        name: "LOG_FORMAT",
+        default: "json",
+        meaning: "`json` (one object per line: one per request and per money movement) or `pretty` (for people)",
+    },
+    primitives::config::Variable {
+        name: "RUST_LOG",
+        default: "info",
+        meaning: "`tracing-subscriber` filter directives, e.g. `info,app=debug`",
+    },
+];
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 

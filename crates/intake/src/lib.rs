@@ -1,4 +1,4 @@
-//! Provider events in (DESIGN.md section 10, "Webhook intake"; G3, G8, G9, G10).
+//! Provider events in (docs/webhooks.md; docs/guarantees.md: G3, G8, G9, G10).
 //!
 //! - [`inbox`]: the durable inbox. A verified delivery is stored (unique per provider and
 //!   delivery id, raw body, normalized events) before the provider is answered.

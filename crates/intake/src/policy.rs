@@ -5,14 +5,10 @@
 use std::time::Duration;
 
 use outbox::RetryPolicy;
+use primitives::config::Variable;
 
 /// Why a configuration was refused: the variable and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub message: String,
-}
+pub use primitives::config::ConfigError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntakePolicy {
@@ -55,6 +51,29 @@ impl Default for IntakePolicy {
 }
 
 impl IntakePolicy {
+    pub const VARIABLES: &'static [Variable] = &[
+        Variable {
+            name: "INBOX_MAX_ATTEMPTS",
+            default: "30",
+            meaning: "failed attempts before a webhook delivery is dead-lettered (`INBOX DEAD LETTER`; 1 to 1000)",
+        },
+        Variable {
+            name: "INBOX_RETENTION_DAYS",
+            default: "90",
+            meaning: "how long raw webhook bodies are kept (rows, events and outcomes stay; 1 to 3650)",
+        },
+        Variable {
+            name: "INBOX_UNMATCHED_RETRY_DAYS",
+            default: "30",
+            meaning: "how long unmatched deliveries are looked at again by themselves (1 to 3650)",
+        },
+        Variable {
+            name: "PROVIDER_ASK_TIMEOUT_MS",
+            default: "5000",
+            meaning: "the longest an attempt waits for a provider's view of a subscription (100 to 60000)",
+        },
+    ];
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }

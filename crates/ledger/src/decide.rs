@@ -14,7 +14,10 @@ use crate::{
 };
 
 /// The longest a hold may reserve funds: a forgotten hold must not lock money away for good.
-pub(crate) const MAX_HOLD_DURATION: chrono::Duration = chrono::Duration::days(366);
+/// The one limit: the API's `expires_in_seconds` and the campaign hold settings are bounded by
+/// it. Thirty days, as long as card networks let an authorization stand; a running campaign
+/// renews its hold well before that.
+pub const MAX_HOLD_TTL: chrono::Duration = chrono::Duration::days(30);
 
 /// The wallet as read under its row lock.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! The prepaid wallet ledger (DESIGN.md section 3, guarantees G1-G5).
+//! The prepaid wallet ledger (docs/guarantees.md: G1-G5).
 //!
 //! Every operation takes a `&mut AsyncPgConnection` that may already be inside a transaction
 //! (the operation then runs in a savepoint), so callers can combine ledger writes atomically with
@@ -21,6 +21,7 @@ mod reconcile;
 mod request;
 mod store;
 
+pub use decide::MAX_HOLD_TTL;
 pub use error::LedgerError;
 pub use history::{Cursor, HistoryPage, HistoryQuery};
 pub use input::{Actor, Counterparty, InputError, Reason, Reference};

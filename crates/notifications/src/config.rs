@@ -1,12 +1,13 @@
 //! Choosing the notifier from the environment.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use primitives::config::Variable;
 use secrecy::SecretString;
 
 use crate::{
     error::ConfigError,
-    notifier::{AnyNotifier, LogNotifier},
+    notifier::{LogNotifier, Notifier},
     smtp::{SmtpConfig, SmtpCredentials, SmtpNotifier, TlsMode},
 };
 
@@ -20,17 +21,45 @@ pub enum NotifierConfig {
 impl NotifierConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
-    /// Reads:
-    ///
-    /// | variable | default | meaning |
-    /// |---|---|---|
-    /// | `SMTP_HOST` | unset | SMTP server; unset or empty: notifications are only logged ([`LogNotifier`]) |
-    /// | `SMTP_TLS` | `starttls` | `starttls` (required STARTTLS), `tls` (implicit TLS) or `none` (plain text) |
-    /// | `SMTP_PORT` | 587 / 465 / 25 | by `SMTP_TLS` |
-    /// | `SMTP_USERNAME` | unset | login; needs `SMTP_PASSWORD` |
-    /// | `SMTP_PASSWORD` | unset | password (held as a secret, never logged) |
-    /// | `SMTP_FROM` | required with `SMTP_HOST` | sender, `billing@example.com` or `Billing <billing@example.com>` |
-    /// | `SMTP_TIMEOUT_SECS` | `10` | connect and per-command timeout |
+    pub const VARIABLES: &'static [Variable] = &[
+        Variable {
+            name: "SMTP_HOST",
+            default: "unset",
+            meaning: "the SMTP relay for customer notifications; unset: notifications are only logged",
+        },
+        Variable {
+            name: "SMTP_TLS",
+            default: "starttls",
+            meaning: "`starttls` (required STARTTLS), `tls` (implicit TLS, port 465) or `none` (plain text; local relays only)",
+        },
+        Variable {
+            name: "SMTP_PORT",
+            default: "587 / 465 / 25",
+            meaning: "by `SMTP_TLS`",
+        },
+        Variable {
+            name: "SMTP_USERNAME",
+            default: "unset",
+            meaning: "SMTP login; needs `SMTP_PASSWORD`",
+        },
+        Variable {
+            name: "SMTP_PASSWORD",
+            default: "unset",
+            meaning: "SMTP password (held as a secret, never logged)",
+        },
+        Variable {
+            name: "SMTP_FROM",
+            default: "required with SMTP_HOST",
+            meaning: "sender, `billing@example.com` or `Billing <billing@example.com>`",
+        },
+        Variable {
+            name: "SMTP_TIMEOUT_SECS",
+            default: "10",
+            meaning: "connect and per-command timeout",
+        },
+    ];
+
+    /// Reads [`Self::VARIABLES`].
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -96,10 +125,11 @@ impl NotifierConfig {
         }))
     }
 
-    pub fn build(self) -> Result<AnyNotifier, ConfigError> {
+    /// The notifier this configuration describes, as handlers hold it.
+    pub fn build(self) -> Result<Arc<dyn Notifier>, ConfigError> {
         Ok(match self {
-            Self::Log => AnyNotifier::Log(LogNotifier),
-            Self::Smtp(config) => AnyNotifier::Smtp(SmtpNotifier::new(config)?),
+            Self::Log => Arc::new(LogNotifier),
+            Self::Smtp(config) => Arc::new(SmtpNotifier::new(config)?),
         })
     }
 }
@@ -127,10 +157,10 @@ mod tests {
             parse(&[("SMTP_HOST", " "), ("SMTP_PORT", "x")]),
             Ok(NotifierConfig::Log)
         ));
-        assert!(matches!(
-            parse(&[]).unwrap().build(),
-            Ok(AnyNotifier::Log(_))
-        ));
+        assert_eq!(
+            format!("{:?}", parse(&[]).unwrap().build().unwrap()),
+            "LogNotifier"
+        );
     }
 
     #[test]
@@ -162,7 +192,9 @@ mod tests {
         assert_eq!(credentials.password.expose_secret(), "s3cret");
         assert_eq!(smtp.from, "Billing <billing@example.com>");
         assert!(!format!("{config:?}").contains("s3cret"));
-        assert!(matches!(config.build(), Ok(AnyNotifier::Smtp(_))));
+        let built = format!("{:?}", config.build().unwrap());
+        assert!(built.starts_with("SmtpNotifier {"), "{built}");
+        assert!(!built.contains("s3cret"));
     }
 
     #[test]

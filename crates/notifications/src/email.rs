@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 use outbox::MessageId;
 use primitives::OrganizationId;
 
-use crate::kind::NotificationKind;
+use subscriptions::NotificationKind;
 
 /// A syntactically valid address (`local@domain`), as the SMTP client will accept it.
 #[derive(Clone, PartialEq, Eq, Hash)]

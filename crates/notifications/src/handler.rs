@@ -1,33 +1,35 @@
-//! Delivering the `notification` topic of the outbox: look up the organization, render, send.
+//! Delivering [`NotificationMessage`]s from the outbox: look up the organization, render, send.
+
+use std::sync::Arc;
 
 use db::{DbPool, schema::organizations};
 use diesel::{OptionalExtension, prelude::*};
 use diesel_async::RunQueryDsl;
-use outbox::{ClaimedMessage, Handler, HandlerError, Topic};
+use outbox::{ClaimedMessage, Handler, HandlerError};
 use primitives::OrganizationId;
 
 use crate::{
     email::{EmailAddress, OutgoingEmail},
-    notification::{self, TOPIC},
+    notification::NotificationMessage,
     notifier::Notifier,
     render::render,
 };
 
-/// The outbox handler for [`TOPIC`]. Holds a pool to read the organization's name and billing
-/// email at delivery time, so a corrected address is used by the next attempt.
+/// The outbox handler of [`NotificationMessage`]. Holds a pool to read the organization's name
+/// and billing email at delivery time, so a corrected address is used by the next attempt.
 #[derive(Clone)]
-pub struct NotificationHandler<N> {
+pub struct NotificationHandler {
     pool: DbPool,
-    notifier: N,
+    notifier: Arc<dyn Notifier>,
 }
 
-impl<N: Notifier> NotificationHandler<N> {
-    pub fn new(pool: DbPool, notifier: N) -> Self {
+impl NotificationHandler {
+    pub fn new(pool: DbPool, notifier: Arc<dyn Notifier>) -> Self {
         Self { pool, notifier }
     }
 }
 
-impl<N: std::fmt::Debug> std::fmt::Debug for NotificationHandler<N> {
+impl std::fmt::Debug for NotificationHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NotificationHandler")
             .field("notifier", &self.notifier)
@@ -40,14 +42,18 @@ struct Recipient {
     billing_email: Option<String>,
 }
 
-impl<N: Notifier> Handler for NotificationHandler<N> {
-    fn topic(&self) -> Topic {
-        TOPIC
-    }
+impl Handler for NotificationHandler {
+    type Message = NotificationMessage;
 
-    async fn handle(&self, message: &ClaimedMessage) -> Result<(), HandlerError> {
-        let notification = notification::decode(message).map_err(HandlerError::permanent)?;
-        let organization_id = notification.organization_id;
+    async fn handle(
+        &self,
+        message: &ClaimedMessage,
+        payload: NotificationMessage,
+    ) -> Result<(), HandlerError> {
+        let organization_id = message
+            .organization_id
+            .ok_or_else(|| HandlerError::permanent("the notification has no organization"))?;
+        let notification = payload.into_notification(organization_id);
         let recipient = self.recipient(organization_id).await?;
         let Some(billing_email) = recipient.billing_email else {
             // Decision: settle as delivered. Retrying cannot make an address appear, and a
@@ -90,7 +96,7 @@ impl<N: Notifier> Handler for NotificationHandler<N> {
     }
 }
 
-impl<N> NotificationHandler<N> {
+impl NotificationHandler {
     async fn recipient(&self, organization_id: OrganizationId) -> Result<Recipient, HandlerError> {
         let mut conn = self
             .pool

@@ -3,14 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use db::AsyncPgConnection;
-use outbox::{ClaimedMessage, DedupeKey, Enqueued, NewMessage, Topic};
+use outbox::{DedupeKey, Enqueued, Envelope, Message, Topic};
 use primitives::OrganizationId;
 use serde::{Deserialize, Serialize};
+use subscriptions::NotificationKind;
 
-use crate::{error::NotificationError, kind::NotificationKind};
-
-/// The outbox topic of customer notifications.
-pub const TOPIC: Topic = Topic::from_static("notification");
+use crate::error::NotificationError;
 
 /// Something to tell an organization about its billing.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,16 +19,23 @@ pub struct Notification {
     pub payload: serde_json::Value,
 }
 
-/// The outbox payload; the organization is the message's `organization_id`.
-#[derive(Debug, Serialize, Deserialize)]
-struct Stored {
-    kind: NotificationKind,
-    facts: serde_json::Value,
+/// The outbox message of a notification (its topic is in the `Message` impl below):
+/// `{"kind": "payment_failed", "facts": {...}}`. The organization is the message's
+/// `organization_id`. Producers go through [`enqueue`]; [`crate::NotificationHandler`] delivers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationMessage {
+    pub kind: NotificationKind,
+    pub facts: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Enqueues the notification under topic [`TOPIC`], due at `available_at` (usually the caller's
-/// now). `dedupe_key` must be unique per notification across all kinds, e.g. the triggering
-/// event's id and the kind; enqueueing it again changes nothing ([`Enqueued::Duplicate`]).
+impl Message for NotificationMessage {
+    const TOPIC: Topic = Topic::from_static("notification");
+}
+
+/// Enqueues the notification as a [`NotificationMessage`], due at `available_at` (usually the
+/// caller's now). `dedupe_key` must be unique per notification across all kinds, e.g. the
+/// triggering event's id and the kind; enqueueing it again changes nothing
+/// ([`Enqueued::Duplicate`]).
 pub async fn enqueue(
     conn: &mut AsyncPgConnection,
     notification: &Notification,
@@ -38,33 +43,26 @@ pub async fn enqueue(
     available_at: DateTime<Utc>,
 ) -> Result<Enqueued, NotificationError> {
     let facts = match &notification.payload {
-        serde_json::Value::Null => serde_json::Value::Object(serde_json::Map::new()),
-        object @ serde_json::Value::Object(_) => object.clone(),
+        serde_json::Value::Null => serde_json::Map::new(),
+        serde_json::Value::Object(facts) => facts.clone(),
         _ => return Err(NotificationError::PayloadNotAnObject),
     };
-    let stored = Stored {
+    let message = NotificationMessage {
         kind: notification.kind,
         facts,
     };
-    let payload =
-        serde_json::to_value(&stored).map_err(|e| NotificationError::Encode(e.to_string()))?;
-    let message = NewMessage {
-        organization_id: Some(notification.organization_id),
-        ..NewMessage::new(TOPIC, DedupeKey::parse(dedupe_key)?, payload, available_at)
-    };
-    Ok(outbox::enqueue(conn, message).await?)
+    let envelope = Envelope::new(DedupeKey::parse(dedupe_key)?, available_at)
+        .for_organization(notification.organization_id);
+    Ok(outbox::enqueue(conn, &message, envelope).await?)
 }
 
-/// The notification a claimed outbox message carries.
-pub(crate) fn decode(message: &ClaimedMessage) -> Result<Notification, String> {
-    let organization_id = message
-        .organization_id
-        .ok_or("the notification has no organization")?;
-    let stored: Stored = serde_json::from_value(message.payload.clone())
-        .map_err(|e| format!("undecodable notification payload: {e}"))?;
-    Ok(Notification {
-        kind: stored.kind,
-        organization_id,
-        payload: stored.facts,
-    })
+impl NotificationMessage {
+    /// The notification for `organization_id` (the message's organization).
+    pub(crate) fn into_notification(self, organization_id: OrganizationId) -> Notification {
+        Notification {
+            kind: self.kind,
+            organization_id,
+            payload: serde_json::Value::Object(self.facts),
+        }
+    }
 }

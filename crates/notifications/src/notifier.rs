@@ -1,16 +1,18 @@
-//! Where emails go: the [`Notifier`] trait, the logging default and the run-time choice.
+//! Where emails go: the [`Notifier`] trait and the logging default. A binary picks one at run
+//! time ([`crate::NotifierConfig::build`]) and hands it around as `Arc<dyn Notifier>`.
 
-use std::future::Future;
+use std::fmt;
 
-use crate::{email::OutgoingEmail, smtp::SmtpNotifier};
+use crate::email::OutgoingEmail;
 
 /// Sends one email. Implementations must be safe to call again with the same email after a
 /// crash (the outbox delivers at least once); the stable `Message-ID` is how SMTP does that.
-pub trait Notifier: Send + Sync {
-    fn deliver(
-        &self,
-        email: &OutgoingEmail,
-    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+///
+/// Object safe: `Arc<dyn Notifier>` is how handlers hold one. `Debug` must never show a
+/// credential.
+#[async_trait::async_trait]
+pub trait Notifier: fmt::Debug + Send + Sync {
+    async fn deliver(&self, email: &OutgoingEmail) -> Result<(), NotifyError>;
 }
 
 /// A failed delivery. The message is stored and logged: it must never hold a credential.
@@ -53,6 +55,7 @@ impl NotifyError {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogNotifier;
 
+#[async_trait::async_trait]
 impl Notifier for LogNotifier {
     async fn deliver(&self, email: &OutgoingEmail) -> Result<(), NotifyError> {
         tracing::info!(
@@ -64,25 +67,5 @@ impl Notifier for LogNotifier {
             "notification logged, not sent (no SMTP server configured)"
         );
         Ok(())
-    }
-}
-
-/// The notifier a binary picked at run time (see [`crate::NotifierConfig`]).
-#[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one value per process, built once: boxing would buy nothing"
-)]
-pub enum AnyNotifier {
-    Log(LogNotifier),
-    Smtp(SmtpNotifier),
-}
-
-impl Notifier for AnyNotifier {
-    async fn deliver(&self, email: &OutgoingEmail) -> Result<(), NotifyError> {
-        match self {
-            Self::Log(notifier) => notifier.deliver(email).await,
-            Self::Smtp(notifier) => notifier.deliver(email).await,
-        }
     }
 }

@@ -1,8 +1,9 @@
 //! What each notification says: plain, specific text, wrapped at 72 columns.
 
+use subscriptions::NotificationKind;
+
 use crate::{
     facts::{self, Facts},
-    kind::NotificationKind,
     notification::Notification,
 };
 

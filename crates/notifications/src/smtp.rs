@@ -125,6 +125,7 @@ impl SmtpNotifier {
     }
 }
 
+#[async_trait::async_trait]
 impl Notifier for SmtpNotifier {
     async fn deliver(&self, email: &OutgoingEmail) -> Result<(), NotifyError> {
         let message = self.message(email)?;

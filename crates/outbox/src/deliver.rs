@@ -1,4 +1,4 @@
-//! The generic delivery loop: claim, call the handler outside any transaction, settle.
+//! The generic delivery loop: claim, decode, call the handler outside any transaction, settle.
 
 use std::{fmt, future::Future};
 
@@ -7,21 +7,26 @@ use futures::{StreamExt, stream};
 
 use crate::{
     error::OutboxError,
-    input::Topic,
+    message::Message,
     model::{ClaimedMessage, Settlement},
     outbox::Outbox,
 };
 
-/// Delivers the messages of one topic (sends the email, calls Twilio...).
+/// Delivers the messages of one type, so of one topic (sends the email, calls Twilio...).
 ///
 /// Delivery is at least once: a handler may see a message again after a crash or a lost lease,
 /// so it passes the message id on as the idempotency key where the remote side supports one.
 pub trait Handler: Send + Sync {
-    fn topic(&self) -> Topic;
+    /// What it delivers; [`deliver_batch`] claims this type's [`Message::TOPIC`].
+    type Message: Message;
 
+    /// Delivers one message: `payload` is its payload decoded, `message` the rest (the id, the
+    /// organization, when it was enqueued, the attempt). A payload that does not decode never
+    /// reaches the handler: the message is dead at once, with the decoding error.
     fn handle(
         &self,
         message: &ClaimedMessage,
+        payload: Self::Message,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
@@ -105,7 +110,7 @@ impl DeliveryReport {
     }
 }
 
-/// Claims up to `limit` due messages of the handler's topic, handles them concurrently with no
+/// Claims up to `limit` due messages of the handler's message type, handles them concurrently with no
 /// database connection held, and settles each. Fails only if claiming fails; a message that
 /// cannot be settled is logged and redelivered after its lease.
 ///
@@ -120,7 +125,7 @@ pub async fn deliver_batch<H: Handler>(
 ) -> Result<DeliveryReport, OutboxError> {
     let claimed = {
         let mut conn = pool.get().await?;
-        outbox.claim(&mut conn, &[handler.topic()], limit).await?
+        outbox.claim(&mut conn, &[H::Message::TOPIC], limit).await?
     };
     let mut report = DeliveryReport {
         claimed: claimed.len(),
@@ -150,7 +155,10 @@ async fn deliver_one<H: Handler>(
         );
         return Some(Settlement::ClaimLost);
     }
-    let result = handler.handle(&message).await;
+    let result = match decode::<H::Message>(&message) {
+        Ok(payload) => handler.handle(&message, payload).await,
+        Err(error) => Err(error),
+    };
     let settled = async {
         let mut conn = pool.get().await?;
         match &result {
@@ -169,4 +177,12 @@ async fn deliver_one<H: Handler>(
             None
         }
     }
+}
+
+/// The payload as its type. One that does not decode now never will (the stored JSON does not
+/// change), so the failure is permanent: the message goes to a person, not round again.
+fn decode<M: Message>(message: &ClaimedMessage) -> Result<M, HandlerError> {
+    M::deserialize(&message.payload).map_err(|error| {
+        HandlerError::permanent(format!("undecodable {} payload: {error}", message.topic))
+    })
 }

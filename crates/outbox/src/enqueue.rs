@@ -8,12 +8,28 @@ use uuid::Uuid;
 
 use crate::{
     error::OutboxError,
+    message::{Envelope, Message},
     model::{Enqueued, MessageId, NewMessage, Status},
 };
 
-/// Enqueues `message`. If its (topic, dedupe key) is already in the outbox, whatever its status,
-/// nothing changes and the existing id comes back as [`Enqueued::Duplicate`].
-pub async fn enqueue(
+/// Enqueues `message` under its type's topic. If that (topic, dedupe key) is already in the
+/// outbox, whatever its status, nothing changes and the existing id comes back as
+/// [`Enqueued::Duplicate`].
+pub async fn enqueue<M: Message>(
+    conn: &mut AsyncPgConnection,
+    message: &M,
+    envelope: Envelope,
+) -> Result<Enqueued, OutboxError> {
+    let payload = serde_json::to_value(message).map_err(|error| OutboxError::Encode {
+        topic: M::TOPIC,
+        message: error.to_string(),
+    })?;
+    enqueue_raw(conn, envelope.with(M::TOPIC, payload)).await
+}
+
+/// Enqueues an untyped message, as [`enqueue`] does. For tools and tests that write any topic;
+/// domain code enqueues a [`Message`], so its topic and payload shape are written once.
+pub async fn enqueue_raw(
     conn: &mut AsyncPgConnection,
     message: NewMessage,
 ) -> Result<Enqueued, OutboxError> {

@@ -1,7 +1,7 @@
 //! Outbox errors, each with a stable code for the api to map.
 
 use crate::{
-    input::InputError,
+    input::{InputError, Topic},
     model::{MessageId, Status},
 };
 
@@ -13,6 +13,8 @@ pub enum OutboxError {
     NotFound(MessageId),
     #[error("outbox message {id} is {status}, not dead")]
     NotDead { id: MessageId, status: Status },
+    #[error("a {topic} payload could not be encoded: {message}")]
+    Encode { topic: Topic, message: String },
     #[error("stored outbox data is invalid: {0}")]
     Corrupt(String),
     #[error("no database connection available: {0}")]
@@ -28,7 +30,9 @@ impl OutboxError {
             Self::Input(_) => "INVALID_OUTBOX_INPUT",
             Self::NotFound(_) => "OUTBOX_MESSAGE_NOT_FOUND",
             Self::NotDead { .. } => "OUTBOX_MESSAGE_NOT_DEAD",
-            Self::Corrupt(_) | Self::Pool(_) | Self::Database(_) => "INTERNAL",
+            Self::Encode { .. } | Self::Corrupt(_) | Self::Pool(_) | Self::Database(_) => {
+                "INTERNAL"
+            }
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The worker side: claiming due messages under a lease.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use diesel::{
     QueryableByName,
     sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid},
@@ -12,11 +12,12 @@ use primitives::{Clock, OrganizationId};
 use uuid::Uuid;
 
 use crate::{
+    dead_letter::record_dead_letter,
     error::OutboxError,
     input::Topic,
     model::{ClaimedMessage, MessageId},
-    policy::RetryPolicy,
-    settle, store,
+    policy::{RetryPolicy, after},
+    store,
 };
 
 /// Claims, settles and requeues messages. Cheap to clone; holds the clock and retry timing.
@@ -154,7 +155,7 @@ impl Outbox {
             })
             .await?;
         for row in expired {
-            settle::record_dead_letter(
+            record_dead_letter(
                 &row.topic,
                 MessageId::from_uuid(row.id),
                 row.attempts,
@@ -192,12 +193,4 @@ fn claimed_message(
         created_at: row.created_at,
         claim_token,
     })
-}
-
-/// `now + delay`, saturating: [`RetryPolicy`] bounds delays to a year, far from any limit.
-pub(crate) fn after(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
-    TimeDelta::from_std(delay)
-        .ok()
-        .and_then(|delay| now.checked_add_signed(delay))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }

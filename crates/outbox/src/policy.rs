@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 
 /// Retry timing for a worker. How many attempts a message gets is fixed when it is enqueued
@@ -92,6 +93,14 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self::DEFAULT
     }
+}
+
+/// `now + delay`, saturating: [`RetryPolicy`] bounds delays to a year, far from any limit.
+pub(crate) fn after(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
+    TimeDelta::from_std(delay)
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]

@@ -11,10 +11,12 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::{
+    dead_letter::record_dead_letter,
     deliver::HandlerError,
     error::OutboxError,
-    model::{ClaimedMessage, MessageId, Settlement, Status},
-    outbox::{Outbox, after},
+    model::{ClaimedMessage, Settlement, Status},
+    outbox::Outbox,
+    policy::after,
 };
 
 /// `last_error` is cut to this many characters (the column's `CHECK`).
@@ -124,21 +126,6 @@ fn claim_lost(message: &ClaimedMessage) -> Settlement {
         "outbox claim lost before settling: the lease ran out and the message was claimed again"
     );
     Settlement::ClaimLost
-}
-
-/// The one place a dead letter is announced: operators grep for `OUTBOX DEAD LETTER` and alert
-/// on `outbox_dead_letters_total`.
-pub(crate) fn record_dead_letter(
-    topic: &str,
-    id: MessageId,
-    attempts: impl Into<i64>,
-    error: &str,
-) {
-    metrics::counter!("outbox_dead_letters_total", "topic" => topic.to_owned()).increment(1);
-    tracing::error!(
-        topic, id = %id, attempts = attempts.into(), last_error = error,
-        "OUTBOX DEAD LETTER"
-    );
 }
 
 fn clean_error(error: &str) -> String {

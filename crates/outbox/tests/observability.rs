@@ -102,7 +102,7 @@ async fn settlements_are_counted_per_topic_and_dead_letters_logged_for_grep() {
             serde_json::json!({}),
             primitives::Clock::now(&clock),
         );
-        outbox::enqueue(&mut conn, message).await.unwrap();
+        outbox::enqueue_raw(&mut conn, message).await.unwrap();
     }
     let claimed = outbox
         .claim(&mut conn, std::slice::from_ref(&topic), 10)

@@ -1,15 +1,14 @@
-//! Vocabulary shared by every billing crate: exact money, typed ids, clocks, and the backoff of
-//! outbound calls.
+//! Vocabulary shared by every billing crate: exact money, typed ids, clocks, provider names and
+//! reading configuration.
 //!
 //! Nothing here knows about databases or HTTP, so any crate (and any importer) can use it.
 
-mod backoff;
 mod clock;
+pub mod config;
 mod ids;
 mod money;
 mod provider;
 
-pub use backoff::RetryPolicy;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{
     ApiKeyId, BrandId, CampaignId, EntryId, HoldId, OrganizationId, SubscriptionId, WalletId,

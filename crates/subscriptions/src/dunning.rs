@@ -5,13 +5,14 @@
 //! `3:retry,5:retry+warning,7:retry+final_warning,10:suspend`.
 //! A step's notice is sent when that step's retry fails (a success sends `restored` instead).
 
+use primitives::config::Variable;
 use std::{fmt, str::FromStr};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::{Notice, state::DunningEpisode};
+use crate::{NotificationKind, state::DunningEpisode};
 
 /// Longest schedule accepted: a dunning run longer than a year is a typo, not a policy.
 const MAX_DAY: u32 = 366;
@@ -31,7 +32,7 @@ pub struct DunningStep {
     pub day: u32,
     pub action: StepAction,
     /// Sent when this step's retry fails.
-    pub notice: Option<Notice>,
+    pub notice: Option<NotificationKind>,
 }
 
 /// A validated schedule: days strictly increase, every step but the last retries, the last one
@@ -127,7 +128,7 @@ impl DunningSchedule {
     }
 
     /// The notice for a failed retry `attempt` (1-based), if its step has one.
-    pub fn notice_after_failed_retry(&self, attempt: u32) -> Option<Notice> {
+    pub fn notice_after_failed_retry(&self, attempt: u32) -> Option<NotificationKind> {
         let index = usize::try_from(attempt.checked_sub(1)?).ok()?;
         self.steps.get(index).and_then(|step| step.notice)
     }
@@ -146,12 +147,12 @@ const DEFAULT_STEPS: [DunningStep; 4] = [
     DunningStep {
         day: 5,
         action: StepAction::Retry,
-        notice: Some(Notice::PaymentWarning),
+        notice: Some(NotificationKind::PaymentWarning),
     },
     DunningStep {
         day: 7,
         action: StepAction::Retry,
-        notice: Some(Notice::FinalWarning),
+        notice: Some(NotificationKind::FinalWarning),
     },
     DunningStep {
         day: 10,
@@ -177,8 +178,8 @@ impl fmt::Display for DunningStep {
         };
         write!(f, "{}:{action}", self.day)?;
         match self.notice {
-            Some(Notice::PaymentWarning) => f.write_str("+warning"),
-            Some(Notice::FinalWarning) => f.write_str("+final_warning"),
+            Some(NotificationKind::PaymentWarning) => f.write_str("+warning"),
+            Some(NotificationKind::FinalWarning) => f.write_str("+final_warning"),
             Some(other) => write!(f, "+{}", other.as_str()),
             None => Ok(()),
         }
@@ -218,8 +219,8 @@ impl FromStr for DunningStep {
         };
         let notice = match notice.map(str::trim) {
             None => None,
-            Some("warning") => Some(Notice::PaymentWarning),
-            Some("final_warning") => Some(Notice::FinalWarning),
+            Some("warning") => Some(NotificationKind::PaymentWarning),
+            Some("final_warning") => Some(NotificationKind::FinalWarning),
             Some(_) => return Err(malformed()),
         };
         Ok(Self {
@@ -323,24 +324,35 @@ impl LifecyclePolicy {
     }
 }
 
-/// A lifecycle variable that could not be used: its name and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct PolicyConfigError {
-    pub variable: &'static str,
-    pub message: String,
-}
+/// A lifecycle setting that cannot work, naming its variable.
+pub use primitives::config::ConfigError as PolicyConfigError;
 
 impl LifecyclePolicy {
-    /// The policy from its environment variables, read by every service that applies events
-    /// (the api, the webhook receiver, the worker), which must agree:
-    ///
-    /// | variable | default | meaning |
-    /// |---|---|---|
-    /// | `BILLING_DUNNING_SCHEDULE` | `3:retry,5:retry+warning,7:retry+final_warning,10:suspend` | the steps, days after the first failed payment |
-    /// | `BILLING_GRACE_PERIOD_HOURS` | `0` | access kept after a failed payment; must end before the first step |
-    /// | `BILLING_RENEWAL_GRACE_HOURS` | `24` | an active subscription's period may end this long without a payment before it goes past due |
-    /// | `BILLING_TRIAL_NOTICE_DAYS` | `3` | the trial-ending notice goes out this long before the trial ends; `0`: only the provider's |
+    pub const VARIABLES: &'static [Variable] = &[
+        Variable {
+            name: "BILLING_DUNNING_SCHEDULE",
+            default: "3:retry,5:retry+warning,7:retry+final_warning,10:suspend",
+            meaning: "the dunning steps `<day>:<retry|suspend>[+warning|+final_warning]`, days after the first failed payment, strictly increasing, only the last one `suspend`",
+        },
+        Variable {
+            name: "BILLING_GRACE_PERIOD_HOURS",
+            default: "0",
+            meaning: "how long access survives a failed payment; `0` blocks at once; must end before the schedule's first day",
+        },
+        Variable {
+            name: "BILLING_RENEWAL_GRACE_HOURS",
+            default: "24",
+            meaning: "how long an active subscription's period may stay unpaid past its end before it goes `past_due` and dunning starts (counted from the period's end); at most the schedule's first day",
+        },
+        Variable {
+            name: "BILLING_TRIAL_NOTICE_DAYS",
+            default: "3",
+            meaning: "how many days before a trial's end the customer is told (once, whether by this schedule or the provider's notice); `0` sends none of ours; at most 366",
+        },
+    ];
+
+    /// The policy from its [`Self::VARIABLES`], read by every service that applies events (the
+    /// api, the webhook receiver, the worker), which must agree.
     ///
     /// A grace that does not fit the schedule is blamed on the grace's variable: the schedule
     /// is valid on its own. Blank values count as unset.
@@ -462,11 +474,11 @@ mod tests {
         assert_eq!(schedule.notice_after_failed_retry(1), None);
         assert_eq!(
             schedule.notice_after_failed_retry(2),
-            Some(Notice::PaymentWarning)
+            Some(NotificationKind::PaymentWarning)
         );
         assert_eq!(
             schedule.notice_after_failed_retry(3),
-            Some(Notice::FinalWarning)
+            Some(NotificationKind::FinalWarning)
         );
         assert_eq!(schedule.notice_after_failed_retry(0), None);
     }

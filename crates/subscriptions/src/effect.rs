@@ -5,62 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::BlockSource;
-
-/// What the customer is told. Delivery (email, log) is decided elsewhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Notice {
-    PaymentFailed,
-    RetryScheduled,
-    PaymentWarning,
-    FinalWarning,
-    Suspended,
-    Restored,
-    TrialEnding,
-    TrialEnded,
-    CancellationScheduled,
-    Canceled,
-    Expired,
-}
-
-impl Notice {
-    pub const ALL: [Self; 11] = [
-        Self::PaymentFailed,
-        Self::RetryScheduled,
-        Self::PaymentWarning,
-        Self::FinalWarning,
-        Self::Suspended,
-        Self::Restored,
-        Self::TrialEnding,
-        Self::TrialEnded,
-        Self::CancellationScheduled,
-        Self::Canceled,
-        Self::Expired,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::PaymentFailed => "payment_failed",
-            Self::RetryScheduled => "retry_scheduled",
-            Self::PaymentWarning => "payment_warning",
-            Self::FinalWarning => "final_warning",
-            Self::Suspended => "suspended",
-            Self::Restored => "restored",
-            Self::TrialEnding => "trial_ending",
-            Self::TrialEnded => "trial_ended",
-            Self::CancellationScheduled => "cancellation_scheduled",
-            Self::Canceled => "canceled",
-            Self::Expired => "expired",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|notice| notice.as_str() == value)
-    }
-}
+use crate::{BlockSource, NotificationKind};
 
 /// One consequence of a transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,8 +30,9 @@ pub enum Effect {
     /// Suspend the Twilio subaccounts so no messaging charges accrue.
     SuspendMessaging,
     ReactivateMessaging,
+    /// Tell the customer. The field keeps its stored name (`notice`) in the transition history.
     Notify {
-        notice: Notice,
+        notice: NotificationKind,
     },
     ScheduleRetry {
         attempt: u32,

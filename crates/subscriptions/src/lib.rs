@@ -1,4 +1,4 @@
-//! The subscription lifecycle (DESIGN.md section 3, G6 and G8).
+//! The subscription lifecycle (docs/guarantees.md: G6 and G8).
 //!
 //! - [`transition::decide`]: the pure, total state machine; effects are data.
 //! - [`entitlements`]: which features each status allows, access blocks per source.
@@ -9,6 +9,7 @@ pub mod dunning;
 mod effect;
 pub mod entitlements;
 mod event;
+mod notification;
 pub mod posture;
 pub mod schedule;
 mod state;
@@ -16,9 +17,10 @@ mod status;
 pub mod transition;
 
 pub use dunning::{DunningSchedule, LifecyclePolicy, PolicyConfigError, ScheduleError};
-pub use effect::{Effect, Notice};
+pub use effect::Effect;
 pub use entitlements::{AccessBlock, AccessDecision, BlockSource, DenialReason, Feature};
 pub use event::{CancelMode, EventKind, FailureReason, SubscriptionEvent};
+pub use notification::{NotificationKind, UnknownNotificationKind};
 pub use schedule::{DueAction, due_now, next_due};
 pub use state::{DunningEpisode, SubscriptionState};
 pub use status::SubscriptionStatus;

@@ -9,7 +9,7 @@ use serde::Serialize;
 pub use ignore::IgnoreReason;
 
 use crate::{
-    CancelMode, DunningEpisode, Effect, LifecyclePolicy, Notice, SubscriptionEvent,
+    CancelMode, DunningEpisode, Effect, LifecyclePolicy, NotificationKind, SubscriptionEvent,
     SubscriptionState, SubscriptionStatus, dunning::NextStep, posture,
 };
 
@@ -76,7 +76,11 @@ pub fn decide(
         E::SuspendedByProvider => suspended_by_provider(state),
         E::Canceled { mode } => canceled(state, *mode, context),
         E::PeriodEnded => period_ended(state),
-        E::Expired => end(state, SubscriptionStatus::Expired, Notice::Expired),
+        E::Expired => end(
+            state,
+            SubscriptionStatus::Expired,
+            NotificationKind::Expired,
+        ),
     }
 }
 
@@ -129,7 +133,7 @@ fn trial_ending_soon(state: &SubscriptionState) -> Decision {
         state,
         next,
         vec![Effect::Notify {
-            notice: Notice::TrialEnding,
+            notice: NotificationKind::TrialEnding,
         }],
     )
 }
@@ -139,19 +143,28 @@ fn trial_ended(state: &SubscriptionState, context: &Context<'_>) -> Decision {
         return ignored(IgnoreReason::NotTrialing);
     }
     if state.cancel_at_period_end {
-        return end(state, SubscriptionStatus::Canceled, Notice::Canceled);
+        return end(
+            state,
+            SubscriptionStatus::Canceled,
+            NotificationKind::Canceled,
+        );
     }
     // No payment arrived by the end of the trial: treat it as the first failure of an episode
     // (or continue the one a failed payment already opened), so a payment that arrives late
     // still restores access and dunning still ends the matter.
-    start_dunning(state, context.occurred_at, Notice::TrialEnded, context)
+    start_dunning(
+        state,
+        context.occurred_at,
+        NotificationKind::TrialEnded,
+        context,
+    )
 }
 
 /// Moves to `past_due`, continuing the open episode or starting one anchored at `started_at`.
 fn start_dunning(
     state: &SubscriptionState,
     started_at: DateTime<Utc>,
-    notice: Notice,
+    notice: NotificationKind,
     context: &Context<'_>,
 ) -> Decision {
     let episode = state.dunning.unwrap_or(DunningEpisode {
@@ -224,7 +237,7 @@ fn paid(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision {
     let was_unpaid = posture::Posture::of(state.status).billing_block || state.dunning.is_some();
     if was_unpaid {
         extra.push(Effect::Notify {
-            notice: Notice::Restored,
+            notice: NotificationKind::Restored,
         });
     }
     to(state, next, extra)
@@ -249,13 +262,13 @@ fn payment_failed(state: &SubscriptionState, at: DateTime<Utc>, context: &Contex
                     at: at + context.policy.grace(),
                 },
                 Effect::Notify {
-                    notice: Notice::PaymentFailed,
+                    notice: NotificationKind::PaymentFailed,
                 },
             ];
             to(state, next, extra)
         }
         S::Pending | S::Active | S::Trialing => {
-            start_dunning(state, at, Notice::PaymentFailed, context)
+            start_dunning(state, at, NotificationKind::PaymentFailed, context)
         }
         S::PastDue => ignored(IgnoreReason::EpisodeOpen),
         S::Paused => ignored(IgnoreReason::NotBilledWhilePaused),
@@ -277,7 +290,7 @@ fn renewal_missed(
         (S::Active, _) if state.cancel_at_period_end => ignored(IgnoreReason::NoRenewalDue),
         (S::Active, Some(current)) if current > period_end => ignored(IgnoreReason::PeriodRenewed),
         (S::Active, Some(current)) if current == period_end => {
-            start_dunning(state, period_end, Notice::PaymentFailed, context)
+            start_dunning(state, period_end, NotificationKind::PaymentFailed, context)
         }
         _ => ignored(IgnoreReason::NoRenewalDue),
     }
@@ -303,7 +316,7 @@ fn retry_failed(state: &SubscriptionState, attempt: u32, context: &Context<'_>) 
         .policy
         .dunning()
         .notice_after_failed_retry(attempt)
-        .unwrap_or(Notice::RetryScheduled);
+        .unwrap_or(NotificationKind::RetryScheduled);
     let extra = vec![schedule_next(&episode, context), Effect::Notify { notice }];
     to(state, next, extra)
 }
@@ -315,7 +328,7 @@ fn grace_ended(state: &SubscriptionState, context: &Context<'_>) -> Decision {
             let extra = vec![
                 schedule_next(&episode, context),
                 Effect::Notify {
-                    notice: Notice::RetryScheduled,
+                    notice: NotificationKind::RetryScheduled,
                 },
             ];
             to(state, next, extra)
@@ -342,7 +355,7 @@ fn dunning_exhausted(state: &SubscriptionState, context: &Context<'_>) -> Decisi
     let extra = vec![
         Effect::ClearRetries,
         Effect::Notify {
-            notice: Notice::Suspended,
+            notice: NotificationKind::Suspended,
         },
     ];
     to(state, next, extra)
@@ -384,7 +397,7 @@ fn suspended_by_provider(state: &SubscriptionState) -> Decision {
         extra.push(Effect::ClearRetries);
     }
     extra.push(Effect::Notify {
-        notice: Notice::Suspended,
+        notice: NotificationKind::Suspended,
     });
     to(state, next, extra)
 }
@@ -403,12 +416,16 @@ fn canceled(state: &SubscriptionState, mode: CancelMode, context: &Context<'_>) 
                 ..*state
             };
             let extra = vec![Effect::Notify {
-                notice: Notice::CancellationScheduled,
+                notice: NotificationKind::CancellationScheduled,
             }];
             to(state, next, extra)
         }
         // Nothing left of the period (or nothing paid yet): at period end means now.
-        _ => end(state, SubscriptionStatus::Canceled, Notice::Canceled),
+        _ => end(
+            state,
+            SubscriptionStatus::Canceled,
+            NotificationKind::Canceled,
+        ),
     }
 }
 
@@ -416,11 +433,19 @@ fn period_ended(state: &SubscriptionState) -> Decision {
     if !state.cancel_at_period_end {
         return ignored(IgnoreReason::NoCancellationScheduled);
     }
-    end(state, SubscriptionStatus::Canceled, Notice::Canceled)
+    end(
+        state,
+        SubscriptionStatus::Canceled,
+        NotificationKind::Canceled,
+    )
 }
 
 /// Moves to a terminal status.
-fn end(state: &SubscriptionState, status: SubscriptionStatus, notice: Notice) -> Decision {
+fn end(
+    state: &SubscriptionState,
+    status: SubscriptionStatus,
+    notice: NotificationKind,
+) -> Decision {
     let next = SubscriptionState {
         status,
         dunning: None,

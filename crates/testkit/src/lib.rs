@@ -31,6 +31,40 @@ use secrecy::SecretString;
 
 pub use smtp::{ReceivedMail, SmtpSink};
 
+/// What the tests read: where their databases live and how many cases the property tests run.
+pub const VARIABLES: &[primitives::config::Variable] = &[
+    primitives::config::Variable {
+        name: "TEST_DATABASE_URL",
+        default: "unset",
+        meaning: "server for test databases (else `DATABASE_URL`, else a throwaway cluster under `target/test-postgres`)",
+    },
+    primitives::config::Variable {
+        name: "TEST_EMBEDDED_PG_PORT",
+        default: "54321 + per-checkout offset",
+        meaning: "port of the throwaway test cluster",
+    },
+    primitives::config::Variable {
+        name: "LEDGER_MODEL_CASES",
+        default: "48",
+        meaning: "cases of the ledger's model-based property test",
+    },
+    primitives::config::Variable {
+        name: "CAMPAIGN_MODEL_CASES",
+        default: "12",
+        meaning: "cases of the campaigns' model-based property test",
+    },
+    primitives::config::Variable {
+        name: "SUBSCRIPTION_ORDER_CASES",
+        default: "24",
+        meaning: "cases of the subscriptions' delivery-order property tests",
+    },
+    primitives::config::Variable {
+        name: "INTAKE_ORDER_CASES",
+        default: "6",
+        meaning: "cases of the intake's shuffled-delivery property test",
+    },
+];
+
 /// Upper bound on how long dropping a [`TestDb`] may hold up the end of a test.
 const DROP_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,9 +1,18 @@
-//! [`TwilioClient`]: the three calls, their input checks and their answers.
+//! [`TwilioClient`]: the three calls, their input checks and their answers, over the outbound
+//! layer ([`outbound::Client`]), which owns the retry rules:
+//!
+//! - reads and status changes (doing them twice ends the same) are
+//!   [`outbound::Repeat::Safe`]: retried on 429, 5xx and any failed exchange, timeouts included;
+//! - message sends (twice means two SMS, paid twice) are [`outbound::Repeat::OnlyIfUnsent`]:
+//!   retried only on 429 (Twilio refused before processing) and when the connection never
+//!   opened. A 5xx, a timeout or a dropped connection after sending may mean Twilio accepted the
+//!   message, so the error goes back to the caller.
 
 use http::Method;
+use outbound::{OutboundError, Request, Response};
+use secrecy::SecretString;
 
 use crate::sid::{validate_account_sid, validate_messaging_service_sid};
-use crate::transport::{Answer, Retry, Transport};
 use crate::wire::{AccountWire, ErrorWire, MessageWire};
 use crate::{
     Account, AccountStatus, MessageSender, SendMessage, Sender, SentMessage, SubaccountControl,
@@ -14,48 +23,33 @@ use crate::{
 const MAX_BODY_CHARS: usize = 1600;
 
 /// A Twilio REST client for one parent account; share one behind an `Arc` (it pools connections).
+/// `Debug` shows the token as `[REDACTED]` (secrecy's own `Debug`).
 #[derive(Debug)]
 pub struct TwilioClient {
-    transport: Transport,
+    http: outbound::Client,
+    /// The parent account: Basic-auth user, and the account messages go from by default.
+    account_sid: String,
+    auth_token: SecretString,
 }
 
 impl TwilioClient {
     pub fn new(config: TwilioConfig) -> Result<Self, TwilioError> {
         validate_account_sid(&config.account_sid)?;
-        let base = url::Url::parse(&config.base_url)
-            .map_err(|error| TwilioError::Config(format!("base URL does not parse: {error}")))?;
-        if !matches!(base.scheme(), "https" | "http") {
-            return Err(TwilioError::Config("base URL must be http(s)".into()));
-        }
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(std::time::Duration::from_secs(10)))
-            .build()
-            .map_err(|error| TwilioError::Config(format!("HTTP client: {error}")))?;
+        let http = outbound::Client::new("twilio", &config.base_url, config.timeout, config.retry)
+            .map_err(from_outbound)?;
         Ok(Self {
-            transport: Transport {
-                base: base.as_str().trim_end_matches('/').to_owned(),
-                client,
-                user: config.account_sid,
-                token: config.auth_token,
-                policy: config.retry,
-            },
+            http,
+            account_sid: config.account_sid,
+            auth_token: config.auth_token,
         })
     }
 
     /// `GET /2010-04-01/Accounts/{sid}.json`.
     pub async fn fetch_account(&self, sid: &str) -> Result<Account, TwilioError> {
         let sid = validate_account_sid(sid)?;
-        let answer = self
-            .transport
-            .call(
-                Method::GET,
-                &format!("/2010-04-01/Accounts/{sid}.json"),
-                None,
-                Retry::Idempotent,
-            )
-            .await?;
-        Ok(decode::<AccountWire>(answer)?.into())
+        let request = Request::new(Method::GET, format!("/2010-04-01/Accounts/{sid}.json"));
+        let answer = self.send(request).await?;
+        Ok(decode::<AccountWire>(&answer)?.into())
     }
 
     /// `POST /2010-04-01/Accounts/{sid}.json` with `Status=suspended|active`. Idempotent, so
@@ -66,16 +60,12 @@ impl TwilioClient {
         status: SubaccountStatus,
     ) -> Result<Account, TwilioError> {
         let sid = validate_account_sid(sid)?;
-        let answer = self
-            .transport
-            .call(
-                Method::POST,
-                &format!("/2010-04-01/Accounts/{sid}.json"),
-                Some(&[("Status", status.as_str())]),
-                Retry::Idempotent,
-            )
-            .await?;
-        let account: Account = decode::<AccountWire>(answer)?.into();
+        let request = Request::new(Method::POST, format!("/2010-04-01/Accounts/{sid}.json"))
+            .form(vec![("Status".to_owned(), status.as_str().to_owned())])
+            // Setting the status it already has changes nothing.
+            .repeatable();
+        let answer = self.send(request).await?;
+        let account: Account = decode::<AccountWire>(&answer)?.into();
         tracing::info!(sid, status = ?account.status, "Twilio subaccount status set");
         Ok(account)
     }
@@ -86,20 +76,37 @@ impl TwilioClient {
     pub async fn send_message(&self, message: &SendMessage) -> Result<SentMessage, TwilioError> {
         let account = match &message.account_sid {
             Some(sid) => validate_account_sid(sid)?,
-            None => self.transport.user.as_str(),
+            None => self.account_sid.as_str(),
         };
-        let form = message_form(message)?;
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let answer = self
-            .transport
-            .call(
-                Method::POST,
-                &format!("/2010-04-01/Accounts/{account}/Messages.json"),
-                Some(&form),
-                Retry::OnlyIfUnsent,
-            )
-            .await?;
-        Ok(decode::<MessageWire>(answer)?.into())
+        let form = message_form(message)?
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        // Left `Repeat::OnlyIfUnsent`, as every POST starts: twice would be two SMS.
+        let request = Request::new(
+            Method::POST,
+            format!("/2010-04-01/Accounts/{account}/Messages.json"),
+        )
+        .form(form);
+        let answer = self.send(request).await?;
+        Ok(decode::<MessageWire>(&answer)?.into())
+    }
+
+    /// With the parent account's Basic credentials, through the outbound layer.
+    async fn send(&self, request: Request) -> Result<Response, TwilioError> {
+        let request = request
+            .basic_auth(&self.account_sid, &self.auth_token)
+            .map_err(from_outbound)?;
+        self.http.send(&request).await.map_err(from_outbound)
+    }
+}
+
+fn from_outbound(error: OutboundError) -> TwilioError {
+    match error {
+        OutboundError::Config(message) => TwilioError::Config(message),
+        OutboundError::Transport { message, connect } => {
+            TwilioError::Transport { message, connect }
+        }
     }
 }
 
@@ -136,7 +143,7 @@ fn message_form(message: &SendMessage) -> Result<Vec<(&'static str, String)>, Tw
 }
 
 /// A success body as `T`, or Twilio's error body as [`TwilioError::Api`].
-fn decode<T: serde::de::DeserializeOwned>(answer: Answer) -> Result<T, TwilioError> {
+fn decode<T: serde::de::DeserializeOwned>(answer: &Response) -> Result<T, TwilioError> {
     let status = answer.status.as_u16();
     if !answer.status.is_success() {
         return Err(match serde_json::from_slice::<ErrorWire>(&answer.body) {
@@ -162,6 +169,7 @@ fn decode<T: serde::de::DeserializeOwned>(answer: Answer) -> Result<T, TwilioErr
     })
 }
 
+#[async_trait::async_trait]
 impl SubaccountControl for TwilioClient {
     async fn set_status(
         &self,
@@ -176,6 +184,7 @@ impl SubaccountControl for TwilioClient {
     }
 }
 
+#[async_trait::async_trait]
 impl MessageSender for TwilioClient {
     async fn send(&self, message: &SendMessage) -> Result<SentMessage, TwilioError> {
         self.send_message(message).await

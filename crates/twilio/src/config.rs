@@ -34,4 +34,4 @@ impl TwilioConfig {
     }
 }
 
-pub use primitives::RetryPolicy;
+pub use outbound::RetryPolicy;

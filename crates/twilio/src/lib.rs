@@ -1,13 +1,16 @@
-//! Twilio for the billing-safety backend (DESIGN.md section 6; G7, G10, G11, G12).
+//! Twilio for the billing-safety backend (docs/guarantees.md: G7, G10, G11, G12).
 //!
 //! - [`TwilioClient`]: fetch an account, suspend or reactivate a subaccount (never close one: the
-//!   type cannot say `closed`), send a message. Status changes are idempotent and retried on 429,
-//!   5xx and lost connections; a send is retried only when Twilio certainly never received it.
-//! - [`SubaccountControl`] and [`MessageSender`]: what domain code depends on, so tests and the
-//!   outbox can substitute a fake.
+//!   type cannot say `closed`), send a message, all through [`outbound`]. Status changes are
+//!   idempotent and retried on 429, 5xx and lost connections; a send is retried only when
+//!   Twilio certainly never received it (the connection never opened, or a 429).
+//! - [`SubaccountControl`] and [`MessageSender`]: what domain code depends on, object-safe
+//!   (`#[async_trait]`), so tests and the outbox can substitute a fake and callers can hold an
+//!   `Arc<dyn MessageSender>`.
 //! - [`signature`]: `X-Twilio-Signature` validation for status callbacks.
 //!
-//! The auth token lives in a [`secrecy::SecretString`] and appears in no error or `Debug` output.
+//! The auth token lives in a [`secrecy::SecretString`] and appears in no error or `Debug` output;
+//! phone numbers and message bodies are masked in `Debug` ([`SendMessage`], [`Sender`]).
 
 mod client;
 mod config;
@@ -16,7 +19,6 @@ mod model;
 mod sid;
 pub mod signature;
 mod traits;
-mod transport;
 mod wire;
 
 pub use client::TwilioClient;

@@ -1,4 +1,9 @@
 //! Domain types: what callers pass and get back, apart from Twilio's JSON (see `wire`).
+//! Recipients' and senders' numbers and message bodies are customer data: masked in `Debug`.
+
+use std::fmt;
+
+use outbound::masked;
 
 /// An account's status as Twilio reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,8 +52,8 @@ pub struct Account {
     pub status: AccountStatus,
 }
 
-/// Who a message is sent from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who a message is sent from. `Debug` masks a number, not a messaging service SID.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Sender {
     /// A phone number, short code or channel address (`From`).
     From(String),
@@ -56,8 +61,17 @@ pub enum Sender {
     MessagingService(String),
 }
 
-/// One message to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::From(number) => f.debug_tuple("From").field(&masked(number)).finish(),
+            Self::MessagingService(sid) => f.debug_tuple("MessagingService").field(sid).finish(),
+        }
+    }
+}
+
+/// One message to send. `Debug` masks the recipient, a sending number and the body.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SendMessage {
     /// The (sub)account whose Messages resource is used, so the message is billed to it and
     /// refused while it is suspended. `None`: the parent account of the client.
@@ -67,6 +81,18 @@ pub struct SendMessage {
     pub body: String,
     /// Where Twilio posts delivery updates (validate them with [`crate::signature`]).
     pub status_callback: Option<url::Url>,
+}
+
+impl fmt::Debug for SendMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendMessage")
+            .field("account_sid", &self.account_sid)
+            .field("to", &masked(&self.to))
+            .field("from", &self.from)
+            .field("body", &masked(&self.body))
+            .field("status_callback", &self.status_callback)
+            .finish()
+    }
 }
 
 /// A message's status as Twilio reports it.
@@ -111,4 +137,46 @@ pub struct SentMessage {
     pub price: Option<String>,
     /// ISO 4217 code of `price` (`"USD"`).
     pub price_unit: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TO: &str = "+94771234567";
+    const FROM: &str = "+14155550199";
+    const BODY: &str = "Your code is 918273";
+
+    fn message(from: Sender) -> SendMessage {
+        SendMessage {
+            account_sid: Some("ACabcdef0123456789abcdef0123456789".into()),
+            to: TO.into(),
+            from,
+            body: BODY.into(),
+            status_callback: None,
+        }
+    }
+
+    #[test]
+    fn send_message_debug_masks_numbers_and_body() {
+        let message = message(Sender::From(FROM.into()));
+        let shown = format!("{message:?} {message:#?}");
+        for hidden in [TO, "94771234567", FROM, "4155550199", BODY, "918273"] {
+            assert!(!shown.contains(hidden), "{hidden} in {shown}");
+        }
+        assert!(
+            shown.contains("ACabcdef0123456789abcdef0123456789"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn sender_debug_masks_a_number_but_names_a_service() {
+        let number = format!("{:?}", Sender::From(FROM.into()));
+        assert!(!number.contains("4155550199"), "{number}");
+        let service = "MG11111111111111111111111111111111";
+        let shown = format!("{:?}", message(Sender::MessagingService(service.into())));
+        assert!(shown.contains(service), "{shown}");
+        assert!(!shown.contains(TO) && !shown.contains(BODY), "{shown}");
+    }
 }

@@ -1,30 +1,50 @@
 //! What domain code depends on, so the outbox, the dispatcher and their tests can use a fake.
+//! Object-safe (`#[async_trait]`): implement them with `#[async_trait::async_trait]` on the
+//! `impl` block; an `Arc` of either (`Arc<dyn MessageSender>` included) is one too.
 
-use std::future::Future;
+use std::sync::Arc;
 
 use crate::{AccountStatus, SendMessage, SentMessage, SubaccountStatus, TwilioError};
 
 /// Suspends and reactivates Twilio subaccounts (G7, G8).
+#[async_trait::async_trait]
 pub trait SubaccountControl: Send + Sync {
     /// Sets the subaccount's status and returns the status Twilio reports afterwards. Setting
     /// the status it already has succeeds, so the call can be repeated (G10).
-    fn set_status(
+    async fn set_status(
         &self,
         sid: &str,
         status: SubaccountStatus,
-    ) -> impl Future<Output = Result<AccountStatus, TwilioError>> + Send;
+    ) -> Result<AccountStatus, TwilioError>;
 
-    fn fetch_status(
-        &self,
-        sid: &str,
-    ) -> impl Future<Output = Result<AccountStatus, TwilioError>> + Send;
+    async fn fetch_status(&self, sid: &str) -> Result<AccountStatus, TwilioError>;
 }
 
 /// Sends one SMS. An error does not prove the message was not sent unless it is an input error,
 /// a connect error or a 429; the caller must not blindly resend otherwise.
+#[async_trait::async_trait]
 pub trait MessageSender: Send + Sync {
-    fn send(
+    async fn send(&self, message: &SendMessage) -> Result<SentMessage, TwilioError>;
+}
+
+#[async_trait::async_trait]
+impl<T: SubaccountControl + ?Sized> SubaccountControl for Arc<T> {
+    async fn set_status(
         &self,
-        message: &SendMessage,
-    ) -> impl Future<Output = Result<SentMessage, TwilioError>> + Send;
+        sid: &str,
+        status: SubaccountStatus,
+    ) -> Result<AccountStatus, TwilioError> {
+        (**self).set_status(sid, status).await
+    }
+
+    async fn fetch_status(&self, sid: &str) -> Result<AccountStatus, TwilioError> {
+        (**self).fetch_status(sid).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: MessageSender + ?Sized> MessageSender for Arc<T> {
+    async fn send(&self, message: &SendMessage) -> Result<SentMessage, TwilioError> {
+        (**self).send(message).await
+    }
 }

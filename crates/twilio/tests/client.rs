@@ -575,3 +575,31 @@ async fn debug_output_never_shows_the_auth_token() {
     assert!(!client_debug.contains(TOKEN), "{client_debug}");
     assert!(client_debug.contains(PARENT));
 }
+
+#[tokio::test]
+async fn the_client_works_behind_trait_objects() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .respond_with(ResponseTemplate::new(201).set_body_json(message_json("-0.0075".into())))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(account_path(SUB)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(account_json(SUB, "suspended")))
+        .mount(&server)
+        .await;
+    let shared = std::sync::Arc::new(client(&server));
+    let sender: std::sync::Arc<dyn MessageSender> = shared.clone();
+    let control: std::sync::Arc<dyn SubaccountControl> = shared;
+    let sent = sender
+        .send(&message(Sender::From("+14155550199".into())))
+        .await
+        .unwrap();
+    assert_eq!(sent.status, MessageStatus::Queued);
+    // An Arc of a trait object is itself a sender and a control, for generic callers.
+    async fn fetch(control: impl SubaccountControl) -> AccountStatus {
+        control.fetch_status(SUB).await.unwrap()
+    }
+    assert_eq!(fetch(control).await, AccountStatus::Suspended);
+}

@@ -1,4 +1,4 @@
-//! The webhook receiver (DESIGN.md section 10; G9): `POST /webhooks/{paypal,stripe,payhere}`.
+//! The webhook receiver (docs/guarantees.md: G9): `POST /webhooks/{paypal,stripe,payhere}`.
 //!
 //! Each delivery's raw bytes are verified by the provider's adapter before anything is parsed
 //! or stored as trusted. A refused delivery gets a problem body with a stable code, is counted

@@ -2,14 +2,11 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use axum::{Router, extract::State, response::Response, routing::get};
+use axum::Router;
 use billing::Providers;
-use db::{DbConfig, readiness::Readiness};
+use db::readiness::Readiness;
 use enforcement::Enforcer;
-use httpkit::{
-    ApiError, ApiJson,
-    probes::{self, HealthResponse, RecorderError},
-};
+use httpkit::probes::{self, RecorderError};
 use intake::Intake;
 use metrics_exporter_prometheus::PrometheusHandle;
 use primitives::Clock;
@@ -20,7 +17,7 @@ use crate::{ReceiverConfig, WebhookState, routes};
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error(transparent)]
-    Pool(#[from] db::pool::PoolBuildError),
+    Database(#[from] db::OpenError),
     #[error(transparent)]
     Metrics(#[from] RecorderError),
     #[error("could not listen on {addr}: {source}")]
@@ -29,13 +26,6 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
-}
-
-#[derive(Clone)]
-struct ProbeState {
-    pool: db::DbPool,
-    readiness: Arc<Readiness>,
-    metrics: PrometheusHandle,
 }
 
 /// A bound, ready-to-run receiver.
@@ -55,26 +45,18 @@ impl Receiver {
         providers: Providers,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
-        let mut db_config = DbConfig::new(config.database_url.clone(), "webhook-receiver");
-        db_config.max_connections = config.pool_size;
-        db_config.statement_timeout = config.statement_timeout;
-        let pool = db::connect_pool(&db_config)?;
+        let pool = config.database.open("webhook-receiver").await?.pool;
         let ledger = ledger::Ledger::new(clock.clone());
         let subscriptions = subscriptions::Subscriptions::new(clock.clone(), config.lifecycle);
         let enforcer = Enforcer::new(subscriptions, ledger.clone());
         let intake = Intake::new(enforcer, ledger, providers, clock, config.intake);
         let state = WebhookState { pool, intake };
         let metrics = probes::recorder()?;
-        let probe_state = ProbeState {
-            pool: state.pool.clone(),
-            readiness: Arc::new(Readiness::new(true)),
-            metrics: metrics.clone(),
-        };
-        let probes = Router::new()
-            .route("/healthz", get(healthz))
-            .route("/readyz", get(readyz))
-            .route("/metrics", get(metrics_text))
-            .with_state(probe_state);
+        let probes = probes::router(
+            state.pool.clone(),
+            Arc::new(Readiness::new(true)),
+            metrics.clone(),
+        );
         let router =
             httpkit::server::finish(routes(state.clone()).merge(probes), config.body_limit_bytes);
         let bind_error = |source| StartupError::Bind {
@@ -130,16 +112,4 @@ impl Receiver {
         tracing::info!("webhook receiver stopped");
         Ok(())
     }
-}
-
-async fn healthz() -> ApiJson<HealthResponse> {
-    probes::healthy()
-}
-
-async fn readyz(State(state): State<ProbeState>) -> Result<ApiJson<HealthResponse>, ApiError> {
-    probes::ready(&state.pool, &state.readiness).await
-}
-
-async fn metrics_text(State(state): State<ProbeState>) -> Response {
-    probes::metrics(&state.metrics)
 }

@@ -385,8 +385,9 @@ async fn payhere_notifications_are_verified_from_their_form_fields() {
 #[tokio::test]
 async fn a_database_that_cannot_store_the_delivery_answers_503_so_the_provider_retries() {
     let harness = Harness::start(|config| {
-        config.database_url =
-            SecretString::from("postgres://postgres@127.0.0.1:9/nothing-listens-here".to_owned());
+        config.database.source = db::DatabaseSource::Url(SecretString::from(
+            "postgres://postgres@127.0.0.1:9/nothing-listens-here".to_owned(),
+        ));
     })
     .await;
     let body = serde_json::to_vec(&payment_failed(harness.organization, "evt_c1")).unwrap();

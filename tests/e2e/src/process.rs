@@ -30,7 +30,7 @@ pub fn binary(name: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: build the binaries first with `cargo build -p api -p migrator -p \
-         webhook-receiver` (`cargo test` builds a package's binaries only when that package \
+         webhook-receiver -p worker` (`cargo test` builds a package's binaries only when that package \
          has integration tests of its own)",
         path.display()
     );
@@ -86,6 +86,30 @@ impl Process {
         self.child
             .try_wait()
             .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+
+    /// SIGTERM, then waits (up to a minute) for the process to end by itself: graceful
+    /// shutdown is what is under test, so it is never killed here.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap_or_else(|e| panic!("kill -TERM {pid}: {e}"));
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.exited() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} ignored SIGTERM for a minute:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// The last lines of its log.

@@ -1,6 +1,6 @@
 //! One test's world: a fresh database migrated by `migrator up`, fake Twilio, PayPal and Stripe
-//! on loopback, the `webhook-receiver` and the `api` started on free ports against them, and the
-//! HTTP calls tests make to both.
+//! on loopback, the `webhook-receiver`, the `api` and the `worker`(s) started on free ports
+//! against them, and the HTTP calls tests make to them.
 
 use std::{
     path::PathBuf,
@@ -10,7 +10,7 @@ use std::{
 use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use testkit::{TestDb, signing::PayHereNotification};
+use testkit::{SmtpSink, TestDb, signing::PayHereNotification};
 
 use crate::{
     events,
@@ -31,6 +31,12 @@ pub struct StackOptions {
     pub message_delay: Duration,
     /// Configure only these providers (`"PAYPAL"`, `"STRIPE"`, `"PAYHERE"`); `None`: all three.
     pub only_providers: Option<Vec<&'static str>>,
+    /// Worker processes side by side; `0` means one.
+    pub workers: usize,
+    /// Variables every worker gets on top of the stack's (a job's interval, a batch size).
+    pub worker_env: Vec<(&'static str, String)>,
+    /// Start no worker until [`Stack::start_workers`]: work piles up first.
+    pub defer_workers: bool,
 }
 
 /// An organization and its own API key.
@@ -58,13 +64,20 @@ impl Drop for Scratch {
 pub struct Stack {
     receiver: Process,
     api: Process,
+    workers: Vec<Process>,
+    worker_env: Vec<(String, String)>,
+    worker_count: usize,
     pub twilio: FakeTwilio,
+    /// Where the workers deliver notifications.
+    pub smtp: SmtpSink,
     pub paypal: FakePayPal,
     pub stripe: FakeStripe,
     pub keys: Keys,
     pub client: reqwest::Client,
     pub api_url: String,
     pub receiver_url: String,
+    /// Each worker's probe listener.
+    pub worker_urls: Vec<String>,
     _scratch: Scratch,
     _db: TestDb,
 }
@@ -82,6 +95,7 @@ impl Stack {
         let twilio = FakeTwilio::start(options.message_delay).await;
         let paypal = FakePayPal::start().await;
         let stripe = FakeStripe::start().await;
+        let smtp = SmtpSink::start().await;
         let dir = std::env::temp_dir().join(format!("e2e-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let scratch = Scratch(dir);
@@ -116,11 +130,19 @@ impl Stack {
         );
 
         let api_port = free_port();
-        let mut api_env = common;
+        let mut api_env = common.clone();
         api_env.extend(
             [
                 ("API_ADDR", format!("127.0.0.1:{api_port}")),
                 ("ADMIN_TOKEN", ADMIN_TOKEN.to_owned()),
+            ]
+            .map(|(name, value)| (name.to_owned(), value)),
+        );
+        let api = Process::spawn("api", &api_env, &scratch.0.join("api.log"));
+
+        let mut worker_env = common;
+        worker_env.extend(
+            [
                 ("HOLD_EXPIRY_INTERVAL_SECS", "0".to_owned()),
                 ("TWILIO_ACCOUNT_SID", twilio::PARENT_SID.to_owned()),
                 ("TWILIO_AUTH_TOKEN", twilio::AUTH_TOKEN.to_owned()),
@@ -134,11 +156,20 @@ impl Stack {
                 ("DISPATCH_BATCH_SIZE", "1".to_owned()),
                 ("DISPATCH_CONCURRENCY", "1".to_owned()),
                 ("DISPATCH_INTERVAL_MS", "100".to_owned()),
+                ("SMTP_HOST", smtp.host()),
+                ("SMTP_PORT", smtp.port().to_string()),
+                ("SMTP_TLS", "none".to_owned()),
+                ("SMTP_FROM", "billing@example.com".to_owned()),
             ]
             .map(|(name, value)| (name.to_owned(), value)),
         );
-        let api = Process::spawn("api", &api_env, &scratch.0.join("api.log"));
-
+        // A test's own settings win over the defaults above (the process sees the last value).
+        worker_env.extend(
+            options
+                .worker_env
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone())),
+        );
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -146,6 +177,10 @@ impl Stack {
         let mut stack = Self {
             receiver,
             api,
+            workers: Vec::new(),
+            worker_env,
+            worker_count: options.workers.max(1),
+            smtp,
             twilio,
             paypal,
             stripe,
@@ -153,19 +188,54 @@ impl Stack {
             client,
             api_url: format!("http://127.0.0.1:{api_port}"),
             receiver_url: format!("http://127.0.0.1:{receiver_port}"),
+            worker_urls: Vec::new(),
             _scratch: scratch,
             _db: db,
         };
+        if !options.defer_workers {
+            stack.spawn_workers();
+        }
         stack.wait_ready().await;
         stack
     }
 
+    /// Starts the workers of a stack started with `defer_workers`, and waits until they are
+    /// ready.
+    pub async fn start_workers(&mut self) {
+        assert!(self.workers.is_empty(), "the workers are already running");
+        self.spawn_workers();
+        self.wait_ready().await;
+    }
+
+    fn spawn_workers(&mut self) {
+        for n in 1..=self.worker_count {
+            let port = free_port();
+            let mut env = self.worker_env.clone();
+            env.push(("WORKER_ADDR".to_owned(), format!("127.0.0.1:{port}")));
+            env.push(("HOSTNAME".to_owned(), format!("worker-{n}")));
+            self.workers.push(Process::spawn(
+                "worker",
+                &env,
+                &self._scratch.0.join(format!("worker-{n}.log")),
+            ));
+            self.worker_urls.push(format!("http://127.0.0.1:{port}"));
+        }
+    }
+
     async fn wait_ready(&mut self) {
         let until = Instant::now() + READY_DEADLINE;
-        for (name, base) in [
-            ("webhook-receiver", self.receiver_url.clone()),
-            ("api", self.api_url.clone()),
-        ] {
+        let mut waiting: Vec<(String, String, &mut Process)> = vec![
+            (
+                "webhook-receiver".to_owned(),
+                self.receiver_url.clone(),
+                &mut self.receiver,
+            ),
+            ("api".to_owned(), self.api_url.clone(), &mut self.api),
+        ];
+        for (n, (worker, url)) in self.workers.iter_mut().zip(&self.worker_urls).enumerate() {
+            waiting.push((format!("worker-{}", n + 1), url.clone(), worker));
+        }
+        for (name, base, process) in waiting {
             loop {
                 let ready = self
                     .client
@@ -176,11 +246,6 @@ impl Stack {
                 if ready {
                     break;
                 }
-                let process = if name == "api" {
-                    &mut self.api
-                } else {
-                    &mut self.receiver
-                };
                 if let Some(status) = process.exited() {
                     panic!(
                         "{name} exited with {status} before it was ready:\n{}",
@@ -195,6 +260,11 @@ impl Stack {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+
+    /// Sends SIGTERM to every worker and waits for each to exit; the exit statuses, in order.
+    pub fn stop_workers(&mut self) -> Vec<std::process::ExitStatus> {
+        self.workers.iter_mut().map(Process::terminate).collect()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -260,12 +330,24 @@ impl Stack {
 
     /// A new organization (wallet in `currency`) and an API key of its own.
     pub async fn create_org(&self, name: &str, currency: &str) -> Org {
+        self.create_org_with(json!({"name": name, "currency": currency}))
+            .await
+    }
+
+    /// An organization whose notifications go to `email`.
+    pub async fn create_org_billed_to(&self, name: &str, currency: &str, email: &str) -> Org {
+        self.create_org_with(json!({"name": name, "currency": currency, "billing_email": email}))
+            .await
+    }
+
+    /// An organization created from `body`, with its own API key.
+    async fn create_org_with(&self, body: Value) -> Org {
         let created = self
             .post(
                 "/v1/organizations",
                 ADMIN_TOKEN,
                 None,
-                Some(&json!({"name": name, "currency": currency})),
+                Some(&body),
                 StatusCode::CREATED,
             )
             .await;

@@ -1,76 +1,32 @@
 //! PayHere's Subscription Manager API over [`ApiClient`]: list subscriptions, payments of a
 //! subscription, retry a failed installment, cancel.
 //!
-//! PayHere has no idempotency header. Retry and cancel are therefore sent without
-//! `retry_safe`: [`ApiClient`] resends them only after a 429 (PayHere did not process the
-//! call), never after a 5xx or a lost connection, which may have charged or canceled already.
+//! PayHere has no idempotency header. Retry and cancel are therefore not marked repeatable:
+//! [`ApiClient`] resends them only after a 429 (PayHere did not process the call) or when the
+//! connection never opened, never after a 5xx or a lost exchange, which may have charged or
+//! canceled already.
 //! A lost retry is left to the dunning schedule and the webhook that reports the charge; a
 //! cancel that PayHere refuses is checked against the subscription's status, so a cancel
 //! repeated by the outbox after a lost answer still succeeds. Reads and the token call are
 //! retried as [`ApiClient`] documents.
 
-use http::{Method, StatusCode, header::AUTHORIZATION};
+use http::{Method, StatusCode};
 use primitives::{Money, parse_currency};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
+use super::errors::{api_error, config_error, decode_error, truncate};
 use super::order::OrderRef;
-use super::token::{TokenSource, sensitive};
+use super::token::TokenSource;
 use super::{PAYHERE, wire};
-use crate::http::{ApiClient, ApiRequest, ApiResponse};
+use crate::http::{ApiClient, ApiRequest, ApiResponse, at, decode};
 use crate::{ProviderError, ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome};
 
 pub(crate) const LIST_PATH: &str = "/merchant/v1/subscription";
 pub(crate) const RETRY_PATH: &str = "/merchant/v1/subscription/retry";
 pub(crate) const CANCEL_PATH: &str = "/merchant/v1/subscription/cancel";
-/// Provider messages are kept for logs and operators, not whole pages of them.
-const MAX_MESSAGE_CHARS: usize = 300;
 /// PayHere subscription ids are 12-digit numbers; 19 digits still fit the JSON number we send.
 const MAX_ID_DIGITS: usize = 19;
-
-pub(crate) fn config_error(message: String) -> ProviderError {
-    ProviderError::Config {
-        provider: PAYHERE,
-        message,
-    }
-}
-
-pub(crate) fn decode_error(message: String) -> ProviderError {
-    ProviderError::Decode {
-        provider: PAYHERE,
-        message,
-    }
-}
-
-fn truncate(text: &str) -> String {
-    text.chars().take(MAX_MESSAGE_CHARS).collect()
-}
-
-/// An error answer, keeping PayHere's own code and message: the API's envelope (`status`,
-/// `msg`), the OAuth server's (`error`, `error_description`), or the HTTP status alone.
-pub(crate) fn api_error(response: &ApiResponse) -> ProviderError {
-    let (code, message) = if let Ok(envelope) =
-        serde_json::from_slice::<wire::Envelope<serde_json::Value>>(&response.body)
-    {
-        (
-            envelope.status.to_string(),
-            envelope.msg.unwrap_or_default(),
-        )
-    } else if let Ok(oauth) = serde_json::from_slice::<wire::OAuthError>(&response.body) {
-        (oauth.error, oauth.error_description.unwrap_or_default())
-    } else {
-        (
-            format!("HTTP_{}", response.status.as_u16()),
-            String::from_utf8_lossy(&response.body).into_owned(),
-        )
-    };
-    ProviderError::Api {
-        provider: PAYHERE,
-        status: response.status.as_u16(),
-        code: truncate(&code),
-        message: truncate(&message),
-    }
-}
 
 /// A subscription as PayHere's list reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -185,7 +141,7 @@ impl Api {
         if !response.status.is_success() {
             return Err(api_error(&response));
         }
-        let envelope: wire::Envelope<T> = response.json(PAYHERE)?;
+        let envelope: wire::Envelope<T> = decode(&response, PAYHERE)?;
         if envelope.status != 1 {
             return Err(api_error(&response));
         }
@@ -277,7 +233,7 @@ impl Api {
         if !response.status.is_success() {
             return Err(api_error(&response));
         }
-        let envelope: wire::Envelope<serde_json::Value> = response.json(PAYHERE)?;
+        let envelope: wire::Envelope<serde_json::Value> = decode(&response, PAYHERE)?;
         Ok(if envelope.status == 1 {
             // The answer carries no amount; the installment's notification does.
             RetryOutcome::Paid { amount: None }
@@ -312,10 +268,7 @@ impl Api {
 
 /// The request with `Authorization: Bearer`, marked sensitive.
 fn with_bearer(request: &ApiRequest, token: &SecretString) -> Result<ApiRequest, ProviderError> {
-    let mut request = request.clone();
-    let value = sensitive(&format!("Bearer {}", token.expose_secret()))?;
-    request.headers.insert(AUTHORIZATION, value);
-    Ok(request)
+    request.clone().bearer(token).map_err(at(PAYHERE))
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 //! everything else in it (`custom_1`, names, `recurrence`) they can. That is why the
 //! organization travels in the order id ([`OrderRef`]).
 
+use std::fmt;
+
+use outbound::masked;
 use primitives::{Money, currency_exponent};
 use serde::Serialize;
 
-use super::api::config_error;
+use super::errors::config_error;
 use super::order::{OrderPurpose, OrderRef};
 use super::signature::SigningKey;
 use crate::ProviderError;
@@ -18,8 +21,19 @@ use crate::ProviderError;
 /// PayHere's checkout page, under the configured base URL.
 pub(crate) const CHECKOUT_PATH: &str = "/pay/checkout";
 
-/// Who pays; PayHere requires these on its checkout form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The form fields that carry the customer, masked in [`CheckoutForm`]'s `Debug`.
+const CUSTOMER_FIELDS: [&str; 6] = [
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address",
+    "city",
+];
+
+/// Who pays; PayHere requires these on its checkout form. Customer data: `Debug` shows the
+/// country only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CheckoutCustomer {
     pub first_name: String,
     pub last_name: String,
@@ -28,6 +42,20 @@ pub struct CheckoutCustomer {
     pub address: String,
     pub city: String,
     pub country: String,
+}
+
+impl fmt::Debug for CheckoutCustomer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckoutCustomer")
+            .field("first_name", &masked(&self.first_name))
+            .field("last_name", &masked(&self.last_name))
+            .field("email", &masked(&self.email))
+            .field("phone", &masked(&self.phone))
+            .field("address", &masked(&self.address))
+            .field("city", &masked(&self.city))
+            .field("country", &self.country)
+            .finish()
+    }
 }
 
 /// PayHere's schedule words: `recurrence` like `1 Month`, `duration` like `1 Year` or
@@ -54,11 +82,41 @@ pub struct CheckoutRequest {
     pub recurrence: Option<Recurrence>,
 }
 
-/// A form for the customer's browser to post: `action` and its fields, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A form for the customer's browser to post: `action` and its fields, in order. `Debug`
+/// masks the customer's fields.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct CheckoutForm {
     pub action: String,
     pub fields: Vec<(String, String)>,
+}
+
+impl fmt::Debug for CheckoutForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Field<'a>(&'a str, &'a str);
+        impl fmt::Debug for Field<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                if CUSTOMER_FIELDS.contains(&self.0) {
+                    f.debug_tuple("")
+                        .field(&self.0)
+                        .field(&masked(self.1))
+                        .finish()
+                } else {
+                    f.debug_tuple("").field(&self.0).field(&self.1).finish()
+                }
+            }
+        }
+        f.debug_struct("CheckoutForm")
+            .field("action", &self.action)
+            .field(
+                "fields",
+                &self
+                    .fields
+                    .iter()
+                    .map(|(name, value)| Field(name, value))
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 pub(crate) fn build(
@@ -131,4 +189,80 @@ pub(crate) fn build(
             .map(|(name, value)| (name.to_owned(), value))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CUSTOMER: [&str; 6] = [
+        "Saman",
+        "Perera",
+        "saman.perera@example.lk",
+        "0771234567",
+        "Galle Road",
+        "Colombo",
+    ];
+
+    fn customer() -> CheckoutCustomer {
+        CheckoutCustomer {
+            first_name: CUSTOMER[0].into(),
+            last_name: CUSTOMER[1].into(),
+            email: CUSTOMER[2].into(),
+            phone: CUSTOMER[3].into(),
+            address: format!("No. 1, {}", CUSTOMER[4]),
+            city: CUSTOMER[5].into(),
+            country: "Sri Lanka".into(),
+        }
+    }
+
+    fn assert_masked(shown: &str) {
+        for value in CUSTOMER {
+            assert!(!shown.contains(value), "{value} in {shown}");
+        }
+    }
+
+    #[test]
+    fn customer_debug_masks_the_customer() {
+        let customer = customer();
+        let shown = format!("{customer:?} {customer:#?}");
+        assert_masked(&shown);
+        assert!(shown.contains("Sri Lanka"), "{shown}");
+    }
+
+    #[test]
+    fn checkout_request_debug_masks_its_customer() {
+        let request = CheckoutRequest {
+            order: OrderRef::new(OrderPurpose::TopUp, "org", "0123456789abcdef".to_owned())
+                .unwrap(),
+            amount: Money::parse("10.00", primitives::Currency::USD).unwrap(),
+            items: "Credit".into(),
+            customer: customer(),
+            return_url: "https://example.com/back".into(),
+            cancel_url: "https://example.com/cancel".into(),
+            recurrence: None,
+        };
+        assert_masked(&format!("{request:?}"));
+    }
+
+    #[test]
+    fn form_debug_masks_the_customer_fields_only() {
+        let customer = customer();
+        let form = CheckoutForm {
+            action: "https://sandbox.payhere.lk/pay/checkout".into(),
+            fields: vec![
+                ("order_id".into(), "TOPUP-org.1".into()),
+                ("first_name".into(), customer.first_name),
+                ("last_name".into(), customer.last_name),
+                ("email".into(), customer.email),
+                ("phone".into(), customer.phone),
+                ("address".into(), customer.address),
+                ("city".into(), customer.city),
+            ],
+        };
+        let shown = format!("{form:?} {form:#?}");
+        assert_masked(&shown);
+        assert!(shown.contains("TOPUP-org.1"), "{shown}");
+        assert!(shown.contains("\"email\""), "{shown}");
+    }
 }

@@ -3,7 +3,7 @@
 //!
 //! # Configuration ([`PayHereConfig`])
 //!
-//! [`PayHereConfig::from_lookup`] returns `Ok(None)` when none of [`ENV_VARIABLES`] is set; once
+//! [`PayHereConfig::from_lookup`] returns `Ok(None)` when none of [`VARIABLES`] is set; once
 //! any is, the merchant id and secret are required (and suffice: verification only), and every
 //! error is a [`ConfigError`] naming the variable.
 //!
@@ -112,8 +112,8 @@
 //! `GET /merchant/v1/subscription/{id}/payments`; retry `POST /merchant/v1/subscription/retry`
 //! and cancel `POST /merchant/v1/subscription/cancel`, both with JSON `{"subscription_id": id}`.
 //! PayHere has no idempotency header: the callers' keys are not sent, and retry and cancel are
-//! resent only after a 429, never after a 5xx or a lost connection, which may have acted
-//! already. `pause` and `reactivate` are [`ProviderError::Unsupported`]: PayHere's API has no
+//! resent only after a 429 or when the connection never opened, never after a 5xx or a lost
+//! exchange, which may have acted already. `pause` and `reactivate` are [`ProviderError::Unsupported`]: PayHere's API has no
 //! pause or resume, only cancel (that is PayHere, not a gap in the adapter).
 //!
 //! # Creating a subscription
@@ -141,6 +141,7 @@
 
 mod api;
 mod checkout;
+mod errors;
 mod events;
 mod notification;
 mod order;
@@ -149,6 +150,7 @@ pub mod signature;
 mod token;
 mod wire;
 
+use primitives::config::Variable;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -161,7 +163,7 @@ pub use checkout::{CheckoutCustomer, CheckoutForm, CheckoutRequest, Recurrence};
 pub use order::{OrderPurpose, OrderRef};
 pub use plan::{PayHerePlan, PayHerePlans};
 
-use api::config_error;
+use errors::config_error;
 
 use crate::config::Env;
 use crate::http::{ApiClient, RetryPolicy};
@@ -193,15 +195,47 @@ fn subscription_nonce(idempotency_key: &str) -> Result<String, ProviderError> {
 }
 
 /// The environment variables [`PayHereConfig::from_lookup`] reads.
-pub const ENV_VARIABLES: [&str; 8] = [
-    "PAYHERE_MERCHANT_ID",
-    "PAYHERE_MERCHANT_SECRET",
-    "PAYHERE_APP_ID",
-    "PAYHERE_APP_SECRET",
-    "PAYHERE_BASE_URL",
-    "PAYHERE_NOTIFY_URL",
-    "PAYHERE_PLANS",
-    "PAYHERE_TIMEOUT_SECS",
+pub const VARIABLES: [Variable; 8] = [
+    Variable {
+        name: "PAYHERE_MERCHANT_ID",
+        default: "unset",
+        meaning: "**enables PayHere** with `PAYHERE_MERCHANT_SECRET`: the merchant id notifications must name",
+    },
+    Variable {
+        name: "PAYHERE_MERCHANT_SECRET",
+        default: "unset",
+        meaning: "comma-separated merchant secrets (one per domain or app; the first signs checkout forms)",
+    },
+    Variable {
+        name: "PAYHERE_APP_ID",
+        default: "unset",
+        meaning: "Subscription Manager API app id, with `PAYHERE_APP_SECRET` or neither (neither: verification only)",
+    },
+    Variable {
+        name: "PAYHERE_APP_SECRET",
+        default: "unset",
+        meaning: "Subscription Manager API app secret",
+    },
+    Variable {
+        name: "PAYHERE_BASE_URL",
+        default: "https://www.payhere.lk",
+        meaning: "API root and checkout page",
+    },
+    Variable {
+        name: "PAYHERE_NOTIFY_URL",
+        default: "unset",
+        meaning: "where PayHere posts notifications (put in checkout forms)",
+    },
+    Variable {
+        name: "PAYHERE_PLANS",
+        default: "unset",
+        meaning: "the plan catalog for checkout forms (docs/providers.md, PayHere)",
+    },
+    Variable {
+        name: "PAYHERE_TIMEOUT_SECS",
+        default: "30",
+        meaning: "per attempt",
+    },
 ];
 
 /// Credentials of a PayHere business app allowed to use the Subscription Manager API.
@@ -249,7 +283,7 @@ impl PayHereConfig {
         }
     }
 
-    /// Reads the variables of [`ENV_VARIABLES`] through `lookup` (pass
+    /// Reads the variables of [`VARIABLES`] through `lookup` (pass
     /// `|name| std::env::var(name).ok()`; tests pass a map). `Ok(None)`: none is set, PayHere
     /// is not configured. Otherwise `PAYHERE_MERCHANT_ID` and `PAYHERE_MERCHANT_SECRET` are
     /// required (together they suffice: verification only), `PAYHERE_APP_ID` and
@@ -259,7 +293,7 @@ impl PayHereConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, ConfigError> {
         let env = Env::new(&lookup);
-        if !env.any(&ENV_VARIABLES) {
+        if !env.any(&VARIABLES) {
             return Ok(None);
         }
         let merchant_id = env.required("PAYHERE_MERCHANT_ID")?;
@@ -485,9 +519,14 @@ impl PayHereProvider {
     }
 }
 
+#[async_trait::async_trait]
 impl BillingProvider for PayHereProvider {
     fn name(&self) -> ProviderName {
         PAYHERE
+    }
+
+    fn has_api(&self) -> bool {
+        self.api.has_tokens()
     }
 
     /// The signed checkout form that starts the subscription, for the customer's browser to

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use primitives::{Money, currency_exponent, parse_currency};
 
-use super::api::config_error;
 use super::checkout::Recurrence;
+use super::errors::config_error;
 use crate::ProviderError;
 
 /// One plan: what each installment charges, how often, for how long, and its title.

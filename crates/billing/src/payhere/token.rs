@@ -10,14 +10,14 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use http::{HeaderValue, Method, StatusCode, header::AUTHORIZATION};
+use http::{Method, StatusCode, header::AUTHORIZATION};
 use primitives::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
-use super::api::{api_error, config_error, decode_error};
-use super::wire;
-use crate::http::{ApiClient, ApiRequest};
+use super::errors::{api_error, decode_error};
+use super::{PAYHERE, wire};
+use crate::http::{ApiClient, ApiRequest, at, decode};
 
 pub(crate) const TOKEN_PATH: &str = "/merchant/v1/oauth/token";
 
@@ -82,21 +82,20 @@ impl TokenSource {
     }
 
     async fn fetch(&self, client: &ApiClient) -> Result<Cached, crate::ProviderError> {
-        let mut request = ApiRequest::new(Method::POST, TOKEN_PATH)
+        let request = ApiRequest::new(Method::POST, TOKEN_PATH)
             .form(vec![(
                 "grant_type".to_owned(),
                 "client_credentials".to_owned(),
             )])
+            .secret_header(AUTHORIZATION, &self.basic)
+            .map_err(at(PAYHERE))?
             // Asking for a token twice is harmless: a lost answer may be asked again.
-            .retry_safe();
-        request
-            .headers
-            .insert(AUTHORIZATION, sensitive(self.basic.expose_secret())?);
+            .repeatable();
         let response = client.send(&request).await?;
         if response.status != StatusCode::OK {
             return Err(api_error(&response));
         }
-        let token: wire::Token = response.json(super::PAYHERE)?;
+        let token: wire::Token = decode(&response, PAYHERE)?;
         if token.access_token.is_empty() {
             return Err(decode_error(
                 "the token answer has an empty access_token".to_owned(),
@@ -120,12 +119,4 @@ impl TokenSource {
             refresh_after: self.clock.now() + usable,
         })
     }
-}
-
-/// A header value marked sensitive, so `http`'s `Debug` prints no credential.
-pub(crate) fn sensitive(value: &str) -> Result<HeaderValue, crate::ProviderError> {
-    let mut value = HeaderValue::from_str(value)
-        .map_err(|_| config_error("a credential cannot be sent as a header value".to_owned()))?;
-    value.set_sensitive(true);
-    Ok(value)
 }

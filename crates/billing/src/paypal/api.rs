@@ -4,22 +4,20 @@
 //! caller's idempotency key, identical on every retry, so PayPal acts on it at most once.
 
 use chrono::{DateTime, Utc};
-use http::header::AUTHORIZATION;
 use http::{HeaderName, Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 
-use super::oauth::{TokenSource, sensitive};
+use super::errors::error_from;
+use super::oauth::TokenSource;
 use super::{values, wire};
-use crate::http::{ApiClient, ApiRequest, ApiResponse};
+use crate::http::{ApiClient, ApiRequest, ApiResponse, at, decode};
 use crate::{
     CreateSubscription, CreatedSubscription, ProviderError, ProviderName, ProviderSubscription,
     RetryOutcome,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("paypal-request-id");
-/// PayPal's error messages are short; anything longer is cut so an error stays a log line.
-const MAX_MESSAGE_CHARS: usize = 500;
 const DUNNING_NOTE: &str = "Outstanding balance collected after a failed payment";
 
 /// The state changes PayPal offers on a subscription, each `POST .../{id}/{action}`.
@@ -70,7 +68,7 @@ impl PayPalApi {
             ApiRequest::new(Method::POST, "/v1/billing/subscriptions").json(to_json(&body)?),
             &request.idempotency_key,
         )?;
-        let created: wire::Subscription = self.call(call).await?.json(ProviderName::Paypal)?;
+        let created: wire::Subscription = decode(&self.call(call).await?, ProviderName::Paypal)?;
         let status = values::status(created.status.as_deref().unwrap_or("APPROVAL_PENDING"))?;
         let approval_url = created
             .links
@@ -155,12 +153,11 @@ impl PayPalApi {
         let response = self.call(call).await?;
         // PayPal answers 202 with the transaction, or with no body at all: the result then
         // arrives by webhook.
-        let transaction: wire::CaptureTransaction =
-            if response.body.iter().all(u8::is_ascii_whitespace) {
-                wire::CaptureTransaction::default()
-            } else {
-                response.json(ProviderName::Paypal)?
-            };
+        let transaction: wire::CaptureTransaction = if response.is_blank() {
+            wire::CaptureTransaction::default()
+        } else {
+            decode(&response, ProviderName::Paypal)?
+        };
         Ok(match transaction.status.as_deref() {
             Some("COMPLETED") => {
                 let paid = transaction
@@ -181,7 +178,7 @@ impl PayPalApi {
 
     async fn fetch_subscription(&self, id: &str) -> Result<wire::Subscription, ProviderError> {
         let call = ApiRequest::new(Method::GET, subscription_path(id, None)?);
-        self.call(call).await?.json(ProviderName::Paypal)
+        decode(&self.call(call).await?, ProviderName::Paypal)
     }
 
     /// Sends with a Bearer token; after a 401 once more with a fresh token; any other
@@ -206,11 +203,10 @@ impl PayPalApi {
         request: &ApiRequest,
         token: &SecretString,
     ) -> Result<ApiResponse, ProviderError> {
-        let mut request = request.clone();
-        request.headers.insert(
-            AUTHORIZATION,
-            sensitive(&format!("Bearer {}", token.expose_secret()))?,
-        );
+        let request = request
+            .clone()
+            .bearer(token)
+            .map_err(at(ProviderName::Paypal))?;
         self.client.send(&request).await
     }
 }
@@ -218,15 +214,9 @@ impl PayPalApi {
 /// Marks a POST with PayPal's idempotency header and as safe to resend: with the same
 /// `PayPal-Request-Id` PayPal returns the first result instead of acting again.
 fn keyed(request: ApiRequest, idempotency_key: &str) -> Result<ApiRequest, ProviderError> {
-    if idempotency_key.trim().is_empty() {
-        return Err(ProviderError::Config {
-            provider: ProviderName::Paypal,
-            message: "a POST needs a non-empty idempotency key".into(),
-        });
-    }
-    Ok(request
-        .header(ProviderName::Paypal, REQUEST_ID, idempotency_key)?
-        .retry_safe())
+    request
+        .idempotency_key(REQUEST_ID, idempotency_key)
+        .map_err(at(ProviderName::Paypal))
 }
 
 /// `/v1/billing/subscriptions/{id}[/{action}]`, refusing ids that are not PayPal ids so that
@@ -254,42 +244,4 @@ fn to_json(body: &impl Serialize) -> Result<serde_json::Value, ProviderError> {
         provider: ProviderName::Paypal,
         message: format!("request body: {e}"),
     })
-}
-
-/// PayPal's error answer as [`ProviderError::Api`]: the code is the most specific one PayPal
-/// gives (`details[0].issue`, else `name`, else OAuth's `error`), the message keeps `name`,
-/// `message` and the issue's description.
-pub(crate) fn error_from(response: &ApiResponse) -> ProviderError {
-    let body: wire::ErrorBody = serde_json::from_slice(&response.body).unwrap_or_default();
-    let detail = body.details.first();
-    let code = detail
-        .and_then(|d| d.issue.clone())
-        .or_else(|| body.name.clone())
-        .or_else(|| body.error.clone())
-        .unwrap_or_else(|| format!("HTTP_{}", response.status.as_u16()));
-    let message = [
-        body.name.as_deref(),
-        body.message.as_deref(),
-        detail.and_then(|d| d.description.as_deref()),
-        body.error_description.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(": ");
-    let message = if message.is_empty() {
-        response
-            .status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_owned()
-    } else {
-        message.chars().take(MAX_MESSAGE_CHARS).collect()
-    };
-    ProviderError::Api {
-        provider: ProviderName::Paypal,
-        status: response.status.as_u16(),
-        code: code.chars().take(100).collect(),
-        message,
-    }
 }

@@ -2,15 +2,16 @@
 //! and the mapping of PayPal's webhook events onto [`BillingEvent`](crate::BillingEvent)s.
 //!
 //! - `verify`: the signed message `transmission_id|transmission_time|webhook_id|crc32(body)` and
-//!   the RSA PKCS#1 v1.5 SHA-256 check (DESIGN.md section 6).
+//!   the RSA PKCS#1 v1.5 SHA-256 check (docs/guarantees.md).
 //! - `certs`: where a signing certificate may come from (`https` on `paypal.com` or
 //!   `*.paypal.com`, checked before any I/O), fetching it, caching it by URL and validating its
 //!   chain, validity and name.
-//! - `oauth`: the access-token cache; `api`: the REST calls; `events`: webhook bodies to
-//!   normalized events; `wire`: PayPal's JSON shapes, kept apart from the domain types.
+//! - `oauth`: the access-token cache; `api`: the REST calls; `errors`: PayPal's error answers,
+//!   read alike for both; `events`: webhook bodies to normalized events; `wire`: PayPal's JSON
+//!   shapes, kept apart from the domain types.
 //!
 //! Configuration: [`PayPalConfig`], in code or from the environment
-//! ([`PayPalConfig::from_lookup`], variables in [`ENV_VARIABLES`]; `PAYPAL_WEBHOOK_IDS` enables
+//! ([`PayPalConfig::from_lookup`], variables in [`VARIABLES`]; `PAYPAL_WEBHOOK_IDS` enables
 //! PayPal). Without client credentials the adapter verifies and parses only
 //! ([`PayPalProvider::has_api`] is false; API calls fail with [`ProviderError::Config`] naming
 //! `PAYPAL_CLIENT_ID` and `PAYPAL_CLIENT_SECRET`). With [`PayPalConfig::cert_dir`] set,
@@ -19,12 +20,14 @@
 
 mod api;
 mod certs;
+mod errors;
 mod events;
 mod oauth;
 mod values;
 mod verify;
 mod wire;
 
+use primitives::config::Variable;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,16 +81,52 @@ pub struct PayPalCredentials {
 
 /// The environment variables [`PayPalConfig::from_lookup`] reads; `PAYPAL_WEBHOOK_IDS` enables
 /// PayPal, every other one needs it.
-pub const ENV_VARIABLES: [&str; 9] = [
-    "PAYPAL_WEBHOOK_IDS",
-    "PAYPAL_API_BASE_URL",
-    "PAYPAL_CLIENT_ID",
-    "PAYPAL_CLIENT_SECRET",
-    "PAYPAL_TRUSTED_ROOTS_FILE",
-    "PAYPAL_INTERMEDIATES_FILE",
-    "PAYPAL_CERT_DIR",
-    "PAYPAL_MAX_TRANSMISSION_AGE_SECS",
-    "PAYPAL_TIMEOUT_SECS",
+pub const VARIABLES: [Variable; 9] = [
+    Variable {
+        name: "PAYPAL_WEBHOOK_IDS",
+        default: "unset",
+        meaning: "comma-separated PayPal webhook ids; **enables PayPal** (any other `PAYPAL_*` without it is an error naming it)",
+    },
+    Variable {
+        name: "PAYPAL_API_BASE_URL",
+        default: "https://api-m.paypal.com",
+        meaning: "PayPal's REST API root",
+    },
+    Variable {
+        name: "PAYPAL_CLIENT_ID",
+        default: "unset",
+        meaning: "OAuth2 client id, with `PAYPAL_CLIENT_SECRET` or neither (neither: verification only)",
+    },
+    Variable {
+        name: "PAYPAL_CLIENT_SECRET",
+        default: "unset",
+        meaning: "OAuth2 client secret (held as a secret, never logged)",
+    },
+    Variable {
+        name: "PAYPAL_TRUSTED_ROOTS_FILE",
+        default: "bundled DigiCert root",
+        meaning: "PEM file of trusted roots, read and checked at start",
+    },
+    Variable {
+        name: "PAYPAL_INTERMEDIATES_FILE",
+        default: "bundled DigiCert intermediate",
+        meaning: "PEM file of extra intermediates, read and checked at start",
+    },
+    Variable {
+        name: "PAYPAL_CERT_DIR",
+        default: "unset",
+        meaning: "take signing certificates from this directory only, never the network (docs/providers.md)",
+    },
+    Variable {
+        name: "PAYPAL_MAX_TRANSMISSION_AGE_SECS",
+        default: "345600",
+        meaning: "how old a PayPal transmission may be",
+    },
+    Variable {
+        name: "PAYPAL_TIMEOUT_SECS",
+        default: "20",
+        meaning: "per REST call and certificate fetch",
+    },
 ];
 
 /// What an API call answers when no client credentials are configured.
@@ -168,7 +207,7 @@ impl PayPalConfig {
         }
     }
 
-    /// Reads the variables of [`ENV_VARIABLES`] through `lookup` (pass
+    /// Reads the variables of [`VARIABLES`] through `lookup` (pass
     /// `|name| std::env::var(name).ok()`; tests pass a map). `Ok(None)`: none is set, PayPal is
     /// not configured. Any of them set without `PAYPAL_WEBHOOK_IDS` is an error naming
     /// `PAYPAL_WEBHOOK_IDS`; `PAYPAL_CLIENT_ID` and `PAYPAL_CLIENT_SECRET` come together or not at
@@ -179,7 +218,7 @@ impl PayPalConfig {
     ) -> Result<Option<Self>, ConfigError> {
         let env = Env::new(&lookup);
         let Some(webhook_ids) = env.list("PAYPAL_WEBHOOK_IDS")? else {
-            return match env.first_set(&ENV_VARIABLES) {
+            return match env.first_set(&VARIABLES) {
                 Some(other) => Err(ConfigError::new(
                     "PAYPAL_WEBHOOK_IDS",
                     format!("is not set, but {other} is (PAYPAL_WEBHOOK_IDS enables PayPal)"),
@@ -337,9 +376,14 @@ impl PayPalProvider {
     }
 }
 
+#[async_trait::async_trait]
 impl BillingProvider for PayPalProvider {
     fn name(&self) -> ProviderName {
         ProviderName::Paypal
+    }
+
+    fn has_api(&self) -> bool {
+        self.api.is_some()
     }
 
     async fn create_subscription(

@@ -5,16 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use http::header::AUTHORIZATION;
-use http::{HeaderValue, Method};
+use http::Method;
 use primitives::Clock;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{api, wire};
-use crate::http::{ApiClient, ApiRequest};
+use super::errors::error_from;
+use super::wire;
+use crate::http::{ApiClient, ApiRequest, at, decode};
 use crate::{ProviderError, ProviderName};
 
 /// A token and when to stop using it.
@@ -87,24 +85,18 @@ impl TokenSource {
     }
 
     async fn fetch(&self) -> Result<Cached, ProviderError> {
-        let credentials = STANDARD.encode(format!(
-            "{}:{}",
-            self.client_id,
-            self.client_secret.expose_secret()
-        ));
-        let mut request = ApiRequest::new(Method::POST, "/v1/oauth2/token")
+        let request = ApiRequest::new(Method::POST, "/v1/oauth2/token")
             .form(vec![("grant_type".into(), "client_credentials".into())])
+            .basic_auth(&self.client_id, &self.client_secret)
+            .map_err(at(ProviderName::Paypal))?
             // Asking for a token twice is harmless, so a 5xx or lost connection may be retried.
-            .retry_safe();
-        request
-            .headers
-            .insert(AUTHORIZATION, sensitive(&format!("Basic {credentials}"))?);
+            .repeatable();
         let requested_at = self.clock.now();
         let response = self.client.send(&request).await?;
         if !response.status.is_success() {
-            return Err(api::error_from(&response));
+            return Err(error_from(&response));
         }
-        let token: wire::Token = response.json(ProviderName::Paypal)?;
+        let token: wire::Token = decode(&response, ProviderName::Paypal)?;
         let lifetime = Duration::from_secs(token.expires_in);
         // A short-lived token keeps at least half its life usable rather than none.
         let margin = self.margin.min(lifetime / 2);
@@ -118,14 +110,4 @@ impl TokenSource {
                 .unwrap_or(requested_at),
         })
     }
-}
-
-/// A header value marked sensitive, so `Debug` of the request shows no credential.
-pub(crate) fn sensitive(value: &str) -> Result<HeaderValue, ProviderError> {
-    let mut value = HeaderValue::from_str(value).map_err(|_| ProviderError::Config {
-        provider: ProviderName::Paypal,
-        message: "credentials cannot be sent in a header".into(),
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
 }

@@ -1,4 +1,4 @@
-//! Offline verification of a PayPal webhook (DESIGN.md section 6).
+//! Offline verification of a PayPal webhook (docs/providers.md; G9 in docs/guarantees.md).
 //!
 //! PayPal signs `transmission_id|transmission_time|webhook_id|crc32` with RSA PKCS#1 v1.5 and
 //! SHA-256, where crc32 is the zlib CRC-32 of the raw body bytes written as an unsigned decimal.

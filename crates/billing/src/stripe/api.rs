@@ -3,14 +3,14 @@
 //! Stripe answers a repeated call with the first call's result instead of acting twice.
 
 use chrono::DateTime;
-use http::{HeaderName, HeaderValue, Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+use http::{HeaderName, Method, StatusCode};
+use secrecy::SecretString;
 
 use super::amount::money;
 use super::events::ORGANIZATION_METADATA_KEY;
 use super::status::subscription_status;
 use super::wire;
-use crate::http::{ApiClient, ApiRequest, ApiResponse};
+use crate::http::{ApiClient, ApiRequest, ApiResponse, at, decode as decode_answer};
 use crate::{
     CreateSubscription, CreatedSubscription, ProviderError, ProviderName, ProviderSubscription,
     ProviderSubscriptionStatus, RetryOutcome,
@@ -76,15 +76,13 @@ impl Api {
 
     /// A request with the key and, when pinned, the API version.
     fn request(&self, method: Method, path: String) -> Result<ApiRequest, ProviderError> {
-        let mut request = ApiRequest::new(method, path);
-        let mut bearer =
-            HeaderValue::from_str(&format!("Bearer {}", self.secret_key.expose_secret()))
-                .map_err(|_| config("the secret key cannot be sent in a header".into()))?;
-        // Keeps the key out of the request's Debug output.
-        bearer.set_sensitive(true);
-        request.headers.insert(http::header::AUTHORIZATION, bearer);
+        let mut request = ApiRequest::new(method, path)
+            .bearer(&self.secret_key)
+            .map_err(at(STRIPE))?;
         if let Some(version) = &self.api_version {
-            request = request.header(STRIPE, STRIPE_VERSION, version)?;
+            request = request
+                .header(STRIPE_VERSION, version)
+                .map_err(at(STRIPE))?;
         }
         Ok(request)
     }
@@ -102,10 +100,9 @@ impl Api {
                 "an idempotency key must have 1 to {MAX_IDEMPOTENCY_KEY} bytes"
             )));
         }
-        Ok(self
-            .request(method, path)?
-            .header(STRIPE, IDEMPOTENCY_KEY, idempotency_key)?
-            .retry_safe())
+        self.request(method, path)?
+            .idempotency_key(IDEMPOTENCY_KEY, idempotency_key)
+            .map_err(at(STRIPE))
     }
 
     /// Sends `request` and reads a successful answer as `T`.
@@ -115,7 +112,7 @@ impl Api {
     ) -> Result<T, ProviderError> {
         let response = self.client.send(request).await?;
         if response.status.is_success() {
-            response.json(STRIPE)
+            decode_answer(&response, STRIPE)
         } else {
             Err(api_error(&response))
         }
@@ -291,7 +288,7 @@ impl Api {
         if !response.status.is_success() {
             return Err(api_error(&response));
         }
-        let paid: wire::Invoice = response.json(STRIPE)?;
+        let paid: wire::Invoice = decode_answer(&response, STRIPE)?;
         Ok(match paid.status.as_deref() {
             Some("paid") => RetryOutcome::Paid {
                 amount: Some(money(paid.amount_paid, &paid.currency, "amount_paid")?),

@@ -129,6 +129,7 @@ mod signature;
 mod status;
 mod wire;
 
+use primitives::config::Variable;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -153,13 +154,37 @@ const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("stripe-signature")
 
 /// The environment variables [`StripeConfig::from_lookup`] reads; `STRIPE_WEBHOOK_SECRETS`
 /// enables Stripe, every other one needs it.
-pub const ENV_VARIABLES: [&str; 6] = [
-    "STRIPE_WEBHOOK_SECRETS",
-    "STRIPE_SECRET_KEY",
-    "STRIPE_API_BASE_URL",
-    "STRIPE_API_VERSION",
-    "STRIPE_TOLERANCE_SECS",
-    "STRIPE_TIMEOUT_SECS",
+pub const VARIABLES: [Variable; 6] = [
+    Variable {
+        name: "STRIPE_WEBHOOK_SECRETS",
+        default: "unset",
+        meaning: "comma-separated `whsec_...` secrets; **enables Stripe** (any other `STRIPE_*` without it is an error naming it)",
+    },
+    Variable {
+        name: "STRIPE_SECRET_KEY",
+        default: "unset",
+        meaning: "`sk_...` or `rk_...` (unset: verification only)",
+    },
+    Variable {
+        name: "STRIPE_API_BASE_URL",
+        default: "https://api.stripe.com",
+        meaning: "Stripe's API root",
+    },
+    Variable {
+        name: "STRIPE_API_VERSION",
+        default: "the account's",
+        meaning: "pins `Stripe-Version`",
+    },
+    Variable {
+        name: "STRIPE_TOLERANCE_SECS",
+        default: "300",
+        meaning: "allowed distance of a signature's `t=` from our clock",
+    },
+    Variable {
+        name: "STRIPE_TIMEOUT_SECS",
+        default: "30",
+        meaning: "per attempt",
+    },
 ];
 
 /// What an API call answers when no secret key is configured.
@@ -210,7 +235,7 @@ impl StripeConfig {
         }
     }
 
-    /// Reads the variables of [`ENV_VARIABLES`] through `lookup` (pass
+    /// Reads the variables of [`VARIABLES`] through `lookup` (pass
     /// `|name| std::env::var(name).ok()`; tests pass a map). `Ok(None)`: none is set, Stripe is
     /// not configured. Any of them set without `STRIPE_WEBHOOK_SECRETS` is an error naming
     /// `STRIPE_WEBHOOK_SECRETS`; without `STRIPE_SECRET_KEY` the adapter only verifies. Webhook
@@ -221,7 +246,7 @@ impl StripeConfig {
     ) -> Result<Option<Self>, ConfigError> {
         let env = Env::new(&lookup);
         let Some(secrets) = env.list("STRIPE_WEBHOOK_SECRETS")? else {
-            return match env.first_set(&ENV_VARIABLES) {
+            return match env.first_set(&VARIABLES) {
                 Some(other) => Err(ConfigError::new(
                     "STRIPE_WEBHOOK_SECRETS",
                     format!("is not set, but {other} is (STRIPE_WEBHOOK_SECRETS enables Stripe)"),
@@ -352,9 +377,14 @@ impl StripeProvider {
     }
 }
 
+#[async_trait::async_trait]
 impl BillingProvider for StripeProvider {
     fn name(&self) -> ProviderName {
         ProviderName::Stripe
+    }
+
+    fn has_api(&self) -> bool {
+        self.api.is_some()
     }
 
     /// `return_url` and `cancel_url` are not used: Stripe collects through the customer's saved

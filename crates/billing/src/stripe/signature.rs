@@ -1,4 +1,4 @@
-//! `Stripe-Signature` verification (DESIGN.md section 6).
+//! `Stripe-Signature` verification (docs/providers.md; G9 in docs/guarantees.md).
 //!
 //! The header is `t=<unix seconds>,v1=<hex>[,v1=<hex>...][,v0=...]`. Each `v1` is
 //! HMAC-SHA256 over `"{t}.{raw body}"`, keyed by the bytes of the whole endpoint secret

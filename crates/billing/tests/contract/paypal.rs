@@ -91,6 +91,7 @@ pub struct ClockedPayPal {
     clock: ManualClock,
 }
 
+#[async_trait::async_trait]
 impl BillingProvider for ClockedPayPal {
     fn name(&self) -> ProviderName {
         self.inner.name()

@@ -664,3 +664,118 @@ async fn calls_go_to_the_named_providers_api() {
             == Some(&*format!("Bearer {STRIPE_SECRET_KEY}"))
     }));
 }
+
+/// Another team's Stripe adapter: answers every call itself, verifies nothing.
+#[derive(Debug)]
+struct OtherStripe;
+
+#[async_trait::async_trait]
+impl billing::BillingProvider for OtherStripe {
+    fn name(&self) -> ProviderName {
+        ProviderName::Stripe
+    }
+
+    async fn create_subscription(
+        &self,
+        _request: &billing::CreateSubscription,
+    ) -> Result<billing::CreatedSubscription, ProviderError> {
+        Err(self.unsupported("create_subscription"))
+    }
+
+    async fn subscription(&self, id: &str) -> Result<billing::ProviderSubscription, ProviderError> {
+        Ok(billing::ProviderSubscription {
+            provider_subscription_id: id.to_owned(),
+            status: billing::ProviderSubscriptionStatus::Active,
+            provider_status: "other".to_owned(),
+            current_period_end: None,
+            organization_ref: Some("org_other".to_owned()),
+            outstanding: None,
+        })
+    }
+
+    async fn cancel(&self, _: &str, _: &str, _: &str) -> Result<(), ProviderError> {
+        Err(self.unsupported("cancel"))
+    }
+
+    async fn pause(&self, _: &str, _: &str, _: &str) -> Result<(), ProviderError> {
+        Err(self.unsupported("pause"))
+    }
+
+    async fn reactivate(&self, _: &str, _: &str, _: &str) -> Result<(), ProviderError> {
+        Err(self.unsupported("reactivate"))
+    }
+
+    async fn retry_payment(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<billing::RetryOutcome, ProviderError> {
+        Ok(billing::RetryOutcome::Pending)
+    }
+
+    async fn verify_webhook(
+        &self,
+        _request: WebhookRequest<'_>,
+    ) -> Result<billing::VerifiedWebhook, VerifyError> {
+        Err(VerifyError::ProviderNotConfigured(ProviderName::Stripe))
+    }
+
+    fn parse_webhook(
+        &self,
+        _webhook: &billing::VerifiedWebhook,
+    ) -> Result<ParsedWebhook, ProviderError> {
+        Ok(ParsedWebhook::Ignored {
+            provider_event_type: "other".to_owned(),
+            provider_event_id: None,
+        })
+    }
+}
+
+impl OtherStripe {
+    fn unsupported(&self, operation: &'static str) -> ProviderError {
+        ProviderError::Unsupported {
+            provider: ProviderName::Stripe,
+            operation,
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_adapter_plugs_in_by_name_as_a_trait_object() {
+    let ours = StripeProvider::new(
+        StripeConfig::verification_only(vec![STRIPE_WEBHOOK_SECRET.into()]),
+        clock(),
+    )
+    .unwrap();
+    let providers = Providers::none().with_stripe(ours);
+    assert!(providers.stripe().is_some());
+    let adapter: Arc<dyn billing::BillingProvider> =
+        providers.provider(ProviderName::Stripe).unwrap();
+    assert_eq!(adapter.name(), ProviderName::Stripe);
+    assert!(!adapter.has_api());
+
+    // Theirs replaces ours under the same name, and the registry dispatches to it.
+    let providers = providers.with(Arc::new(OtherStripe));
+    assert_eq!(providers.configured(), vec![ProviderName::Stripe]);
+    assert!(providers.has_api(ProviderName::Stripe));
+    assert!(providers.stripe().is_none(), "not our type any more");
+    let sub = providers
+        .subscription(ProviderName::Stripe, "sub_9")
+        .await
+        .unwrap();
+    assert_eq!(sub.organization_ref.as_deref(), Some("org_other"));
+    assert_eq!(
+        providers
+            .retry_payment(ProviderName::Stripe, "sub_9", "k")
+            .await
+            .unwrap(),
+        billing::RetryOutcome::Pending
+    );
+    assert!(matches!(
+        providers.provider(ProviderName::Paypal),
+        Err(ProviderError::NotConfigured {
+            provider: ProviderName::Paypal
+        })
+    ));
+    assert!(providers.get(ProviderName::Payhere).is_none());
+}

@@ -1,5 +1,5 @@
 //! The dispatcher: sends running campaigns in batches and never sends a recipient twice or
-//! unpaid (DESIGN G1, G3, G7).
+//! unpaid (docs/guarantees.md: G1, G3, G7).
 //!
 //! One batch is three steps, and no database connection is held during the second:
 //! 1. **claim** (one transaction under the campaign's row lock): recover recipients whose lease
@@ -30,7 +30,6 @@ use twilio::{MessageSender, SendMessage};
 use crate::{CampaignId, Campaigns, CampaignsError, eligibility::Blocker};
 
 use outcome::Outcome;
-pub(crate) use outcome::message_sid;
 
 /// How the dispatcher works.
 #[derive(Debug, Clone)]

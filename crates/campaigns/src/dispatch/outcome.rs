@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use primitives::Money;
 use twilio::{MessageStatus, SentMessage, TwilioError};
 
-use crate::RecipientStatus;
+use crate::{RecipientStatus, input::message_sid};
 
 /// Error texts stored on a recipient are at most this long.
 const MAX_ERROR_CHARS: usize = 500;
@@ -158,15 +158,6 @@ fn status_text(status: &MessageStatus) -> String {
         MessageStatus::Unknown(text) => text.clone(),
         other => format!("{other:?}").to_lowercase(),
     }
-}
-
-/// A message SID as Twilio writes them (`SM` or `MM` and 32 hex digits); anything else is not
-/// stored (the database refuses it, and a settlement must not fail over Twilio's text).
-pub(crate) fn message_sid(sid: &str) -> Option<String> {
-    let ok = sid.len() == 34
-        && sid.bytes().take(2).all(|b| b.is_ascii_uppercase())
-        && sid.bytes().skip(2).all(|b| b.is_ascii_hexdigit());
-    ok.then(|| sid.to_owned())
 }
 
 fn bounded(text: String, max: usize) -> Option<String> {

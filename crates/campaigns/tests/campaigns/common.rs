@@ -43,9 +43,9 @@ pub fn twilio_client(base_url: &str) -> twilio::TwilioClient {
     let mut config = twilio::TwilioConfig::new(PARENT, SecretString::from(TOKEN.to_owned()));
     config.base_url = base_url.to_owned();
     config.timeout = StdDuration::from_millis(500);
-    config.retry = primitives::RetryPolicy {
+    config.retry = twilio::RetryPolicy {
         max_attempts: 1,
-        ..primitives::RetryPolicy::DEFAULT
+        ..twilio::RetryPolicy::DEFAULT
     };
     twilio::TwilioClient::new(config).unwrap()
 }
@@ -411,6 +411,7 @@ impl FakeTwilio {
     }
 }
 
+#[async_trait::async_trait]
 impl MessageSender for FakeTwilio {
     async fn send(&self, message: &SendMessage) -> Result<SentMessage, TwilioError> {
         self.inner.sent.lock().unwrap().push(message.clone());

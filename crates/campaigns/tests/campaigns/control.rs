@@ -358,7 +358,7 @@ async fn a_brand_created_while_unpaid_starts_suspending() {
         &mut conn,
         &outbox::ListFilter {
             status: Some(outbox::Status::Pending),
-            topic: Some(campaigns::SUBACCOUNT_TOPIC),
+            topic: Some(<campaigns::SubaccountCall as outbox::Message>::TOPIC),
             ..outbox::ListFilter::default()
         }
         .with_limit(10),

@@ -4,9 +4,8 @@
 use std::{collections::BTreeMap, time::Duration as StdDuration};
 
 use campaigns::{BatchReport, CampaignStatus, DispatchConfig, Dispatcher, RecipientStatus};
-use primitives::RetryPolicy as HttpRetry;
 use secrecy::SecretString;
-use twilio::{TwilioClient, TwilioConfig};
+use twilio::{RetryPolicy as HttpRetry, TwilioClient, TwilioConfig};
 use wiremock::{
     Mock, MockServer, Request, ResponseTemplate,
     matchers::{body_string_contains, header, method, path},

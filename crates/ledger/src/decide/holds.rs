@@ -4,8 +4,7 @@ use chrono::{DateTime, Utc};
 use primitives::{HoldId, Money};
 
 use super::{
-    HoldChange, HoldState, MAX_HOLD_DURATION, Movement, WalletState, refuse_if_frozen,
-    require_available,
+    HoldChange, HoldState, MAX_HOLD_TTL, Movement, WalletState, refuse_if_frozen, require_available,
 };
 use crate::{
     error::LedgerError,
@@ -20,9 +19,9 @@ pub(super) fn hold(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Movement, LedgerError> {
-    if expires_at <= now || expires_at > now + MAX_HOLD_DURATION {
+    if expires_at <= now || expires_at > now + MAX_HOLD_TTL {
         return Err(LedgerError::InvalidExpiry {
-            max_days: MAX_HOLD_DURATION.num_days(),
+            max_days: MAX_HOLD_TTL.num_days(),
         });
     }
     refuse_if_frozen(wallet)?;

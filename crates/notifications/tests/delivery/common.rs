@@ -72,9 +72,9 @@ impl Fixture {
         self.outbox.now()
     }
 
-    pub fn handler(&self) -> NotificationHandler<SmtpNotifier> {
+    pub fn handler(&self) -> NotificationHandler {
         let notifier = SmtpNotifier::new(smtp_config(&self.sink)).unwrap();
-        NotificationHandler::new(self.pool.clone(), notifier)
+        NotificationHandler::new(self.pool.clone(), Arc::new(notifier))
     }
 
     pub fn payment_failed(&self) -> Notification {

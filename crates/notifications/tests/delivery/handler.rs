@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use notifications::{
     LogNotifier, Notification, NotificationError, NotificationHandler, NotificationKind,
+    NotificationMessage,
 };
+use outbox::Message;
 use outbox::{Enqueued, Status};
 use serde_json::json;
 
@@ -36,7 +38,7 @@ async fn an_enqueued_notification_reaches_the_billing_email_once() {
 
     let stored = f.message(id).await;
     assert_eq!(stored.status, Status::Delivered);
-    assert_eq!(stored.topic, notifications::TOPIC);
+    assert_eq!(stored.topic, NotificationMessage::TOPIC);
     assert_eq!(stored.organization_id, Some(f.org));
     assert_eq!(stored.payload["kind"], "payment_failed");
     assert_eq!(stored.payload["facts"]["reason"], "card declined");
@@ -134,7 +136,7 @@ async fn the_log_notifier_settles_without_sending() {
         payload: json!({ "amount": "49.00 USD" }),
     };
     let id = f.enqueue(&restored, "evt-6:restored").await.id();
-    let handler = NotificationHandler::new(f.pool.clone(), LogNotifier);
+    let handler = NotificationHandler::new(f.pool.clone(), std::sync::Arc::new(LogNotifier));
     let report = outbox::deliver_batch(&f.pool, &f.outbox, &handler, 10)
         .await
         .unwrap();
@@ -177,15 +179,21 @@ async fn an_undecodable_message_is_a_dead_letter() {
     let message = outbox::NewMessage {
         organization_id: Some(f.org),
         ..outbox::NewMessage::new(
-            notifications::TOPIC,
+            NotificationMessage::TOPIC,
             outbox::DedupeKey::parse("garbage").unwrap(),
             json!({ "kind": "bankrupt" }),
             f.now(),
         )
     };
-    let id = outbox::enqueue(&mut conn, message).await.unwrap().id();
+    let id = outbox::enqueue_raw(&mut conn, message).await.unwrap().id();
     assert_eq!(f.deliver().await.dead, 1);
-    assert_eq!(f.message(id).await.status, Status::Dead);
+    let dead = f.message(id).await;
+    assert_eq!(dead.status, Status::Dead);
+    let error = dead.last_error.unwrap();
+    assert!(
+        error.starts_with("undecodable notification payload: unknown variant `bankrupt`"),
+        "{error}"
+    );
     assert!(f.sink.messages().is_empty());
 }
 

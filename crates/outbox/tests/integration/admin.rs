@@ -13,7 +13,7 @@ async fn lists_filter_by_status_topic_and_organization_newest_first_in_pages() {
         organization_id: Some(f.org),
         ..message(&SMS, "c", f.clock_now())
     };
-    let c = outbox::enqueue(&mut conn, with_org).await.unwrap().id();
+    let c = outbox::enqueue_raw(&mut conn, with_org).await.unwrap().id();
     let claimed = f.claim(&MAIL, 10).await;
     let doomed = claimed.iter().find(|m| m.id == a).unwrap();
     f.outbox

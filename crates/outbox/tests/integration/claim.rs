@@ -98,7 +98,7 @@ async fn a_message_whose_worker_died_on_the_final_attempt_is_dead_lettered_at_th
         max_attempts: 1.try_into().unwrap(),
         ..message(&MAIL, "last-chance", f.clock_now())
     };
-    let id = outbox::enqueue(&mut conn, new).await.unwrap().id();
+    let id = outbox::enqueue_raw(&mut conn, new).await.unwrap().id();
     let only = f.claim_one(&MAIL).await;
     assert_eq!((only.attempt, only.max_attempts), (1, 1));
     f.clock.advance(secs(60));

@@ -7,16 +7,27 @@ use db::{DbConfig, DbPool, pool::PooledConnection, schema::organizations};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use outbox::{
-    ClaimedMessage, DedupeKey, Enqueued, MessageId, NewMessage, Outbox, OutboxMessage, RetryPolicy,
-    Topic,
+    ClaimedMessage, DedupeKey, Enqueued, Message, MessageId, NewMessage, Outbox, OutboxMessage,
+    RetryPolicy, Topic,
 };
 use primitives::{ManualClock, OrganizationId};
 use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use testkit::TestDb;
 
 pub const MAIL: Topic = Topic::from_static("mail");
 pub const SMS: Topic = Topic::from_static("twilio.sms");
+
+/// The typed message of [`MAIL`]: what [`message`] writes raw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail {
+    pub key: String,
+}
+
+impl Message for Mail {
+    const TOPIC: Topic = MAIL;
+}
 
 pub struct Fixture {
     _db: TestDb,
@@ -78,7 +89,7 @@ impl Fixture {
 
     pub async fn enqueue_at(&self, topic: &Topic, key: &str, at: DateTime<Utc>) -> MessageId {
         let mut conn = self.conn().await;
-        match outbox::enqueue(&mut conn, message(topic, key, at))
+        match outbox::enqueue_raw(&mut conn, message(topic, key, at))
             .await
             .unwrap()
         {

@@ -3,21 +3,22 @@
 use std::sync::{Arc, Mutex};
 
 use crate::common::*;
-use outbox::{ClaimedMessage, DeliveryReport, Handler, HandlerError, Status, Topic};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use outbox::{ClaimedMessage, DeliveryReport, Handler, HandlerError, Status};
 
-/// Succeeds, retries or refuses according to the message's dedupe key, and records what it saw.
+/// Succeeds, retries or refuses according to the payload's key, and records what it saw.
 #[derive(Default)]
 struct Scripted {
     seen: Mutex<Vec<(String, u32)>>,
 }
 
 impl Handler for Scripted {
-    fn topic(&self) -> Topic {
-        MAIL
-    }
+    type Message = Mail;
 
-    async fn handle(&self, message: &ClaimedMessage) -> Result<(), HandlerError> {
-        let key = message.dedupe_key.as_str().to_owned();
+    async fn handle(&self, message: &ClaimedMessage, mail: Mail) -> Result<(), HandlerError> {
+        assert_eq!(mail.key, message.dedupe_key.as_str());
+        let key = mail.key;
         self.seen
             .lock()
             .unwrap()
@@ -96,4 +97,34 @@ async fn a_batch_runs_on_a_spawned_task() {
     };
     let report = task.await.unwrap().unwrap();
     assert_eq!((report.claimed, report.delivered), (2, 2));
+}
+
+#[tokio::test]
+async fn a_payload_that_does_not_decode_dies_at_once_without_reaching_the_handler() {
+    let f = Fixture::new().await;
+    let ok = f.enqueue(&MAIL, "ok:1").await;
+    let bad = f.enqueue(&MAIL, "ok:bad").await;
+    {
+        use db::schema::outbox_messages::dsl as m;
+        let mut conn = f.conn().await;
+        diesel::update(m::outbox_messages.find(bad.as_uuid()))
+            .set(m::payload.eq(serde_json::json!({ "key": 42 })))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let handler = Scripted::default();
+    let report = outbox::deliver_batch(&f.pool, &f.outbox, &handler, 10)
+        .await
+        .unwrap();
+    assert_eq!((report.claimed, report.delivered, report.dead), (2, 1, 1));
+    assert_eq!(*handler.seen.lock().unwrap(), [("ok:1".to_owned(), 1)]);
+    assert_eq!(f.get(ok).await.status, Status::Delivered);
+    let dead = f.get(bad).await;
+    assert_eq!((dead.status, dead.attempts), (Status::Dead, 1));
+    let error = dead.last_error.unwrap();
+    assert!(
+        error.starts_with("undecodable mail payload: invalid type: integer `42`"),
+        "{error}"
+    );
 }

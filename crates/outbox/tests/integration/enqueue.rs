@@ -5,7 +5,7 @@ use crate::common::*;
 use db::schema::outbox_messages;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use outbox::{DedupeKey, Enqueued, NewMessage, Status};
+use outbox::{DedupeKey, Enqueued, Envelope, NewMessage, Status};
 use serde_json::json;
 
 async fn count(f: &Fixture) -> i64 {
@@ -24,7 +24,7 @@ async fn a_rolled_back_transaction_leaves_no_message_and_a_committed_one_does() 
     let now = f.clock_now();
     let result: Result<(), diesel::result::Error> = conn
         .transaction(async move |conn| {
-            outbox::enqueue(conn, message(&MAIL, "rolled-back", now))
+            outbox::enqueue_raw(conn, message(&MAIL, "rolled-back", now))
                 .await
                 .unwrap();
             // The state change failed after the message was written.
@@ -36,7 +36,7 @@ async fn a_rolled_back_transaction_leaves_no_message_and_a_committed_one_does() 
     assert!(f.claim(&MAIL, 10).await.is_empty());
 
     conn.transaction(async move |conn| {
-        outbox::enqueue(conn, message(&MAIL, "committed", now))
+        outbox::enqueue_raw(conn, message(&MAIL, "committed", now))
             .await
             .unwrap();
         Ok::<_, diesel::result::Error>(())
@@ -57,9 +57,9 @@ async fn a_duplicate_changes_nothing_and_keeps_the_callers_transaction_usable() 
         .transaction(async move |conn| {
             let mut changed = message(&MAIL, "payment_failed:sub-1:1", now + secs(99));
             changed.payload = json!({ "different": true });
-            let again = outbox::enqueue(conn, changed).await.unwrap();
+            let again = outbox::enqueue_raw(conn, changed).await.unwrap();
             // Still usable: a unique violation would have aborted the transaction.
-            let other = outbox::enqueue(conn, message(&MAIL, "other", now))
+            let other = outbox::enqueue_raw(conn, message(&MAIL, "other", now))
                 .await
                 .unwrap();
             assert!(matches!(other, Enqueued::New(_)));
@@ -86,7 +86,7 @@ async fn a_delivered_message_is_not_enqueued_again() {
     let claimed = f.claim_one(&MAIL).await;
     let mut conn = f.conn().await;
     f.outbox.complete(&mut conn, &claimed).await.unwrap();
-    let again = outbox::enqueue(&mut conn, message(&MAIL, "once", f.clock_now()))
+    let again = outbox::enqueue_raw(&mut conn, message(&MAIL, "once", f.clock_now()))
         .await
         .unwrap();
     assert_eq!(again, Enqueued::Duplicate(id));
@@ -109,7 +109,7 @@ async fn enqueued_messages_carry_what_was_given() {
             at,
         )
     };
-    let id = outbox::enqueue(&mut conn, new).await.unwrap().id();
+    let id = outbox::enqueue_raw(&mut conn, new).await.unwrap().id();
     assert_eq!(id.as_uuid().get_version_num(), 7);
     let stored = f.get(id).await;
     assert_eq!(stored.topic, SMS);
@@ -122,6 +122,33 @@ async fn enqueued_messages_carry_what_was_given() {
     assert_eq!(
         (stored.last_error, stored.claimed_until, stored.delivered_at),
         (None, None, None)
+    );
+}
+
+#[tokio::test]
+async fn a_typed_message_is_stored_under_its_type_s_topic() {
+    let f = Fixture::new().await;
+    let mut conn = f.conn().await;
+    let at = f.clock_now();
+    let mail = Mail {
+        key: "typed".to_owned(),
+    };
+    let envelope = Envelope::new(DedupeKey::parse("typed:1").unwrap(), at).for_organization(f.org);
+    let id = outbox::enqueue(&mut conn, &mail, envelope.clone())
+        .await
+        .unwrap();
+    let Enqueued::New(id) = id else {
+        panic!("{id:?} should be new");
+    };
+    let stored = f.get(id).await;
+    assert_eq!(stored.topic, MAIL);
+    assert_eq!(stored.dedupe_key.as_str(), "typed:1");
+    assert_eq!(stored.organization_id, Some(f.org));
+    assert_eq!(stored.payload, json!({ "key": "typed" }));
+    assert_eq!(stored.max_attempts, 12);
+    assert_eq!(
+        outbox::enqueue(&mut conn, &mail, envelope).await.unwrap(),
+        Enqueued::Duplicate(id)
     );
 }
 

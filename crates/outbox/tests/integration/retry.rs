@@ -102,7 +102,7 @@ async fn the_delay_stops_growing_at_the_cap() {
         max_attempts: 6.try_into().unwrap(),
         ..message(&MAIL, "capped", f.clock_now())
     };
-    outbox::enqueue(&mut conn, new).await.unwrap();
+    outbox::enqueue_raw(&mut conn, new).await.unwrap();
     let mut upper = Vec::new();
     for attempt in 1..=5 {
         let claimed = f.claim_one(&MAIL).await;

@@ -1,7 +1,7 @@
 //! Provider events end to end: genuine PayPal, Stripe and PayHere deliveries, signed as each
 //! provider signs them, posted to the `webhook-receiver` binary; their effects read back from
-//! the `api` binary, which also runs the background jobs (outbox to Twilio, campaign control,
-//! the dispatcher, the inbox retries); fake Twilio, PayPal and Stripe APIs on loopback record
+//! the `api` binary; the `worker` binary runs the background jobs (outbox to Twilio, campaign
+//! control, the dispatcher, the inbox retries); fake Twilio, PayPal and Stripe APIs on loopback record
 //! exactly what the binaries sent them.
 //!
 //! Each test has its own database, processes and fakes (`e2e::Stack`), so they run in parallel.

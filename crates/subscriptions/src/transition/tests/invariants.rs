@@ -177,7 +177,7 @@ proptest! {
             if let Some(transition) = decision.transition() {
                 prop_assert_eq!(transition.to, SubscriptionStatus::PastDue);
                 prop_assert_eq!(transition.state.dunning.map(|e| (e.started_at, e.retries_failed)), Some((period_end, 0)));
-                let notifies = transition.effects.contains(&Effect::Notify { notice: Notice::PaymentFailed });
+                let notifies = transition.effects.contains(&Effect::Notify { notice: NotificationKind::PaymentFailed });
                 prop_assert!(notifies);
             }
         }
@@ -295,7 +295,7 @@ fn the_default_timeline_walks_the_schedule() {
     let expected = [
         (
             1,
-            Notice::RetryScheduled,
+            NotificationKind::RetryScheduled,
             Effect::ScheduleRetry {
                 attempt: 2,
                 at: failed_at + Duration::days(5),
@@ -303,7 +303,7 @@ fn the_default_timeline_walks_the_schedule() {
         ),
         (
             2,
-            Notice::PaymentWarning,
+            NotificationKind::PaymentWarning,
             Effect::ScheduleRetry {
                 attempt: 3,
                 at: failed_at + Duration::days(7),
@@ -311,7 +311,7 @@ fn the_default_timeline_walks_the_schedule() {
         ),
         (
             3,
-            Notice::FinalWarning,
+            NotificationKind::FinalWarning,
             Effect::ScheduleSuspension {
                 at: failed_at + Duration::days(10),
             },
@@ -340,7 +340,7 @@ fn the_default_timeline_walks_the_schedule() {
         [
             Effect::ClearRetries,
             Effect::Notify {
-                notice: Notice::Suspended
+                notice: NotificationKind::Suspended
             }
         ]
     );

@@ -1,0 +1,193 @@
+//! The api's settings: its listener, the admin credential and the request body limit, plus the
+//! database (`db::DatabaseSettings`), the settings every service shares
+//! (`services::ServicesConfig`) and, in the development mode only, the worker's
+//! (`jobs::JobsConfig`). Every variable is declared beside the struct that reads it; the
+//! README's table is checked against those declarations.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use db::DatabaseSettings;
+use jobs::JobsConfig;
+use primitives::config::{ConfigError, Env, Variable};
+use secrecy::SecretString;
+use services::ServicesConfig;
+
+/// Where the admin credential comes from.
+#[derive(Debug, Clone)]
+pub enum AdminTokenSource {
+    Given(SecretString),
+    /// Generate one and write it to `<data_dir>/admin-token`.
+    Generate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub admin_token: AdminTokenSource,
+    pub body_limit_bytes: usize,
+    /// Directory for development state (`./.data`): the generated admin token.
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub services: ServicesConfig,
+    /// The worker's jobs, run inside the api: only the development mode (no `DATABASE_URL`) sets
+    /// them, so one process is the whole system. In production the `worker` runs them.
+    pub jobs: Option<JobsConfig>,
+}
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+impl Config {
+    pub const VARIABLES: &'static [Variable] = &[
+        Variable {
+            name: "API_ADDR",
+            default: "127.0.0.1:8080",
+            meaning: "where the api listens (port 0 picks a free port)",
+        },
+        Variable {
+            name: "ADMIN_TOKEN",
+            default: "unset",
+            meaning: "the admin bearer credential, at least 32 characters. Unset: a random one is generated at each start and written to `./.data/admin-token` (mode 0600); only the path is printed",
+        },
+        Variable {
+            name: "API_BODY_LIMIT_BYTES",
+            default: "65536",
+            meaning: "largest accepted request body; larger ones get 413",
+        },
+    ];
+
+    /// Defaults for everything but the database and the admin token, listening on a free
+    /// loopback port and running no jobs: what tests and embedding programs usually want.
+    pub fn new(database: DatabaseSettings, admin_token: AdminTokenSource) -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_token,
+            body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            data_dir: PathBuf::from(".data"),
+            database,
+            services: ServicesConfig::default(),
+            jobs: None,
+        }
+    }
+
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let database = DatabaseSettings::from_env(env)?;
+        let admin_token = match env.get("ADMIN_TOKEN") {
+            Some(token) => AdminTokenSource::Given(SecretString::from(token)),
+            None => AdminTokenSource::Generate,
+        };
+        let services = ServicesConfig::from_env(env)?;
+        let jobs = if database.is_embedded() {
+            Some(JobsConfig::from_env(env, &services.holds)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            addr: env.parse("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            admin_token,
+            body_limit_bytes: env.number(
+                "API_BODY_LIMIT_BYTES",
+                1..=64 * 1024 * 1024,
+                DEFAULT_BODY_LIMIT_BYTES,
+            )?,
+            data_dir: PathBuf::from(".data"),
+            database,
+            services,
+            jobs,
+        })
+    }
+
+    pub fn is_dev_mode(&self) -> bool {
+        self.database.is_embedded()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_env(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn defaults_mean_development_mode_with_the_jobs_in_process() {
+        let config = from(&[]).unwrap();
+        assert_eq!(config.addr.to_string(), DEFAULT_ADDR);
+        assert!(config.is_dev_mode());
+        assert!(matches!(config.admin_token, AdminTokenSource::Generate));
+        assert_eq!(config.body_limit_bytes, 65536);
+        assert!(config.jobs.is_some());
+        // Blank is unset.
+        let config = from(&[("DATABASE_URL", " "), ("ADMIN_TOKEN", "")]).unwrap();
+        assert!(config.is_dev_mode());
+        assert!(matches!(config.admin_token, AdminTokenSource::Generate));
+    }
+
+    #[test]
+    fn production_runs_no_jobs() {
+        let config = from(&[
+            ("API_ADDR", "0.0.0.0:9000"),
+            ("DATABASE_URL", "postgres://u:p@db/billing"),
+            ("ADMIN_TOKEN", "t"),
+            ("API_BODY_LIMIT_BYTES", "1024"),
+            ("DATABASE_POOL_SIZE", "4"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "250"),
+            ("BILLING_DUNNING_SCHEDULE", "2:retry+warning, 4:suspend"),
+        ])
+        .unwrap();
+        assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
+        assert!(!config.is_dev_mode());
+        assert!(config.jobs.is_none());
+        assert!(
+            matches!(&config.admin_token, AdminTokenSource::Given(t) if t.expose_secret() == "t")
+        );
+        assert_eq!(config.body_limit_bytes, 1024);
+        assert_eq!(config.database.pool_size, 4);
+        assert_eq!(
+            config.database.statement_timeout,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            config.services.lifecycle.dunning().to_string(),
+            "2:retry+warning,4:suspend"
+        );
+    }
+
+    #[test]
+    fn names_the_variable_that_is_wrong_without_echoing_secrets() {
+        for (name, value) in [
+            ("API_ADDR", "localhost"),
+            ("API_BODY_LIMIT_BYTES", "big"),
+            ("API_BODY_LIMIT_BYTES", "0"),
+            ("DATABASE_POOL_SIZE", "-1"),
+            ("DATABASE_STATEMENT_TIMEOUT_MS", "1.5"),
+            ("HOLD_EXPIRY_INTERVAL_SECS", "soon"),
+            ("BILLING_DUNNING_SCHEDULE", "3:retry"),
+            ("BILLING_GRACE_PERIOD_HOURS", "72"),
+            ("BILLING_RENEWAL_GRACE_HOURS", "73"),
+            ("BILLING_TRIAL_NOTICE_DAYS", "367"),
+            ("CAMPAIGN_HOLD_TTL_HOURS", "721"),
+        ] {
+            let error = from(&[(name, value), ("ADMIN_TOKEN", "s3cret")]).unwrap_err();
+            assert_eq!(error.variable, name);
+            assert!(!error.to_string().contains("s3cret"));
+        }
+        let debug = format!(
+            "{:?}",
+            from(&[
+                ("ADMIN_TOKEN", "s3cret"),
+                ("DATABASE_URL", "postgres://u:pw@h/d")
+            ])
+            .unwrap()
+        );
+        assert!(
+            !debug.contains("s3cret") && !debug.contains(":pw@"),
+            "{debug}"
+        );
+    }
+}

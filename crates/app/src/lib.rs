@@ -1,0 +1,25 @@
+//! The public HTTP API as a library: routes, wire types, OpenAPI, the error mapping and the
+//! entitlement gate. The `api` binary only reads configuration and calls [`Application::build`];
+//! tests and other programs build it the same way.
+//!
+//! Adding an endpoint: write the handler in a module under `routes/` with a `#[utoipa::path]`
+//! annotation, its request/response bodies in [`wire`] with `ToSchema`, and register it with one
+//! `routes!(...)` line in `routes::documented_routes`; it is then served and documented, and the
+//! OpenAPI snapshot test shows the change.
+
+pub mod access;
+pub mod admin_token;
+pub mod auth;
+pub mod config;
+pub mod entitlement;
+pub mod error;
+mod routes;
+pub mod startup;
+pub mod state;
+pub mod wire;
+
+pub use config::Config;
+pub use error::AppError;
+pub use routes::{openapi, router};
+pub use startup::{Application, StartupError};
+pub use state::AppState;

@@ -1,0 +1,190 @@
+//! The router and the OpenAPI document, both built from the same handler list so they cannot
+//! drift apart: a handler registered with `routes!` is served and documented at once.
+
+mod admin;
+mod admin_campaigns;
+mod admin_outbox;
+mod admin_subscriptions;
+mod admin_webhooks;
+mod api_keys;
+mod brands;
+mod campaign_life;
+mod campaigns;
+mod eligibility;
+mod health;
+mod holds;
+mod movements;
+mod organizations;
+mod query;
+mod recipients;
+mod responses;
+mod subscription;
+mod wallet;
+
+use axum::{Json, Router, routing::get};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Billing-safety API",
+        description = "Organizations, API keys, prepaid wallets, subscriptions and \
+                       entitlements, brands and campaigns. Amounts are exact decimal strings \
+                       with a `currency`. Errors are `application/problem+json` documents with \
+                       a stable `code`. Request bodies are JSON objects (anything else is 422 \
+                       `BODY_NOT_OBJECT`). A query parameter is either absent (its default) or \
+                       has a valid value: an empty one (`?cursor=`) is refused with the \
+                       parameter's own code. POSTs that move money need a reference: the \
+                       `Idempotency-Key` header or the body's `reference`, one of them required \
+                       (both: they must be equal, else 422 `REFERENCE_MISMATCH`; neither: 422 \
+                       `IDEMPOTENCY_KEY_REQUIRED`); a retry with the same reference and \
+                       parameters answers 200 with the original result and \
+                       `Idempotent-Replayed: true`. A 503 carries `Retry-After`: retry, with the \
+                       same reference."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness and readiness probes, metrics"),
+        (name = "organizations", description = "Tenants"),
+        (name = "api-keys", description = "Organization credentials"),
+        (name = "wallet", description = "The organization's prepaid wallet"),
+        (name = "holds", description = "Reserved wallet funds"),
+        (name = "subscription", description = "The caller's own subscription"),
+        (name = "brands", description = "Who an organization sends as, with its Twilio \
+            subaccount"),
+        (name = "campaigns", description = "Campaigns paid from wallet holds, their \
+            recipients, and send eligibility"),
+        (name = "entitlements", description = "What the caller's subscription allows"),
+        (name = "admin", description = "Operations across all organizations: reconciliation, \
+            holds, subscriptions, access blocks, the outbox, the webhook inbox, unconfirmed \
+            campaign recipients"),
+    )
+)]
+struct ApiDoc;
+
+/// Declares the `bearer` scheme the handlers' `security(("bearer" = []))` refers to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scheme = SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "The admin token, or an organization API key (`bsk_...`).",
+                ))
+                .build(),
+        );
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", scheme);
+    }
+}
+
+/// Every documented route. Add a handler here (one `routes!` per path; handlers of the same
+/// path may share one) after annotating it with `#[utoipa::path]`.
+fn documented_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(organizations::create_organization))
+        .routes(routes!(organizations::get_organization))
+        .routes(routes!(organizations::set_billing_email))
+        .routes(routes!(api_keys::create_api_key))
+        .routes(routes!(api_keys::revoke_api_key))
+        .routes(routes!(wallet::get_wallet))
+        .routes(routes!(wallet::list_entries))
+        .routes(routes!(movements::debit))
+        .routes(routes!(movements::credit))
+        .routes(routes!(movements::correct))
+        .routes(routes!(holds::create_hold))
+        .routes(routes!(holds::get_hold))
+        .routes(routes!(holds::capture))
+        .routes(routes!(holds::release))
+        .routes(routes!(wallet::freeze))
+        .routes(routes!(wallet::unfreeze))
+        .routes(routes!(wallet::reconcile_wallet))
+        .routes(routes!(admin::reconcile_all))
+        .routes(routes!(admin::expire_holds))
+        .routes(routes!(subscription::get_subscription))
+        .routes(routes!(subscription::subscription_history))
+        .routes(routes!(subscription::list_entitlements))
+        .routes(routes!(subscription::get_entitlement))
+        .routes(routes!(admin_subscriptions::admin_get_subscription))
+        .routes(routes!(admin_subscriptions::admin_subscription_history))
+        .routes(routes!(admin_subscriptions::admin_subscription_events))
+        .routes(routes!(admin_subscriptions::admin_entitlements))
+        .routes(routes!(admin_subscriptions::create_subscription))
+        .routes(routes!(
+            admin_subscriptions::list_access_blocks,
+            admin_subscriptions::block_access
+        ))
+        .routes(routes!(admin_subscriptions::lift_access_block))
+        .routes(routes!(admin_subscriptions::record_manual_payment))
+        .routes(routes!(admin_outbox::list_outbox_messages))
+        .routes(routes!(admin_outbox::outbox_counts))
+        .routes(routes!(admin_outbox::get_outbox_message))
+        .routes(routes!(admin_outbox::retry_outbox_message))
+        .routes(routes!(admin_webhooks::list_webhook_events))
+        .routes(routes!(admin_webhooks::webhook_event_counts))
+        .routes(routes!(admin_webhooks::get_webhook_event))
+        .routes(routes!(admin_webhooks::reapply_webhook_event))
+        .routes(routes!(brands::create_brand, brands::list_brands))
+        .routes(routes!(brands::get_brand))
+        .routes(routes!(
+            campaigns::create_campaign,
+            campaigns::list_campaigns
+        ))
+        .routes(routes!(campaigns::get_campaign))
+        .routes(routes!(
+            recipients::add_recipients,
+            recipients::list_recipients
+        ))
+        .routes(routes!(campaign_life::start_campaign))
+        .routes(routes!(campaign_life::pause_campaign))
+        .routes(routes!(campaign_life::resume_campaign))
+        .routes(routes!(campaign_life::cancel_campaign))
+        .routes(routes!(eligibility::send_eligibility))
+        .routes(routes!(admin_campaigns::resolve_recipient))
+}
+
+/// The OpenAPI document served at `/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut openapi = documented_routes().split_for_parts().1;
+    // After the routes are in: the shared responses go onto their operations.
+    responses::SharedResponses.modify(&mut openapi);
+    openapi
+}
+
+/// The complete application router: routes, `/openapi.json`, 404/405 problems, the body limit
+/// and request logging; with `serve_webhooks` (the development mode, where one process is the
+/// whole system) also the webhook receiver's `POST /webhooks/{provider}`.
+pub fn router(state: AppState, body_limit_bytes: usize, serve_webhooks: bool) -> Router {
+    let (routes, mut openapi) = documented_routes().split_for_parts();
+    responses::SharedResponses.modify(&mut openapi);
+    let webhook_state = webhooks::WebhookState {
+        pool: state.pool.clone(),
+        intake: state.intake.clone(),
+    };
+    let mut routes = routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi) }
+            }),
+        )
+        .with_state(state);
+    if serve_webhooks {
+        routes = routes.merge(webhooks::routes(webhook_state));
+    }
+    httpkit::server::finish(routes, body_limit_bytes)
+}

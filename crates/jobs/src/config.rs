@@ -1,0 +1,405 @@
+//! The worker's settings: its probe listener, how often each job runs, the notifier, Twilio and
+//! the dispatcher. The settings every service shares (lifecycle, holds, providers, intake) are
+//! `services::ServicesConfig`; the database's are `db::DatabaseSettings`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use campaigns::DispatchConfig;
+use chrono::TimeDelta;
+use notifications::NotifierConfig;
+use primitives::config::{ConfigError, Env, Variable};
+use services::HoldSettings;
+
+use crate::twilio_client::{TWILIO_REQUEST_TIMEOUT, TwilioSettings};
+
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8082);
+pub const DEFAULT_HOLD_EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_DUNNING_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_NOTIFICATION_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_MESSAGING_OUTBOX_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_RESUME_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_INBOX_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_INBOX_PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// How often each job runs; `None` turns a job off in this process (another process runs it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intervals {
+    pub hold_expiry: Option<Duration>,
+    pub dunning: Option<Duration>,
+    pub notifications: Option<Duration>,
+    /// `messaging.control`, `campaigns.control` and (with Twilio) `twilio.subaccount`.
+    pub messaging_outbox: Option<Duration>,
+    pub campaign_resume: Option<Duration>,
+    pub inbox: Option<Duration>,
+    pub inbox_prune: Option<Duration>,
+}
+
+impl Intervals {
+    /// Every job off: tests turn on the ones they watch.
+    pub const NONE: Self = Self {
+        hold_expiry: None,
+        dunning: None,
+        notifications: None,
+        messaging_outbox: None,
+        campaign_resume: None,
+        inbox: None,
+        inbox_prune: None,
+    };
+}
+
+impl Default for Intervals {
+    fn default() -> Self {
+        Self {
+            hold_expiry: Some(DEFAULT_HOLD_EXPIRY_INTERVAL),
+            dunning: Some(DEFAULT_DUNNING_INTERVAL),
+            notifications: Some(DEFAULT_NOTIFICATION_INTERVAL),
+            messaging_outbox: Some(DEFAULT_MESSAGING_OUTBOX_INTERVAL),
+            campaign_resume: Some(DEFAULT_RESUME_INTERVAL),
+            inbox: Some(DEFAULT_INBOX_INTERVAL),
+            inbox_prune: Some(DEFAULT_INBOX_PRUNE_INTERVAL),
+        }
+    }
+}
+
+/// The campaign dispatcher's loops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchSettings {
+    /// Loops this process runs when Twilio is configured; 0: none.
+    pub workers: usize,
+    pub batch_size: usize,
+    pub concurrency: usize,
+    /// How long an idle loop waits before looking again.
+    pub interval: Duration,
+    pub lease: Duration,
+}
+
+impl Default for DispatchSettings {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            batch_size: 100,
+            concurrency: 16,
+            interval: Duration::from_millis(1000),
+            lease: Duration::from_secs(300),
+        }
+    }
+}
+
+impl DispatchSettings {
+    /// The dispatcher's configuration for the loop named `worker`.
+    pub fn dispatch_config(&self, worker: String, twilio: &TwilioSettings) -> DispatchConfig {
+        DispatchConfig {
+            batch_size: self.batch_size,
+            concurrency: self.concurrency,
+            lease: TimeDelta::from_std(self.lease).unwrap_or(TimeDelta::MAX),
+            worker,
+            status_callback: twilio.status_callback.clone(),
+            ..DispatchConfig::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// Where the worker serves `/healthz`, `/readyz` and `/metrics`.
+    pub addr: SocketAddr,
+    pub intervals: Intervals,
+    /// Where notifications go: the log, or an SMTP relay (`SMTP_*`, see `notifications`).
+    pub notifier: NotifierConfig,
+    /// The parent Twilio account; `None`: no dispatcher and no subaccount calls.
+    pub twilio: Option<TwilioSettings>,
+    pub dispatch: DispatchSettings,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            intervals: Intervals::default(),
+            notifier: NotifierConfig::Log,
+            twilio: None,
+            dispatch: DispatchSettings::default(),
+        }
+    }
+}
+
+impl JobsConfig {
+    pub const VARIABLES: &'static [Variable] = &[
+        Variable {
+            name: "WORKER_ADDR",
+            default: "127.0.0.1:8082",
+            meaning: "where the worker serves `/healthz`, `/readyz` and `/metrics`",
+        },
+        Variable {
+            name: "HOLD_EXPIRY_INTERVAL_SECS",
+            default: "30",
+            meaning: "how often wallet holds past their deadline are expired (up to 1000 per run); `0` turns the job off in this process",
+        },
+        Variable {
+            name: "DUNNING_INTERVAL_SECS",
+            default: "60",
+            meaning: "how often due dunning steps, trial ends and notices, overdue renewals and period ends run (retries through each subscription's provider, suspension on the last day); `0` off",
+        },
+        Variable {
+            name: "NOTIFICATION_INTERVAL_SECS",
+            default: "5",
+            meaning: "how often queued customer notifications are delivered; `0` off",
+        },
+        Variable {
+            name: "MESSAGING_OUTBOX_INTERVAL_SECS",
+            default: "5",
+            meaning: "how often the `messaging.control`, `campaigns.control` and (with Twilio) `twilio.subaccount` outbox topics are delivered; `0` off",
+        },
+        Variable {
+            name: "CAMPAIGN_RESUME_INTERVAL_SECS",
+            default: "30",
+            meaning: "how often campaigns paused for a billing reason are resumed if the reason cleared; `0` off",
+        },
+        Variable {
+            name: "INBOX_INTERVAL_SECS",
+            default: "5",
+            meaning: "how often webhook deliveries that could not be applied at once (and unmatched ones) are tried again; `0` off",
+        },
+        Variable {
+            name: "INBOX_PRUNE_INTERVAL_SECS",
+            default: "3600",
+            meaning: "how often raw webhook bodies past their retention are pruned; `0` off",
+        },
+        Variable {
+            name: "DISPATCH_WORKERS",
+            default: "2",
+            meaning: "dispatcher loops per process (with Twilio configured); `0` dispatches nothing here",
+        },
+        Variable {
+            name: "DISPATCH_BATCH_SIZE",
+            default: "100",
+            meaning: "recipients one claim takes",
+        },
+        Variable {
+            name: "DISPATCH_CONCURRENCY",
+            default: "16",
+            meaning: "Twilio calls in flight per batch",
+        },
+        Variable {
+            name: "DISPATCH_INTERVAL_MS",
+            default: "1000",
+            meaning: "how long an idle dispatcher loop waits before looking again",
+        },
+        Variable {
+            name: "DISPATCH_LEASE_SECS",
+            default: "300",
+            meaning: "how long a claim lasts before its recipients count as abandoned (then `unconfirmed`); at least the time a batch can take (`ceil(batch / concurrency)` Twilio calls of up to 15 s each), less than `CAMPAIGN_HOLD_RENEW_BEFORE_HOURS`",
+        },
+    ];
+
+    /// `holds` are the shared campaign hold settings the dispatch lease must fit in.
+    pub fn from_env(env: &Env<'_>, holds: &HoldSettings) -> Result<Self, ConfigError> {
+        let defaults = Intervals::default();
+        let interval =
+            |name, default: Option<Duration>| env.interval_secs(name, default.unwrap_or_default());
+        let intervals = Intervals {
+            hold_expiry: interval("HOLD_EXPIRY_INTERVAL_SECS", defaults.hold_expiry)?,
+            dunning: interval("DUNNING_INTERVAL_SECS", defaults.dunning)?,
+            notifications: interval("NOTIFICATION_INTERVAL_SECS", defaults.notifications)?,
+            messaging_outbox: interval(
+                "MESSAGING_OUTBOX_INTERVAL_SECS",
+                defaults.messaging_outbox,
+            )?,
+            campaign_resume: interval("CAMPAIGN_RESUME_INTERVAL_SECS", defaults.campaign_resume)?,
+            inbox: interval("INBOX_INTERVAL_SECS", defaults.inbox)?,
+            inbox_prune: interval("INBOX_PRUNE_INTERVAL_SECS", defaults.inbox_prune)?,
+        };
+        let dispatch_defaults = DispatchSettings::default();
+        let dispatch = DispatchSettings {
+            workers: env.number("DISPATCH_WORKERS", 0..=64, dispatch_defaults.workers)?,
+            batch_size: env.number(
+                "DISPATCH_BATCH_SIZE",
+                1..=10_000,
+                dispatch_defaults.batch_size,
+            )?,
+            concurrency: env.number(
+                "DISPATCH_CONCURRENCY",
+                1..=1_000,
+                dispatch_defaults.concurrency,
+            )?,
+            interval: Duration::from_millis(env.number(
+                "DISPATCH_INTERVAL_MS",
+                1..=3_600_000u64,
+                1000,
+            )?),
+            lease: Duration::from_secs(env.number(
+                "DISPATCH_LEASE_SECS",
+                1..=86_400u64,
+                dispatch_defaults.lease.as_secs(),
+            )?),
+        };
+        let notifier = NotifierConfig::from_lookup(env.lookup())?;
+        let config = Self {
+            addr: env.parse("WORKER_ADDR", DEFAULT_ADDR)?,
+            intervals,
+            notifier,
+            twilio: TwilioSettings::from_env(env)?,
+            dispatch,
+        };
+        config.validate(holds)?;
+        Ok(config)
+    }
+
+    /// The rules between the values, each blamed on one variable (settings made in code are held
+    /// to them too):
+    /// - a batch must fit in its lease: `ceil(batch / concurrency)` rounds of Twilio calls of up
+    ///   to [`TWILIO_REQUEST_TIMEOUT`] each (else recipients of a slow but healthy batch would be
+    ///   taken for abandoned and left `unconfirmed`);
+    /// - the hold's renewal margin is longer than the lease (else a batch could outlive its hold).
+    pub fn validate(&self, holds: &HoldSettings) -> Result<(), ConfigError> {
+        let dispatch = &self.dispatch;
+        if dispatch.batch_size == 0 || dispatch.concurrency == 0 {
+            return Err(ConfigError::new(
+                "DISPATCH_BATCH_SIZE",
+                "the batch size and the concurrency must be greater than zero",
+            ));
+        }
+        let rounds = dispatch.batch_size.div_ceil(dispatch.concurrency);
+        let batch_time = u32::try_from(rounds)
+            .ok()
+            .and_then(|rounds| TWILIO_REQUEST_TIMEOUT.checked_mul(rounds));
+        if batch_time.is_none_or(|batch_time| dispatch.lease < batch_time) {
+            return Err(ConfigError::new(
+                "DISPATCH_LEASE_SECS",
+                format!(
+                    "{} s is shorter than a batch can take: {rounds} rounds of Twilio calls \
+                     (DISPATCH_BATCH_SIZE / DISPATCH_CONCURRENCY) of up to {} s each",
+                    dispatch.lease.as_secs(),
+                    TWILIO_REQUEST_TIMEOUT.as_secs()
+                ),
+            ));
+        }
+        if holds.renew_before <= dispatch.lease {
+            return Err(ConfigError::new(
+                "CAMPAIGN_HOLD_RENEW_BEFORE_HOURS",
+                format!(
+                    "must be more than DISPATCH_LEASE_SECS ({} s), so no batch outlives its hold",
+                    dispatch.lease.as_secs()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    const SID: &str = "AC0123456789abcdef0123456789abcdef";
+
+    fn from(pairs: &[(&str, &str)]) -> Result<JobsConfig, ConfigError> {
+        let env = Env::from_pairs(pairs);
+        let holds = HoldSettings::from_env(&env)?;
+        JobsConfig::from_env(&env, &holds)
+    }
+
+    #[test]
+    fn defaults_run_every_job_without_twilio() {
+        let config = from(&[]).unwrap();
+        assert_eq!(config.addr, DEFAULT_ADDR);
+        assert_eq!(config.intervals, Intervals::default());
+        assert_eq!(config.dispatch, DispatchSettings::default());
+        assert!(config.twilio.is_none());
+        assert!(matches!(config.notifier, NotifierConfig::Log));
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let config = from(&[
+            ("WORKER_ADDR", "0.0.0.0:9100"),
+            ("HOLD_EXPIRY_INTERVAL_SECS", "0"),
+            ("DUNNING_INTERVAL_SECS", "7"),
+            ("NOTIFICATION_INTERVAL_SECS", "8"),
+            ("MESSAGING_OUTBOX_INTERVAL_SECS", "2"),
+            ("CAMPAIGN_RESUME_INTERVAL_SECS", "0"),
+            ("INBOX_INTERVAL_SECS", "9"),
+            ("INBOX_PRUNE_INTERVAL_SECS", "60"),
+            ("TWILIO_ACCOUNT_SID", SID),
+            ("TWILIO_AUTH_TOKEN", "tok3n-secret"),
+            ("TWILIO_BASE_URL", "http://127.0.0.1:9999/"),
+            (
+                "TWILIO_STATUS_CALLBACK_URL",
+                "https://hooks.example.com/twilio/status",
+            ),
+            ("DISPATCH_WORKERS", "0"),
+            ("DISPATCH_BATCH_SIZE", "50"),
+            ("DISPATCH_CONCURRENCY", "5"),
+            ("DISPATCH_INTERVAL_MS", "250"),
+            ("DISPATCH_LEASE_SECS", "600"),
+        ])
+        .unwrap();
+        assert_eq!(config.addr.to_string(), "0.0.0.0:9100");
+        assert_eq!(
+            config.intervals,
+            Intervals {
+                hold_expiry: None,
+                dunning: Some(Duration::from_secs(7)),
+                notifications: Some(Duration::from_secs(8)),
+                messaging_outbox: Some(Duration::from_secs(2)),
+                campaign_resume: None,
+                inbox: Some(Duration::from_secs(9)),
+                inbox_prune: Some(Duration::from_secs(60)),
+            }
+        );
+        let twilio = config.twilio.as_ref().unwrap();
+        assert_eq!(twilio.account_sid, SID);
+        assert_eq!(twilio.auth_token.expose_secret(), "tok3n-secret");
+        assert_eq!(twilio.base_url, "http://127.0.0.1:9999");
+        let dispatch = config.dispatch.dispatch_config("worker-1".into(), twilio);
+        assert_eq!(dispatch.batch_size, 50);
+        assert_eq!(dispatch.concurrency, 5);
+        assert_eq!(dispatch.lease, TimeDelta::seconds(600));
+        assert_eq!(dispatch.worker, "worker-1");
+        assert_eq!(dispatch.status_callback, twilio.status_callback);
+        assert_eq!(config.dispatch.workers, 0);
+        assert_eq!(config.dispatch.interval, Duration::from_millis(250));
+        assert!(!format!("{config:?}").contains("tok3n-secret"));
+    }
+
+    #[test]
+    fn bad_or_inconsistent_values_name_the_variable_to_change() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("WORKER_ADDR", "localhost")], "WORKER_ADDR"),
+            (&[("DUNNING_INTERVAL_SECS", "-1")], "DUNNING_INTERVAL_SECS"),
+            (&[("INBOX_INTERVAL_SECS", "soon")], "INBOX_INTERVAL_SECS"),
+            (&[("DISPATCH_WORKERS", "two")], "DISPATCH_WORKERS"),
+            (&[("DISPATCH_BATCH_SIZE", "0")], "DISPATCH_BATCH_SIZE"),
+            (&[("DISPATCH_CONCURRENCY", "1.5")], "DISPATCH_CONCURRENCY"),
+            (&[("DISPATCH_INTERVAL_MS", "0")], "DISPATCH_INTERVAL_MS"),
+            (&[("DISPATCH_LEASE_SECS", "0")], "DISPATCH_LEASE_SECS"),
+            // 100 recipients, 16 at a time: 7 rounds of up to 15 s need at least 105 s.
+            (&[("DISPATCH_LEASE_SECS", "104")], "DISPATCH_LEASE_SECS"),
+            (
+                &[
+                    ("DISPATCH_CONCURRENCY", "1"),
+                    ("DISPATCH_LEASE_SECS", "600"),
+                ],
+                "DISPATCH_LEASE_SECS",
+            ),
+            // The renewal margin must be longer than the lease (one hour is 3600 s).
+            (
+                &[
+                    ("CAMPAIGN_HOLD_RENEW_BEFORE_HOURS", "1"),
+                    ("DISPATCH_LEASE_SECS", "3600"),
+                ],
+                "CAMPAIGN_HOLD_RENEW_BEFORE_HOURS",
+            ),
+            (&[("TWILIO_ACCOUNT_SID", SID)], "TWILIO_AUTH_TOKEN"),
+            (&[("SMTP_HOST", "mail.example.com")], "SMTP_FROM"),
+        ];
+        for (pairs, variable) in cases {
+            let error = from(pairs).unwrap_err();
+            assert_eq!(error.variable, *variable, "{pairs:?}: {error}");
+        }
+        assert!(from(&[("DISPATCH_LEASE_SECS", "105")]).is_ok());
+    }
+}
