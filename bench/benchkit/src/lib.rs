@@ -10,13 +10,14 @@
 //! - [`args`]: the flag parsing helpers.
 //! - [`sql`]: short names for the statements a trace sees.
 //! - [`url`]: pointing a `postgres://` URL at another database.
-//! - [`output`]: JSON lines on stdout, progress on stderr, the exit code.
+//! - [`output`]: JSON lines on stdout, progress on stderr (`output::progress`), the exit code.
 //!
 //! What differs from bench to bench (the flags, the figures, the checks) stays in the bench.
 
 pub mod args;
 pub mod machine;
 pub mod output;
+mod progress;
 pub mod server;
 pub mod sql;
 pub mod stats;

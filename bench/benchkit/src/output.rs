@@ -2,7 +2,6 @@
 //! progress on stderr, and an `error` line with a non-zero exit when a run fails.
 
 use std::{
-    fmt,
     process::ExitCode,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -10,12 +9,8 @@ use std::{
 use anyhow::Context;
 use serde_json::{Value, json};
 
+pub use crate::progress::progress;
 use crate::{machine::machine, server::Server};
-
-/// A human progress line on stderr, `[bench] message` (stdout is reserved for JSON lines).
-pub fn progress(bench: &str, message: fmt::Arguments<'_>) {
-    eprintln!("[{bench}] {message}");
-}
 
 /// One JSON line on stdout.
 pub fn emit(line: &Value) {

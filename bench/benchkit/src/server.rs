@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use crate::{
-    output::progress,
+    progress::progress,
     url::{split_postgres_url, url_with_database},
 };
 

@@ -202,6 +202,9 @@ impl Stack {
     /// Starts the workers of a stack started with `defer_workers`, and waits until they are
     /// ready.
     pub async fn start_workers(&mut self) {
+        // Workers stopped earlier are gone for good: their ports are not reused.
+        self.workers.retain_mut(|worker| worker.exited().is_none());
+        self.worker_urls.truncate(self.workers.len());
         assert!(self.workers.is_empty(), "the workers are already running");
         self.spawn_workers();
         self.wait_ready().await;
@@ -260,6 +263,24 @@ impl Stack {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+
+    /// How many rows `count_sql` (a `SELECT count(*) AS n ...`) counts in this stack's database:
+    /// for what no endpoint shows, such as leases left behind.
+    pub async fn count(&self, count_sql: &str) -> i64 {
+        use diesel_async::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self._db.conn().await;
+        diesel::sql_query(count_sql)
+            .get_result::<Count>(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{count_sql}: {e}"))
+            .n
     }
 
     /// Sends SIGTERM to every worker and waits for each to exit; the exit statuses, in order.

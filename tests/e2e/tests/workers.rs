@@ -255,3 +255,95 @@ async fn two_workers_share_one_backlog_and_do_each_unit_once() {
         assert!(status.success(), "a worker ended with {status}");
     }
 }
+
+/// What a stopped worker may not leave behind: recipients it claimed, outbox messages or inbox
+/// deliveries it leased.
+async fn held(stack: &Stack) -> [i64; 3] {
+    [
+        stack
+            .count(
+                "SELECT count(*) AS n FROM campaign_recipients \
+                 WHERE status = 'sending' AND claimed_until IS NOT NULL",
+            )
+            .await,
+        stack
+            .count(
+                "SELECT count(*) AS n FROM outbox_messages \
+                 WHERE status = 'pending' AND claim_token IS NOT NULL",
+            )
+            .await,
+        stack
+            .count("SELECT count(*) AS n FROM webhook_inbox WHERE leased_until > now()")
+            .await,
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_mid_campaign_finishes_its_batch_and_holds_nothing() {
+    // One message every 200 ms, five a batch: SIGTERM lands in the middle of a batch.
+    let mut stack = Stack::start(StackOptions {
+        message_delay: Duration::from_millis(200),
+        worker_env: vec![
+            ("DISPATCH_BATCH_SIZE", "5".to_owned()),
+            ("DISPATCH_CONCURRENCY", "1".to_owned()),
+        ],
+        ..StackOptions::default()
+    })
+    .await;
+    let now = Utc::now().timestamp();
+    let org = stack.create_org("Stopped mid-batch", "USD").await;
+    let subscription = "sub_E2eStopMidBatch01";
+    stack
+        .create_subscription(&org, "stripe", subscription)
+        .await;
+    let paid = stack
+        .stripe(&invoice(subscription, &org, 900, now).paid("evt_E2eStopMidBatch01", now + 1))
+        .await;
+    assert_eq!(paid["status"], "applied", "{paid}");
+    stack.credit(&org, "100.00", "USD").await;
+    let subaccount = twilio::subaccount(0xE2FF);
+    let brand = stack.create_brand(&org, &subaccount).await;
+    let numbers = numbers(30_000, 30);
+    let campaign = stack
+        .start_campaign(&org, &text(&brand["id"]), "Slow", &numbers)
+        .await;
+    eventually("the campaign to be sending", DEADLINE, async || {
+        let sent = stack.twilio.sends_to(&subaccount, &numbers).await;
+        holds(sent >= 2, sent)
+    })
+    .await;
+
+    for status in stack.stop_workers() {
+        assert!(status.success(), "the worker ended with {status}");
+    }
+    // It finished the batch it held and claimed nothing after: every message it sent is
+    // settled, nothing stays leased, and the campaign is not done.
+    assert_eq!(held(&stack).await, [0, 0, 0], "left claimed after SIGTERM");
+    let sent_before = stack.twilio.sends_to(&subaccount, &numbers).await;
+    assert!(
+        sent_before < numbers.len(),
+        "the worker went on after SIGTERM"
+    );
+    let summary = stack.campaign(&org, &campaign).await;
+    assert_eq!(summary["status"], "running", "{summary}");
+
+    // A new worker picks up where it stopped: every recipient exactly once.
+    stack.start_workers().await;
+    eventually("the campaign to finish", DEADLINE, async || {
+        let sent = stack.twilio.sends_to(&subaccount, &numbers).await;
+        holds(sent >= numbers.len(), sent)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut to: Vec<String> = stack
+        .twilio
+        .sends(&subaccount)
+        .await
+        .iter()
+        .filter_map(|send| send.form.get("To").cloned())
+        .collect();
+    to.sort();
+    let mut expected = numbers.clone();
+    expected.sort();
+    assert_eq!(to, expected, "each recipient exactly once");
+}
