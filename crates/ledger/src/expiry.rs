@@ -8,9 +8,18 @@ use crate::{
     decide::{Decision, Request, decide},
     error::LedgerError,
     input::{Actor, Reference},
-    model::{Entry, HoldStatus, HoldSweep},
+    model::{Entry, HoldStatus},
     store,
 };
+
+/// What one expiry sweep did.
+#[derive(Debug, Default)]
+pub struct HoldSweep {
+    /// The expiry entries written.
+    pub expired: Vec<Entry>,
+    /// Holds that could not be expired this time (retried by the next sweep).
+    pub failed: Vec<(HoldId, LedgerError)>,
+}
 
 impl Ledger {
     /// Expires up to `limit` open holds whose deadline has passed, each in its own transaction.

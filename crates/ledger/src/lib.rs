@@ -23,12 +23,13 @@ mod store;
 
 pub use decide::MAX_HOLD_TTL;
 pub use error::LedgerError;
+pub use expiry::HoldSweep;
 pub use history::{Cursor, HistoryPage, HistoryQuery};
 pub use input::{Actor, Counterparty, InputError, Reason, Reference};
 pub use ledger::Ledger;
 pub use model::{
-    Entry, EntryKind, Freeze, FreezeOutcome, FreezeSource, Hold, HoldReceipt, HoldStatus,
-    HoldSweep, Outcome, WalletBalance,
+    Entry, EntryKind, Freeze, FreezeOutcome, FreezeSource, Hold, HoldReceipt, HoldStatus, Outcome,
+    WalletBalance,
 };
 pub use reconcile::{Drift, Reconciliation};
 pub use request::{

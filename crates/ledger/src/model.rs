@@ -221,12 +221,3 @@ impl<T> Outcome<T> {
         }
     }
 }
-
-/// What one expiry sweep did.
-#[derive(Debug, Default)]
-pub struct HoldSweep {
-    /// The expiry entries written.
-    pub expired: Vec<Entry>,
-    /// Holds that could not be expired this time (retried by the next sweep).
-    pub failed: Vec<(HoldId, crate::error::LedgerError)>,
-}
