@@ -31,7 +31,7 @@ impl Authenticator for ApiKeyAuthenticator {
             let identity = tenancy::authenticate(&mut conn, bearer)
                 .await
                 .map_err(|error| match &error {
-                    TenancyError::Database(cause) if crate::error::connection_lost(cause) => {
+                    TenancyError::Database(cause) if db::connection_lost(cause) => {
                         AuthError::Unavailable(Box::new(error))
                     }
                     _ => AuthError::Internal(Box::new(error)),

@@ -27,7 +27,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static Variable>)> {
             "api, worker, webhook-receiver",
             all(subscriptions::LifecyclePolicy::VARIABLES),
         ),
-        ("api, worker", all(services::HoldSettings::VARIABLES)),
+        ("api, worker", all(campaigns::HoldSettings::VARIABLES)),
         (
             "api, worker, webhook-receiver",
             billing::ProvidersConfig::variables().collect(),
@@ -42,7 +42,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static Variable>)> {
         ),
         (
             "worker (and the api in development)",
-            all(jobs::TwilioSettings::VARIABLES),
+            all(twilio::TwilioConfig::VARIABLES),
         ),
         ("every binary", all(httpkit::telemetry::VARIABLES)),
         ("tests", all(testkit::VARIABLES)),

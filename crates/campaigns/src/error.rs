@@ -1,7 +1,7 @@
 //! The crate's error type. Each variant has a stable code (docs/campaigns.md lists them).
 
 use outbox::HandlerError;
-use primitives::Currency;
+use primitives::{Classified, Currency, ErrorClass};
 
 use crate::{CampaignStatus, RecipientStatus, eligibility::Blocker};
 
@@ -106,6 +106,56 @@ impl CampaignsError {
     }
 }
 
+/// Ledger and subscription errors keep their own class; the outbox's are the system's fault
+/// (the campaign's own input was checked before them).
+impl Classified for CampaignsError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::InvalidInput { .. }
+            | Self::InvalidPhoneNumbers { .. }
+            | Self::TooManyRecipients { .. }
+            | Self::CurrencyMismatch { .. }
+            | Self::CostOverflow
+            | Self::NoRecipients => ErrorClass::Invalid,
+            Self::BrandNotFound | Self::CampaignNotFound | Self::RecipientNotFound => {
+                ErrorClass::NotFound
+            }
+            Self::SubaccountTaken | Self::InvalidState { .. } | Self::NotUnconfirmed { .. } => {
+                ErrorClass::Conflict
+            }
+            // Without a blocker it is a bug, as its code says.
+            Self::NotEligible(blockers) => blockers
+                .first()
+                .map_or(ErrorClass::Internal, Blocker::class),
+            Self::Ledger(error) => error.class(),
+            Self::Subscription(error) => error.class(),
+            Self::Outbox(error) => error.class().as_fault(),
+            Self::Corrupt(_) | Self::OutboxInput(_) => ErrorClass::Internal,
+            Self::Pool(_) => ErrorClass::Unavailable,
+            Self::Database(error) => db::error_class(error),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
+/// Each blocker has the class of the ledger's or the subscription's error of the same code.
+impl Classified for Blocker {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::SubscriptionInactive { .. } => ErrorClass::NotEntitled,
+            Self::WalletFrozen { .. } | Self::MessagingSuspended { .. } => ErrorClass::Conflict,
+            Self::InsufficientFunds { .. } => ErrorClass::Invalid,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
 fn blockers_list(blockers: &[Blocker]) -> String {
     blockers
         .iter()
@@ -117,4 +167,135 @@ fn blockers_list(blockers: &[Blocker]) -> String {
 /// An outbox handler's own trouble (pool, database): worth another attempt.
 pub(crate) fn internal(error: impl std::fmt::Display) -> HandlerError {
     HandlerError::retryable(format!("internal: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    use ledger::LedgerError;
+    use primitives::Money;
+    use subscriptions::SubscriptionError;
+
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_class() {
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let funds = Blocker::InsufficientFunds {
+            available: usd(5),
+            required: usd(10),
+        };
+        let cases = [
+            (
+                CampaignsError::InvalidInput {
+                    field: "name",
+                    reason: "must not be empty",
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                CampaignsError::InvalidPhoneNumbers {
+                    count: 1,
+                    invalid: vec![],
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                CampaignsError::TooManyRecipients { max: 10_000 },
+                ErrorClass::Invalid,
+            ),
+            (
+                CampaignsError::CurrencyMismatch {
+                    wallet: Currency::USD,
+                    requested: Currency::EUR,
+                },
+                ErrorClass::Invalid,
+            ),
+            (CampaignsError::CostOverflow, ErrorClass::Invalid),
+            (CampaignsError::NoRecipients, ErrorClass::Invalid),
+            (CampaignsError::BrandNotFound, ErrorClass::NotFound),
+            (CampaignsError::CampaignNotFound, ErrorClass::NotFound),
+            (CampaignsError::RecipientNotFound, ErrorClass::NotFound),
+            (CampaignsError::SubaccountTaken, ErrorClass::Conflict),
+            (
+                CampaignsError::InvalidState {
+                    action: "start",
+                    status: CampaignStatus::Running,
+                },
+                ErrorClass::Conflict,
+            ),
+            (
+                CampaignsError::NotUnconfirmed {
+                    status: RecipientStatus::Sent,
+                },
+                ErrorClass::Conflict,
+            ),
+            (
+                CampaignsError::NotEligible(vec![
+                    Blocker::SubscriptionInactive {
+                        status: None,
+                        denied_because: vec![],
+                    },
+                    funds.clone(),
+                ]),
+                ErrorClass::NotEntitled,
+            ),
+            (
+                CampaignsError::NotEligible(vec![funds]),
+                ErrorClass::Invalid,
+            ),
+            (
+                CampaignsError::NotEligible(vec![Blocker::WalletFrozen { sources: vec![] }]),
+                ErrorClass::Conflict,
+            ),
+            (
+                CampaignsError::NotEligible(vec![Blocker::MessagingSuspended { brands: vec![] }]),
+                ErrorClass::Conflict,
+            ),
+            (CampaignsError::NotEligible(vec![]), ErrorClass::Internal),
+            (CampaignsError::Ledger(LedgerError::Busy), ErrorClass::Busy),
+            (
+                CampaignsError::Subscription(SubscriptionError::OrganizationNotFound),
+                ErrorClass::NotFound,
+            ),
+            (
+                CampaignsError::Outbox(outbox::OutboxError::Corrupt("status".into())),
+                ErrorClass::Internal,
+            ),
+            (
+                CampaignsError::Outbox(outbox::OutboxError::Pool(db::PoolError::Closed)),
+                ErrorClass::Unavailable,
+            ),
+            (
+                CampaignsError::OutboxInput(outbox::InputError {
+                    field: "dedupe_key",
+                    message: "too long",
+                }),
+                ErrorClass::Internal,
+            ),
+            (
+                CampaignsError::Corrupt("status".into()),
+                ErrorClass::Internal,
+            ),
+            (
+                CampaignsError::Pool(db::PoolError::Closed),
+                ErrorClass::Unavailable,
+            ),
+            (
+                CampaignsError::Database(DieselError::NotFound),
+                ErrorClass::Internal,
+            ),
+            (
+                CampaignsError::Database(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection,
+                    Box::new("closed".to_owned()),
+                )),
+                ErrorClass::Unavailable,
+            ),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            assert_eq!(Classified::code(&error), error.code(), "{error:?}");
+        }
+    }
 }

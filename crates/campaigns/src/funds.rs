@@ -25,7 +25,7 @@ use crate::{
 /// How campaign holds are placed.
 #[derive(Debug, Clone)]
 pub struct FundsPolicy {
-    /// How long a hold lasts (at most the ledger's 366 days). A running campaign renews its hold
+    /// How long a hold lasts (at most `ledger::MAX_HOLD_TTL`, 30 days). A running campaign renews its hold
     /// before this runs out, between batches.
     pub hold_ttl: Duration,
     /// A hold closer than this to its deadline is renewed before the next batch; keep it well

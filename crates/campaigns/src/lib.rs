@@ -29,6 +29,7 @@ pub mod messaging;
 mod reconcile;
 pub mod segments;
 mod service;
+mod settings;
 mod store;
 pub mod topics;
 
@@ -42,6 +43,7 @@ pub use handlers::{ControlHandler, SubaccountHandler};
 pub use input::{CampaignName, MessageBody, PhoneNumber, Sender};
 pub use reconcile::{Recipient, Resolution};
 pub use service::{Added, CampaignSummary, Campaigns, Done, MAX_RECIPIENTS_PER_CALL, NewCampaign};
+pub use settings::HoldSettings;
 pub use store::{RecipientCounts, owns_hold};
 pub use topics::{
     CampaignAction, CampaignControl, Cause, MessagingAction, MessagingControl, SubaccountCall,

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, DbPool, schema::organizations};
 use diesel::ExpressionMethods;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use outbox::{DedupeKey, ListFilter, Message, NewMessage, Outbox, RetryPolicy, Status, Topic};
+use outbox::{DedupeKey, ListFilter, Message, NewMessage, Outbox, Redelivery, Status, Topic};
 use primitives::{Clock, ManualClock, OrganizationId};
 use secrecy::SecretString;
 use testkit::TestDb;
@@ -137,7 +137,7 @@ impl Fixture {
         let db = TestDb::new().await;
         let pool = db.pool();
         let clock = ManualClock::new(start());
-        let outbox = Outbox::new(Arc::new(clock.clone()), RetryPolicy::default());
+        let outbox = Outbox::new(Arc::new(clock.clone()), Redelivery::default());
         Self {
             _db: db,
             pool,

@@ -5,6 +5,7 @@
 //! a pool, so callers decide the transaction boundaries.
 
 pub mod embedded;
+mod failure;
 pub mod migrations;
 pub mod pool;
 pub mod readiness;
@@ -12,5 +13,6 @@ pub mod schema;
 pub mod settings;
 
 pub use diesel_async::AsyncPgConnection;
+pub use failure::{connection_lost, error_class};
 pub use pool::{DbConfig, DbPool, PoolError, connect_pool};
 pub use settings::{Database, DatabaseSettings, DatabaseSource, OpenError};

@@ -2,6 +2,7 @@ use billing::ProviderError;
 use enforcement::EnforcementError;
 use ledger::{InputError, LedgerError};
 use notifications::NotificationError;
+use primitives::{Classified, ErrorClass};
 use subscriptions::SubscriptionError;
 use uuid::Uuid;
 
@@ -44,5 +45,119 @@ pub enum IntakeError {
 impl From<db::PoolError> for IntakeError {
     fn from(error: db::PoolError) -> Self {
         Self::Pool(error.to_string())
+    }
+}
+
+/// To an operator (the only caller who sees one: a failed re-apply is recorded on the delivery,
+/// not returned), an intake error is the inbox's own trouble, told apart only when the delivery
+/// is missing or a lost connection makes a retry worth it.
+impl Classified for IntakeError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::NotFound(_) => ErrorClass::NotFound,
+            Self::Pool(_) => ErrorClass::Unavailable,
+            Self::Database(error) => db::error_class(error),
+            Self::Enforcement(error) => error.class().as_fault(),
+            Self::Subscription(error) => error.class().as_fault(),
+            Self::Ledger(error) => error.class().as_fault(),
+            Self::Notification(NotificationError::Outbox(error)) => error.class().as_fault(),
+            Self::LedgerInput(_)
+            | Self::Notification(_)
+            | Self::Provider(_)
+            | Self::ProviderTimeout(_)
+            | Self::Ask(_)
+            | Self::Changed(_)
+            | Self::Corrupt(_) => ErrorClass::Internal,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "WEBHOOK_EVENT_NOT_FOUND",
+            _ => "INTERNAL",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    use super::*;
+
+    fn lost() -> DieselError {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand,
+            Box::new("connection reset by peer".to_owned()),
+        )
+    }
+
+    #[test]
+    fn every_error_but_a_missing_delivery_or_a_lost_connection_is_internal() {
+        let cases = [
+            (IntakeError::NotFound(Uuid::nil()), ErrorClass::NotFound),
+            (IntakeError::Pool("closed".into()), ErrorClass::Unavailable),
+            (IntakeError::Database(lost()), ErrorClass::Unavailable),
+            (
+                IntakeError::Database(DieselError::NotFound),
+                ErrorClass::Internal,
+            ),
+            (
+                IntakeError::Enforcement(EnforcementError::Outbox(outbox::OutboxError::Database(
+                    lost(),
+                ))),
+                ErrorClass::Unavailable,
+            ),
+            (
+                IntakeError::Enforcement(EnforcementError::Ledger(LedgerError::Busy)),
+                ErrorClass::Internal,
+            ),
+            (
+                IntakeError::Ledger(LedgerError::Database(lost())),
+                ErrorClass::Unavailable,
+            ),
+            (
+                IntakeError::Ledger(LedgerError::WalletNotFound),
+                ErrorClass::Internal,
+            ),
+            (
+                IntakeError::Subscription(SubscriptionError::NotFound),
+                ErrorClass::Internal,
+            ),
+            (
+                IntakeError::Subscription(SubscriptionError::Database(lost())),
+                ErrorClass::Unavailable,
+            ),
+            (
+                IntakeError::LedgerInput(InputError {
+                    code: "INVALID_REASON",
+                    field: "reason",
+                    message: "empty".into(),
+                }),
+                ErrorClass::Internal,
+            ),
+            (
+                IntakeError::Notification(NotificationError::PayloadNotAnObject),
+                ErrorClass::Internal,
+            ),
+            (
+                IntakeError::Notification(NotificationError::Outbox(outbox::OutboxError::Pool(
+                    db::PoolError::Closed,
+                ))),
+                ErrorClass::Unavailable,
+            ),
+            (IntakeError::ProviderTimeout(5_000), ErrorClass::Internal),
+            (
+                IntakeError::Changed("the subscription lost its provider".into()),
+                ErrorClass::Internal,
+            ),
+            (IntakeError::Corrupt("status".into()), ErrorClass::Internal),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            let not_found = class == ErrorClass::NotFound;
+            assert_eq!(error.code() == "WEBHOOK_EVENT_NOT_FOUND", not_found);
+            assert_eq!(error.code() == "INTERNAL", !not_found);
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use outbox::RetryPolicy;
+use outbox::Redelivery;
 use primitives::config::Variable;
 
 /// Why a configuration was refused: the variable and what is wrong with it.
@@ -14,7 +14,7 @@ pub use primitives::config::ConfigError;
 pub struct IntakePolicy {
     /// Backoff after a failed attempt (5 s doubling to 1 h, equal jitter) and the lease an
     /// attempt holds a delivery for (1 min).
-    pub retry: RetryPolicy,
+    pub retry: Redelivery,
     /// `INBOX_MAX_ATTEMPTS` (default 30, about a day at the default backoff): failed attempts
     /// before a delivery is dead-lettered (`INBOX DEAD LETTER` logged, counted). Providers stop
     /// redelivering after about three days, so a dead letter must be re-applied by a person.
@@ -40,7 +40,7 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 impl Default for IntakePolicy {
     fn default() -> Self {
         Self {
-            retry: RetryPolicy::DEFAULT,
+            retry: Redelivery::DEFAULT,
             max_attempts: 30,
             receiver_grace: Duration::from_secs(30),
             unmatched_window: 30 * DAY,

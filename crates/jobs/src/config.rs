@@ -5,12 +5,12 @@
 use std::{net::SocketAddr, time::Duration};
 
 use campaigns::DispatchConfig;
+use campaigns::HoldSettings;
 use chrono::TimeDelta;
 use notifications::NotifierConfig;
 use primitives::config::{ConfigError, Env, Variable};
-use services::HoldSettings;
 
-use crate::twilio_client::{TWILIO_REQUEST_TIMEOUT, TwilioSettings};
+use twilio::{REQUEST_TIMEOUT as TWILIO_REQUEST_TIMEOUT, TwilioConfig};
 
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8082);
@@ -72,6 +72,8 @@ pub struct DispatchSettings {
     /// How long an idle loop waits before looking again.
     pub interval: Duration,
     pub lease: Duration,
+    /// Where Twilio posts delivery updates; `None`: not asked for.
+    pub status_callback: Option<url::Url>,
 }
 
 impl Default for DispatchSettings {
@@ -82,19 +84,20 @@ impl Default for DispatchSettings {
             concurrency: 16,
             interval: Duration::from_millis(1000),
             lease: Duration::from_secs(300),
+            status_callback: None,
         }
     }
 }
 
 impl DispatchSettings {
     /// The dispatcher's configuration for the loop named `worker`.
-    pub fn dispatch_config(&self, worker: String, twilio: &TwilioSettings) -> DispatchConfig {
+    pub fn dispatch_config(&self, worker: String) -> DispatchConfig {
         DispatchConfig {
             batch_size: self.batch_size,
             concurrency: self.concurrency,
             lease: TimeDelta::from_std(self.lease).unwrap_or(TimeDelta::MAX),
             worker,
-            status_callback: twilio.status_callback.clone(),
+            status_callback: self.status_callback.clone(),
             ..DispatchConfig::default()
         }
     }
@@ -107,8 +110,9 @@ pub struct JobsConfig {
     pub intervals: Intervals,
     /// Where notifications go: the log, or an SMTP relay (`SMTP_*`, see `notifications`).
     pub notifier: NotifierConfig,
-    /// The parent Twilio account; `None`: no dispatcher and no subaccount calls.
-    pub twilio: Option<TwilioSettings>,
+    /// The parent Twilio account (`TWILIO_*`, see `twilio::TwilioConfig`); `None`: no
+    /// dispatcher and no subaccount calls.
+    pub twilio: Option<TwilioConfig>,
     pub dispatch: DispatchSettings,
 }
 
@@ -187,6 +191,11 @@ impl JobsConfig {
             meaning: "how long an idle dispatcher loop waits before looking again",
         },
         Variable {
+            name: "TWILIO_STATUS_CALLBACK_URL",
+            default: "unset",
+            meaning: "where Twilio posts delivery updates (`campaign` and `recipient` are added to its query); unset: none are asked for",
+        },
+        Variable {
             name: "DISPATCH_LEASE_SECS",
             default: "300",
             meaning: "how long a claim lasts before its recipients count as abandoned (then `unconfirmed`); at least the time a batch can take (`ceil(batch / concurrency)` Twilio calls of up to 15 s each), less than `CAMPAIGN_HOLD_RENEW_BEFORE_HOURS`",
@@ -233,13 +242,17 @@ impl JobsConfig {
                 1..=86_400u64,
                 dispatch_defaults.lease.as_secs(),
             )?),
+            status_callback: env
+                .get("TWILIO_STATUS_CALLBACK_URL")
+                .map(|raw| twilio::http_url(&raw, "TWILIO_STATUS_CALLBACK_URL"))
+                .transpose()?,
         };
         let notifier = NotifierConfig::from_lookup(env.lookup())?;
         let config = Self {
             addr: env.parse("WORKER_ADDR", DEFAULT_ADDR)?,
             intervals,
             notifier,
-            twilio: TwilioSettings::from_env(env)?,
+            twilio: TwilioConfig::from_env(env)?,
             dispatch,
         };
         config.validate(holds)?;
@@ -354,12 +367,15 @@ mod tests {
         assert_eq!(twilio.account_sid, SID);
         assert_eq!(twilio.auth_token.expose_secret(), "tok3n-secret");
         assert_eq!(twilio.base_url, "http://127.0.0.1:9999");
-        let dispatch = config.dispatch.dispatch_config("worker-1".into(), twilio);
+        let dispatch = config.dispatch.dispatch_config("worker-1".into());
         assert_eq!(dispatch.batch_size, 50);
         assert_eq!(dispatch.concurrency, 5);
         assert_eq!(dispatch.lease, TimeDelta::seconds(600));
         assert_eq!(dispatch.worker, "worker-1");
-        assert_eq!(dispatch.status_callback, twilio.status_callback);
+        assert_eq!(
+            dispatch.status_callback.as_ref().map(url::Url::as_str),
+            Some("https://hooks.example.com/twilio/status")
+        );
         assert_eq!(config.dispatch.workers, 0);
         assert_eq!(config.dispatch.interval, Duration::from_millis(250));
         assert!(!format!("{config:?}").contains("tok3n-secret"));
@@ -394,6 +410,10 @@ mod tests {
                 "CAMPAIGN_HOLD_RENEW_BEFORE_HOURS",
             ),
             (&[("TWILIO_ACCOUNT_SID", SID)], "TWILIO_AUTH_TOKEN"),
+            (
+                &[("TWILIO_STATUS_CALLBACK_URL", "not a url")],
+                "TWILIO_STATUS_CALLBACK_URL",
+            ),
             (&[("SMTP_HOST", "mail.example.com")], "SMTP_FROM"),
         ];
         for (pairs, variable) in cases {

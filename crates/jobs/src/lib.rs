@@ -10,10 +10,8 @@ pub mod config;
 pub mod periodic;
 pub mod plan;
 pub mod sweeper;
-pub mod twilio_client;
 mod worker;
 
 pub use config::{DispatchSettings, Intervals, JobsConfig};
 pub use plan::{Jobs, JobsError, Running};
-pub use twilio_client::TwilioSettings;
 pub use worker::{Worker, WorkerError};

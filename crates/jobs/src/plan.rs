@@ -73,7 +73,7 @@ impl Jobs {
                 None
             }
             Some(settings) => {
-                let client = twilio::TwilioClient::new(settings.client_config())?;
+                let client = twilio::TwilioClient::new(settings.clone())?;
                 tracing::info!(
                     account_sid = settings.account_sid.as_str(),
                     base_url = settings.base_url.as_str(),
@@ -175,10 +175,10 @@ impl Jobs {
                 async move { resume_sweep(&pool, &campaigns).await }
             }));
         }
-        if let (Some(settings), Some(twilio)) = (&self.config.twilio, &self.twilio) {
+        if let Some(twilio) = &self.twilio {
             let dispatch = &self.config.dispatch;
             for n in 1..=dispatch.workers {
-                let config = dispatch.dispatch_config(format!("{}:{n}", self.name), settings);
+                let config = dispatch.dispatch_config(format!("{}:{n}", self.name));
                 let dispatcher = Arc::new(Dispatcher::new(
                     pool.clone(),
                     services.campaigns.clone(),

@@ -1,7 +1,7 @@
 //! Ledger errors. Each has a stable code (see docs/ledger.md) and carries the figures a caller
 //! needs to act on it.
 
-use primitives::{Currency, HoldId, Money, OrganizationId};
+use primitives::{Classified, Currency, ErrorClass, HoldId, Money, OrganizationId};
 
 use crate::{
     input::{InputError, Reference},
@@ -109,6 +109,45 @@ impl LedgerError {
     }
 }
 
+impl Classified for LedgerError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::WalletNotFound | Self::OrganizationNotFound | Self::HoldNotFound { .. } => {
+                ErrorClass::NotFound
+            }
+            Self::UnsupportedCurrency { .. }
+            | Self::InsufficientFunds { .. }
+            | Self::InvalidAmount { .. }
+            | Self::CurrencyMismatch { .. }
+            | Self::CaptureExceedsHold { .. }
+            | Self::BalanceOverflow { .. }
+            | Self::InvalidExpiry { .. } => ErrorClass::Invalid,
+            Self::Input(input) => input.class(),
+            Self::WalletAlreadyExists { .. }
+            | Self::FrozenWallet { .. }
+            | Self::IdempotencyConflict { .. }
+            | Self::HoldNotOpen { .. } => ErrorClass::Conflict,
+            Self::Busy => ErrorClass::Busy,
+            Self::Corrupt(_) => ErrorClass::Internal,
+            Self::Database(error) => db::error_class(error),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
+impl Classified for InputError {
+    fn class(&self) -> ErrorClass {
+        ErrorClass::Invalid
+    }
+
+    fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
 impl From<diesel::result::Error> for LedgerError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -132,4 +171,143 @@ fn sources_list(sources: &[FreezeSource]) -> String {
         .map(|source| source.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    use primitives::Currency;
+
+    use super::*;
+    use crate::input::Reference;
+
+    #[test]
+    fn every_error_has_its_class() {
+        let usd = |minor| Money::from_minor(minor, Currency::USD);
+        let input = InputError {
+            code: "INVALID_REASON",
+            field: "reason",
+            message: "must not be empty".into(),
+        };
+        let reference = Reference::parse("order-1").unwrap();
+        let cases = [
+            (LedgerError::WalletNotFound, ErrorClass::NotFound),
+            (LedgerError::OrganizationNotFound, ErrorClass::NotFound),
+            (
+                LedgerError::HoldNotFound {
+                    hold_id: HoldId::new(),
+                },
+                ErrorClass::NotFound,
+            ),
+            (
+                LedgerError::UnsupportedCurrency { code: "XAU".into() },
+                ErrorClass::Invalid,
+            ),
+            (
+                LedgerError::InsufficientFunds {
+                    available: usd(5),
+                    requested: usd(10),
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                LedgerError::InvalidAmount {
+                    reason: "zero".into(),
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                LedgerError::CurrencyMismatch {
+                    wallet: Currency::USD,
+                    requested: Currency::EUR,
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                LedgerError::CaptureExceedsHold {
+                    hold_id: HoldId::new(),
+                    remaining: usd(5),
+                    requested: usd(10),
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                LedgerError::BalanceOverflow {
+                    balance: usd(i64::MAX),
+                    requested: usd(1),
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                LedgerError::InvalidExpiry { max_days: 366 },
+                ErrorClass::Invalid,
+            ),
+            (LedgerError::Input(input.clone()), ErrorClass::Invalid),
+            (
+                LedgerError::WalletAlreadyExists {
+                    organization_id: OrganizationId::new(),
+                    currency: Currency::USD,
+                },
+                ErrorClass::Conflict,
+            ),
+            (
+                LedgerError::FrozenWallet {
+                    sources: vec![FreezeSource::Billing],
+                },
+                ErrorClass::Conflict,
+            ),
+            (
+                LedgerError::IdempotencyConflict {
+                    reference,
+                    original_kind: EntryKind::Debit,
+                },
+                ErrorClass::Conflict,
+            ),
+            (
+                LedgerError::HoldNotOpen {
+                    hold_id: HoldId::new(),
+                    status: HoldStatus::Expired,
+                },
+                ErrorClass::Conflict,
+            ),
+            (LedgerError::Busy, ErrorClass::Busy),
+            (
+                LedgerError::Corrupt("balance -7".into()),
+                ErrorClass::Internal,
+            ),
+            (
+                LedgerError::Database(DieselError::NotFound),
+                ErrorClass::Internal,
+            ),
+            (
+                LedgerError::Database(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection,
+                    Box::new("closed".to_owned()),
+                )),
+                ErrorClass::Unavailable,
+            ),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            assert_eq!(Classified::code(&error), error.code(), "{error:?}");
+        }
+        assert_eq!(Classified::code(&input), "INVALID_REASON");
+        assert_eq!(input.class(), ErrorClass::Invalid);
+    }
+
+    #[test]
+    fn a_lock_timeout_or_serialization_conflict_is_busy() {
+        for error in [
+            DieselError::DatabaseError(
+                DatabaseErrorKind::SerializationFailure,
+                Box::new("could not serialize access".to_owned()),
+            ),
+            DieselError::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("canceling statement due to lock timeout".to_owned()),
+            ),
+        ] {
+            assert_eq!(LedgerError::from(error).class(), ErrorClass::Busy);
+        }
+    }
 }

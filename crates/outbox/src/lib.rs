@@ -39,5 +39,5 @@ pub use model::{
     StatusCount,
 };
 pub use outbox::Outbox;
-pub use policy::{PolicyError, RetryPolicy};
+pub use policy::{PolicyError, Redelivery};
 pub use settle::MAX_ERROR_CHARS;

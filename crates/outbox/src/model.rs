@@ -100,7 +100,7 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    /// Under the default [`crate::RetryPolicy`] (5 s doubling, capped at an hour) the waits
+    /// Under the default [`crate::Redelivery`] (5 s doubling, capped at an hour) the waits
     /// between 12 attempts add up to between about 1.2 and 2.4 hours.
     pub const DEFAULT_MAX_ATTEMPTS: NonZeroU16 = match NonZeroU16::new(12) {
         Some(n) => n,

@@ -16,7 +16,7 @@ use crate::{
     error::OutboxError,
     input::Topic,
     model::{ClaimedMessage, MessageId},
-    policy::{RetryPolicy, after},
+    policy::{Redelivery, after},
     store,
 };
 
@@ -24,7 +24,7 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Outbox {
     clock: Arc<dyn Clock>,
-    policy: RetryPolicy,
+    policy: Redelivery,
 }
 
 /// Set on a message whose worker stopped during its final attempt: see [`Outbox::claim`].
@@ -99,7 +99,7 @@ struct ClaimRow {
 }
 
 impl Outbox {
-    pub fn new(clock: Arc<dyn Clock>, policy: RetryPolicy) -> Self {
+    pub fn new(clock: Arc<dyn Clock>, policy: Redelivery) -> Self {
         Self { clock, policy }
     }
 
@@ -107,12 +107,12 @@ impl Outbox {
         self.clock.now()
     }
 
-    pub fn policy(&self) -> &RetryPolicy {
+    pub fn policy(&self) -> &Redelivery {
         &self.policy
     }
 
     /// Claims up to `limit` due messages of `topics`, oldest due first, skipping messages other
-    /// workers hold. Each claim counts as an attempt and is leased for [`RetryPolicy::lease`]:
+    /// workers hold. Each claim counts as an attempt and is leased for [`Redelivery::lease`]:
     /// a message whose worker dies is claimed again once the lease ends, and settling it then
     /// needs the new claim (the old one gets [`crate::Settlement::ClaimLost`]).
     ///

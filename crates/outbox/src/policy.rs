@@ -5,17 +5,19 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 
-/// Retry timing for a worker. How many attempts a message gets is fixed when it is enqueued
+/// When the outbox redelivers a message a handler failed, and how long a claim is leased: the
+/// durable queue's schedule (an outbound HTTP call's own retries are `outbound::RetryPolicy`,
+/// within one delivery attempt). How many attempts a message gets is fixed when it is enqueued
 /// ([`crate::NewMessage::max_attempts`]), so changing a worker's configuration never kills
 /// messages already waiting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub struct Redelivery {
     base: Duration,
     max: Duration,
     lease: Duration,
 }
 
-/// Why a [`RetryPolicy`] was refused.
+/// Why a [`Redelivery`] was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     #[error("the base delay and the lease must be positive")]
@@ -26,7 +28,7 @@ pub enum PolicyError {
     TooLong,
 }
 
-impl RetryPolicy {
+impl Redelivery {
     /// Five seconds, doubling per attempt up to an hour; claims leased for a minute.
     pub const DEFAULT: Self = Self {
         base: Duration::from_secs(5),
@@ -89,13 +91,13 @@ impl RetryPolicy {
     }
 }
 
-impl Default for RetryPolicy {
+impl Default for Redelivery {
     fn default() -> Self {
         Self::DEFAULT
     }
 }
 
-/// `now + delay`, saturating: [`RetryPolicy`] bounds delays to a year, far from any limit.
+/// `now + delay`, saturating: [`Redelivery`] bounds delays to a year, far from any limit.
 pub(crate) fn after(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
     TimeDelta::from_std(delay)
         .ok()
@@ -115,7 +117,7 @@ mod tests {
 
     #[test]
     fn default_ceilings_double_from_five_seconds_up_to_an_hour() {
-        let policy = RetryPolicy::default();
+        let policy = Redelivery::default();
         let ceilings: Vec<u64> = (1..=12).map(|a| policy.ceiling(a).as_secs()).collect();
         assert_eq!(
             ceilings,
@@ -128,27 +130,27 @@ mod tests {
     #[test]
     fn invalid_policies_are_refused() {
         assert_eq!(
-            RetryPolicy::new(Duration::ZERO, secs(1), secs(1)),
+            Redelivery::new(Duration::ZERO, secs(1), secs(1)),
             Err(PolicyError::Zero)
         );
         assert_eq!(
-            RetryPolicy::new(secs(1), secs(1), Duration::ZERO),
+            Redelivery::new(secs(1), secs(1), Duration::ZERO),
             Err(PolicyError::Zero)
         );
         assert_eq!(
-            RetryPolicy::new(secs(2), secs(1), secs(1)),
+            Redelivery::new(secs(2), secs(1), secs(1)),
             Err(PolicyError::MaxBelowBase)
         );
         assert_eq!(
-            RetryPolicy::new(secs(1), secs(400 * 24 * 3600), secs(1)),
+            Redelivery::new(secs(1), secs(400 * 24 * 3600), secs(1)),
             Err(PolicyError::TooLong)
         );
     }
 
-    fn policies() -> impl Strategy<Value = RetryPolicy> {
+    fn policies() -> impl Strategy<Value = Redelivery> {
         (1u64..=600_000, 0u64..=100_000_000, 1u64..=3_600_000).prop_map(|(base, extra, lease)| {
             let base = Duration::from_millis(base);
-            RetryPolicy::new(
+            Redelivery::new(
                 base,
                 base + Duration::from_millis(extra),
                 Duration::from_millis(lease),

@@ -52,7 +52,7 @@ impl Outbox {
     }
 
     /// Records a failed attempt. A retryable failure with attempts left makes the message
-    /// pending again after [`crate::RetryPolicy::backoff`]; a permanent failure or the last
+    /// pending again after [`crate::Redelivery::backoff`]; a permanent failure or the last
     /// attempt makes it dead.
     ///
     /// The error text is stored, logged and shown to operators: callers must pass a sanitized

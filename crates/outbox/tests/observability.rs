@@ -18,7 +18,7 @@ use std::{
 
 use db::DbConfig;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
-use outbox::{DedupeKey, HandlerError, NewMessage, Outbox, RetryPolicy, Topic};
+use outbox::{DedupeKey, HandlerError, NewMessage, Outbox, Redelivery, Topic};
 use primitives::ManualClock;
 use secrecy::SecretString;
 use testkit::TestDb;
@@ -92,7 +92,7 @@ async fn settlements_are_counted_per_topic_and_dead_letters_logged_for_grep() {
     config.acquire_timeout = Duration::from_secs(60);
     let pool = db::connect_pool(&config).unwrap();
     let clock = ManualClock::new(chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap());
-    let outbox = Outbox::new(Arc::new(clock.clone()), RetryPolicy::default());
+    let outbox = Outbox::new(Arc::new(clock.clone()), Redelivery::default());
     let topic = Topic::parse("observed").unwrap();
     let mut conn = pool.get().await.unwrap();
     for key in ["delivered", "retried", "dead"] {

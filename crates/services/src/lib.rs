@@ -18,7 +18,7 @@ use outbox::Outbox;
 use primitives::Clock;
 use subscriptions::Subscriptions;
 
-pub use config::{HoldSettings, ServicesConfig};
+pub use config::ServicesConfig;
 
 /// Cheap to clone: everything inside is reference counted.
 #[derive(Clone)]
@@ -58,7 +58,7 @@ impl Services {
             config.intake.clone(),
         );
         Ok(Self {
-            outbox: Outbox::new(clock.clone(), outbox::RetryPolicy::default()),
+            outbox: Outbox::new(clock.clone(), outbox::Redelivery::default()),
             clock,
             ledger,
             subscriptions,

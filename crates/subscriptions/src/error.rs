@@ -1,6 +1,6 @@
 //! Errors of the subscriptions domain, each with a stable code.
 
-use primitives::{OrganizationId, SubscriptionId};
+use primitives::{Classified, ErrorClass, OrganizationId, SubscriptionId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubscriptionError {
@@ -54,6 +54,25 @@ impl SubscriptionError {
     }
 }
 
+impl Classified for SubscriptionError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::NotFound | Self::OrganizationNotFound => ErrorClass::NotFound,
+            Self::AlreadyLive { .. } | Self::ProviderIdTaken | Self::EventIdTaken { .. } => {
+                ErrorClass::Conflict
+            }
+            Self::Invalid { .. } => ErrorClass::Invalid,
+            Self::Busy => ErrorClass::Busy,
+            Self::Corrupt(_) => ErrorClass::Internal,
+            Self::Database(error) => db::error_class(error),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
 impl From<diesel::result::Error> for SubscriptionError {
     fn from(error: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -65,5 +84,64 @@ impl From<diesel::result::Error> for SubscriptionError {
             Error::DatabaseError(_, info) if info.message().contains("lock timeout") => Self::Busy,
             _ => Self::Database(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_class() {
+        let cases = [
+            (SubscriptionError::NotFound, ErrorClass::NotFound),
+            (
+                SubscriptionError::OrganizationNotFound,
+                ErrorClass::NotFound,
+            ),
+            (
+                SubscriptionError::AlreadyLive {
+                    organization: OrganizationId::new(),
+                    existing: SubscriptionId::new(),
+                },
+                ErrorClass::Conflict,
+            ),
+            (SubscriptionError::ProviderIdTaken, ErrorClass::Conflict),
+            (
+                SubscriptionError::EventIdTaken {
+                    kind: crate::EventKind::PaymentFailed,
+                },
+                ErrorClass::Conflict,
+            ),
+            (
+                SubscriptionError::invalid("plan", "too long"),
+                ErrorClass::Invalid,
+            ),
+            (SubscriptionError::Busy, ErrorClass::Busy),
+            (
+                SubscriptionError::Corrupt("status".into()),
+                ErrorClass::Internal,
+            ),
+            (
+                SubscriptionError::Database(DieselError::NotFound),
+                ErrorClass::Internal,
+            ),
+            (
+                SubscriptionError::Database(DieselError::BrokenTransactionManager),
+                ErrorClass::Unavailable,
+            ),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            assert_eq!(Classified::code(&error), error.code(), "{error:?}");
+        }
+        // A broken socket is converted to busy (retried the same way).
+        let broken = DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand,
+            Box::new("connection closed".to_owned()),
+        );
+        assert_eq!(SubscriptionError::from(broken).class(), ErrorClass::Busy);
     }
 }

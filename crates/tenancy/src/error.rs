@@ -1,6 +1,6 @@
 //! Typed failures with stable, machine-readable codes.
 
-use primitives::{ApiKeyId, OrganizationId};
+use primitives::{ApiKeyId, Classified, ErrorClass, OrganizationId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TenancyError {
@@ -31,6 +31,74 @@ impl TenancyError {
             Self::InvalidName { .. } => "INVALID_NAME",
             Self::InvalidEmail { .. } => "INVALID_EMAIL",
             Self::Database(_) => "DATABASE_ERROR",
+        }
+    }
+}
+
+impl Classified for TenancyError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::OrganizationNotFound(_) | Self::ApiKeyNotFound(_) => ErrorClass::NotFound,
+            Self::OrganizationExists(_) => ErrorClass::Conflict,
+            Self::InvalidName { .. } | Self::InvalidEmail { .. } => ErrorClass::Invalid,
+            Self::Database(error) => db::error_class(error),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        Self::code(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_class() {
+        let cases = [
+            (
+                TenancyError::OrganizationNotFound(OrganizationId::new()),
+                ErrorClass::NotFound,
+            ),
+            (
+                TenancyError::ApiKeyNotFound(ApiKeyId::new()),
+                ErrorClass::NotFound,
+            ),
+            (
+                TenancyError::OrganizationExists(OrganizationId::new()),
+                ErrorClass::Conflict,
+            ),
+            (
+                TenancyError::InvalidName {
+                    field: "name",
+                    reason: "must not be empty",
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                TenancyError::InvalidEmail {
+                    reason: "must contain @",
+                },
+                ErrorClass::Invalid,
+            ),
+            (
+                TenancyError::Database(DieselError::NotFound),
+                ErrorClass::Internal,
+            ),
+            (
+                TenancyError::Database(DieselError::DatabaseError(
+                    DatabaseErrorKind::UnableToSendCommand,
+                    Box::new("connection closed".to_owned()),
+                )),
+                ErrorClass::Unavailable,
+            ),
+        ];
+        for (error, class) in cases {
+            assert_eq!(error.class(), class, "{error:?}");
+            assert_eq!(Classified::code(&error), error.code(), "{error:?}");
         }
     }
 }

@@ -22,7 +22,7 @@ mod traits;
 mod wire;
 
 pub use client::TwilioClient;
-pub use config::{RetryPolicy, TwilioConfig};
+pub use config::{REQUEST_TIMEOUT, RetryPolicy, TwilioConfig, http_url};
 pub use error::TwilioError;
 pub use model::{
     Account, AccountStatus, MessageStatus, SendMessage, Sender, SentMessage, SubaccountStatus,

@@ -19,7 +19,6 @@ use db::schema::{
 };
 use diesel::QueryDsl;
 use diesel_async::RunQueryDsl;
-use jobs::TwilioSettings;
 use primitives::OrganizationId;
 use reqwest::{Response, StatusCode};
 use secrecy::SecretString;
@@ -146,9 +145,9 @@ impl FakeTwilio {
     }
 
     /// The settings that point the api at this fake.
-    pub fn settings(&self) -> TwilioSettings {
+    pub fn settings(&self) -> twilio::TwilioConfig {
         let mut settings =
-            TwilioSettings::new(PARENT_SID, SecretString::from(AUTH_TOKEN.to_owned()));
+            twilio::TwilioConfig::new(PARENT_SID, SecretString::from(AUTH_TOKEN.to_owned()));
         settings.base_url = self.server.uri();
         settings
     }
@@ -196,7 +195,7 @@ impl FakeTwilio {
         app: &TestApp,
         concurrency: usize,
     ) -> Dispatcher<std::sync::Arc<twilio::TwilioClient>> {
-        let client = twilio::TwilioClient::new(self.settings().client_config()).unwrap();
+        let client = twilio::TwilioClient::new(self.settings()).unwrap();
         let config = DispatchConfig {
             batch_size: 100,
             concurrency,

@@ -10,7 +10,7 @@ use campaigns::{
 };
 use chrono::Duration;
 use ledger::{Actor, Counterparty, DebitRequest, Reference};
-use outbox::{Handler, Outbox, RetryPolicy};
+use outbox::{Handler, Outbox, Redelivery};
 use subscriptions::{FailureReason, SubscriptionEvent, SubscriptionStatus, lookup};
 use twilio::TwilioClient;
 use wiremock::{
@@ -52,7 +52,7 @@ impl Pump {
     fn new(world: &World, server: &MockServer) -> Self {
         let clock = std::sync::Arc::new(world.clock.clone());
         Self {
-            outbox: Outbox::new(clock.clone(), RetryPolicy::default()),
+            outbox: Outbox::new(clock.clone(), Redelivery::default()),
             campaigns: CampaignControlHandler::new(world.pool.clone(), world.campaigns.clone()),
             control: ControlHandler::new(world.pool.clone()),
             subaccount: SubaccountHandler::new(world.pool.clone(), client(server), clock),

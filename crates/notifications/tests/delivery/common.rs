@@ -9,7 +9,7 @@ use diesel_async::RunQueryDsl;
 use notifications::{
     Notification, NotificationHandler, NotificationKind, SmtpConfig, SmtpNotifier, TlsMode,
 };
-use outbox::{DeliveryReport, Enqueued, Outbox, OutboxMessage, RetryPolicy};
+use outbox::{DeliveryReport, Enqueued, Outbox, OutboxMessage, Redelivery};
 use primitives::{ManualClock, OrganizationId};
 use secrecy::SecretString;
 use serde_json::json;
@@ -45,7 +45,7 @@ impl Fixture {
         config.acquire_timeout = Duration::from_secs(60);
         let pool = db::connect_pool(&config).unwrap();
         let clock = ManualClock::new(DateTime::from_timestamp(1_800_000_000, 0).unwrap());
-        let outbox = Outbox::new(Arc::new(clock.clone()), RetryPolicy::default());
+        let outbox = Outbox::new(Arc::new(clock.clone()), Redelivery::default());
         let org = OrganizationId::new();
         let mut conn = pool.get().await.unwrap();
         diesel::insert_into(organizations::table)

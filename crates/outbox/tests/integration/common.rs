@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use outbox::{
     ClaimedMessage, DedupeKey, Enqueued, Message, MessageId, NewMessage, Outbox, OutboxMessage,
-    RetryPolicy, Topic,
+    Redelivery, Topic,
 };
 use primitives::{ManualClock, OrganizationId};
 use secrecy::SecretString;
@@ -47,10 +47,10 @@ pub fn secs(s: i64) -> chrono::TimeDelta {
 
 impl Fixture {
     pub async fn new() -> Self {
-        Self::with_policy(RetryPolicy::default()).await
+        Self::with_policy(Redelivery::default()).await
     }
 
-    pub async fn with_policy(policy: RetryPolicy) -> Self {
+    pub async fn with_policy(policy: Redelivery) -> Self {
         let db = TestDb::new().await;
         let mut config = DbConfig::new(SecretString::from(db.url()), "outbox-tests");
         config.max_connections = 16;

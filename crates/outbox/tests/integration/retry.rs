@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::*;
-use outbox::{HandlerError, NewMessage, OutboxError, RetryPolicy, Settlement, Status};
+use outbox::{HandlerError, NewMessage, OutboxError, Redelivery, Settlement, Status};
 
 #[tokio::test]
 async fn retries_back_off_within_bounds_until_the_last_attempt_then_die_and_can_be_requeued() {
@@ -90,7 +90,7 @@ async fn retries_back_off_within_bounds_until_the_last_attempt_then_die_and_can_
 
 #[tokio::test]
 async fn the_delay_stops_growing_at_the_cap() {
-    let policy = RetryPolicy::new(
+    let policy = Redelivery::new(
         Duration::from_secs(1),
         Duration::from_secs(4),
         Duration::from_secs(30),
