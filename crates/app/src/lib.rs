@@ -5,7 +5,9 @@
 //! Adding an endpoint: write the handler in a module under `routes/` with a `#[utoipa::path]`
 //! annotation, its request/response bodies in [`wire`] with `ToSchema`, and register it with one
 //! `routes!(...)` line in `routes::documented_routes`; it is then served and documented, and the
-//! OpenAPI snapshot test shows the change.
+//! OpenAPI snapshot test shows the change. Declare only the handler's own error responses: the
+//! shared classes (401, 404, 413, 415, 422, 500, 503) and the 403 types come from
+//! `routes::responses`, and a domain error's status from its class (`primitives::Classified`).
 
 pub mod access;
 pub mod admin_token;
