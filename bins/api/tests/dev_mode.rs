@@ -3,41 +3,20 @@
 //! and the worker's jobs, receives a signed provider delivery and runs the jobs, then stops on
 //! SIGTERM with success.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers: a panic is how a test reports failure"
-)]
-
-use std::{
-    net::TcpListener,
-    path::Path,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Duration};
 
 use db::embedded::{ClusterOptions, ensure_local_cluster};
+use testkit::binary::{Running, free_port};
 
 const STRIPE_SECRET: &str = "whsec_dev_mode_test_secret";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn log_of(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
 
 #[tokio::test]
 async fn without_database_url_one_process_runs_the_whole_system() {
     let dir = std::env::temp_dir().join(format!("api-dev-mode-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (api_port, pg_port) = (free_port(), free_port());
-    let log = dir.join("api.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_api"));
+    command
         .current_dir(&dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -45,23 +24,13 @@ async fn without_database_url_one_process_runs_the_whole_system() {
         .env("EMBEDDED_PG_PORT", pg_port.to_string())
         .env("STRIPE_WEBHOOK_SECRETS", STRIPE_SECRET)
         .env("LOG_FORMAT", "pretty")
-        .env("INBOX_INTERVAL_SECS", "1")
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .env("INBOX_INTERVAL_SECS", "1");
+    let mut api = Running::start(command, &dir.join("api.log"));
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{api_port}");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let ready = client.get(format!("{base}/readyz")).send().await;
-        if ready.is_ok_and(|response| response.status() == 200) {
-            break;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "{}", log_of(&log));
-        assert!(Instant::now() < deadline, "not ready: {}", log_of(&log));
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // A first start creates the cluster (initdb) before it serves.
+    api.wait_ready(&format!("{base}/readyz"), Duration::from_secs(180))
+        .await;
 
     // The webhook routes are mounted: a signed delivery about nobody is stored as unmatched.
     let body = br#"{"id":"evt_devmode1","object":"event","api_version":"2025-03-31.basil","created":1760000000,"type":"invoice.paid","data":{"object":{"id":"in_devmode1","object":"invoice"}},"livemode":false}"#;
@@ -79,16 +48,7 @@ async fn without_database_url_one_process_runs_the_whole_system() {
         .unwrap();
     assert!(response.status().is_success(), "{}", response.status());
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = child.wait().unwrap();
-    let output = log_of(&log);
+    let (status, output) = api.terminate();
     // The cluster outlives the process on purpose; this test's one goes away with it.
     let cluster = ensure_local_cluster(&dir.join(".data/postgres"), &ClusterOptions::new(pg_port))
         .await

@@ -1,25 +1,9 @@
 //! The binary refuses to start on a configuration that cannot work, naming the variable to fix,
 //! before it touches the network.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test helpers: a panic is how a test reports failure"
-)]
-
-use std::process::Command;
-
 /// Runs the binary with exactly `vars` in its environment; returns (success, stderr).
 fn run(vars: &[(&str, &str)]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_webhook-receiver"))
-        .env_clear()
-        .envs(vars.iter().copied())
-        .env("LOG_FORMAT", "pretty")
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    testkit::binary::run(env!("CARGO_BIN_EXE_webhook-receiver"), vars)
 }
 
 #[test]

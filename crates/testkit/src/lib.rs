@@ -19,6 +19,7 @@
 //!
 //! Everything here panics instead of returning errors: it is for tests only.
 
+pub mod binary;
 mod server;
 pub mod signing;
 mod smtp;

@@ -4,7 +4,6 @@
 use std::{
     fs::File,
     io::{BufRead, BufReader},
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
 };
@@ -38,12 +37,7 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
+pub use testkit::binary::free_port;
 
 /// A running binary. Killed (and reaped) on drop; if the test is failing, the tail of its log
 /// is printed so the failure shows what the process said.
