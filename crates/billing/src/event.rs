@@ -27,6 +27,10 @@ pub enum BillingEventKind {
     SubscriptionSuspended,
     SubscriptionCanceled,
     SubscriptionExpired,
+    /// The customer approved a top-up that the merchant must still capture (PayPal's
+    /// `CHECKOUT.ORDER.APPROVED`); `payment_reference` is the order id. No money moved yet:
+    /// the capture's own completion credits the wallet.
+    TopUpApproved,
     WalletTopUpCompleted,
     /// A top-up was refunded or reversed: money left the wallet's funding.
     TopUpRefunded,
@@ -44,7 +48,7 @@ pub enum BillingEventKind {
 }
 
 impl BillingEventKind {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::SubscriptionCreated,
         Self::SubscriptionActivated,
         Self::SubscriptionUpdated,
@@ -57,6 +61,7 @@ impl BillingEventKind {
         Self::SubscriptionSuspended,
         Self::SubscriptionCanceled,
         Self::SubscriptionExpired,
+        Self::TopUpApproved,
         Self::WalletTopUpCompleted,
         Self::TopUpRefunded,
         Self::Chargeback,
@@ -81,6 +86,7 @@ impl BillingEventKind {
             Self::SubscriptionSuspended => "subscription_suspended",
             Self::SubscriptionCanceled => "subscription_canceled",
             Self::SubscriptionExpired => "subscription_expired",
+            Self::TopUpApproved => "top_up_approved",
             Self::WalletTopUpCompleted => "wallet_top_up_completed",
             Self::TopUpRefunded => "top_up_refunded",
             Self::Chargeback => "chargeback",

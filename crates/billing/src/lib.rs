@@ -32,8 +32,8 @@ pub use error::ProviderError;
 pub use event::{BillingEvent, BillingEventKind, MAX_FAILURE_REASON_CHARS, ParsedWebhook};
 pub use primitives::ProviderName;
 pub use provider::{
-    BillingProvider, CreateSubscription, CreatedSubscription, Payer, ProviderSubscription,
-    ProviderSubscriptionStatus, RetryOutcome,
+    BillingProvider, CreateSubscription, CreateTopUp, CreatedSubscription, Payer, PaymentMethodLink,
+    ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome, TopUpCheckout,
 };
 pub use registry::{Providers, ProvidersConfig};
 pub use webhook::{VerifiedWebhook, VerifyError, WebhookRequest};

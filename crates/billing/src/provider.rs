@@ -118,6 +118,67 @@ pub struct ProviderSubscription {
     pub outstanding: Option<Money>,
 }
 
+/// A one-time wallet top-up to check out at the provider. The wallet is credited only by the
+/// provider's verified completion webhook, which echoes `organization_ref` back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTopUp {
+    /// What the customer pays, exactly (never rounded).
+    pub amount: Money,
+    /// Our organization reference, echoed back in the completion webhook.
+    pub organization_ref: String,
+    /// Where the customer returns after paying. Informational only: a return credits nothing.
+    pub return_url: String,
+    /// Where the customer returns after abandoning the checkout.
+    pub cancel_url: String,
+    /// Shown to the customer on the checkout page.
+    pub description: String,
+    /// The provider's customer id, where it has one (Stripe).
+    pub customer_id: Option<String>,
+    /// The payer, for providers whose checkout asks for them up front (PayHere).
+    pub payer: Option<Payer>,
+    /// Stable across retries of this checkout, so a retried call creates one checkout.
+    pub idempotency_key: String,
+}
+
+/// A checkout the customer completes at the provider. `Debug` names the form's fields only.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TopUpCheckout {
+    /// The provider's id of the checkout: Stripe's Checkout Session id (`cs_...`), PayPal's
+    /// order id, PayHere's signed order id (`TOPUP-...`).
+    pub checkout_reference: String,
+    /// Where the customer goes to pay.
+    pub approval_url: String,
+    /// The fields to post to `approval_url`, when paying starts with a form post (PayHere).
+    pub approval_form: Option<Vec<(String, String)>>,
+    /// When the checkout stops accepting payment, when the provider says.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for TopUpCheckout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let form = self.approval_form.as_ref().map(|fields| {
+            fields
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+        });
+        f.debug_struct("TopUpCheckout")
+            .field("checkout_reference", &self.checkout_reference)
+            .field("approval_url", &self.approval_url)
+            .field("approval_form", &form)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Where the customer can change how they pay for a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentMethodLink {
+    pub provider_subscription_id: String,
+    /// Where the provider sends the customer back (Stripe's billing portal).
+    pub return_url: String,
+}
+
 /// The result of asking the provider to collect an outstanding payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -182,6 +243,55 @@ pub trait BillingProvider: Any + Send + Sync {
         reason: &str,
         idempotency_key: &str,
     ) -> Result<(), ProviderError>;
+
+    /// Cancels at the end of the paid period where the provider can schedule that (Stripe's
+    /// `cancel_at_period_end`); elsewhere it cancels now at the provider, so nothing more is
+    /// charged, while our side keeps access until the period ends.
+    async fn cancel_at_period_end(
+        &self,
+        provider_subscription_id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.cancel(provider_subscription_id, reason, idempotency_key)
+            .await
+    }
+
+    /// Starts a one-time wallet top-up checkout.
+    async fn create_top_up(&self, request: &CreateTopUp) -> Result<TopUpCheckout, ProviderError> {
+        let _ = request;
+        Err(ProviderError::Unsupported {
+            provider: self.name(),
+            operation: "wallet top-ups",
+        })
+    }
+
+    /// Completes a top-up the customer approved, where the provider needs the merchant to
+    /// (PayPal: capturing the approved order; its `PAYMENT.CAPTURE.COMPLETED` then credits).
+    async fn capture_top_up(
+        &self,
+        checkout_reference: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        let _ = (checkout_reference, idempotency_key);
+        Err(ProviderError::Unsupported {
+            provider: self.name(),
+            operation: "capturing top-ups",
+        })
+    }
+
+    /// A page where the customer changes the subscription's payment method (Stripe's billing
+    /// portal session, PayPal's subscription page).
+    async fn payment_method_link(
+        &self,
+        request: &PaymentMethodLink,
+    ) -> Result<String, ProviderError> {
+        let _ = request;
+        Err(ProviderError::Unsupported {
+            provider: self.name(),
+            operation: "payment-method links",
+        })
+    }
 
     /// Collects the outstanding balance again (dunning).
     async fn retry_payment(

@@ -16,8 +16,10 @@ mod error;
 mod failure;
 mod provider_retrier;
 mod runner;
+mod topics;
 
 pub use enforcer::Enforcer;
 pub use error::EnforcementError;
 pub use provider_retrier::ProviderRetrier;
+pub use topics::{ProviderAction, ProviderCommand};
 pub use runner::{DunningRunner, PaymentRetrier, RetryError, RetryRequest, RetryResult, RunReport};

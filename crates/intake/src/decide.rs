@@ -68,6 +68,8 @@ pub fn route(event: &StoredEvent) -> Route {
             "the customer must authenticate the payment; a failure, if it comes, arrives as \
              payment_failed",
         ),
+        // TODO(issue 12, intake): enqueue the capture (enforcement::ProviderCommand).
+        K::TopUpApproved => Route::Ignore("an approved top-up is captured before it credits"),
         K::WalletTopUpCompleted => Route::TopUp,
         K::TopUpRefunded => Route::Reversal(ReversalCause::Refund),
         K::Chargeback => Route::Reversal(ReversalCause::Chargeback),
@@ -141,6 +143,7 @@ pub fn subscription_plan(
         }),
         K::SubscriptionExpired => P::Apply(SubscriptionEvent::Expired),
         K::PaymentActionRequired
+        | K::TopUpApproved
         | K::WalletTopUpCompleted
         | K::TopUpRefunded
         | K::Chargeback
