@@ -32,6 +32,12 @@ pub struct Config {
     /// The worker's jobs, run inside the api: only the development mode (no `DATABASE_URL`) sets
     /// them, so one process is the whole system. In production the `worker` runs them.
     pub jobs: Option<JobsConfig>,
+    /// Development mode only, with no `PAYPAL_*` variable set: PayPal verifies deliveries for
+    /// the development webhook id, trusting the development CA under `data_dir` besides the
+    /// configured roots and reading certificates from its directory (`devhooks::dev`; made at
+    /// start if missing). Never set in production, so the local tool's PayPal deliveries are
+    /// refused there.
+    pub dev_paypal: bool,
 }
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
@@ -67,6 +73,7 @@ impl Config {
             database,
             services: ServicesConfig::default(),
             jobs: None,
+            dev_paypal: false,
         }
     }
 
@@ -76,7 +83,10 @@ impl Config {
             Some(token) => AdminTokenSource::Given(SecretString::from(token)),
             None => AdminTokenSource::Generate,
         };
-        let services = ServicesConfig::from_env(env)?;
+        let dev = DevProviders::unset_in(env, database.is_embedded());
+        let services = ServicesConfig::from_env(&Env::new(|name| {
+            env.get(name).or_else(|| dev.default_for(name))
+        }))?;
         let jobs = if database.is_embedded() {
             Some(JobsConfig::from_env(env, &services.holds)?)
         } else {
@@ -94,11 +104,48 @@ impl Config {
             database,
             services,
             jobs,
+            dev_paypal: dev.paypal,
         })
     }
 
     pub fn is_dev_mode(&self) -> bool {
         self.database.is_embedded()
+    }
+}
+
+/// The providers the development mode configures with their development defaults
+/// (`devhooks::dev`, the secrets the local webhook tool signs with when nothing is set): those
+/// none of whose variables is set. A provider configured by its variables is left as it is;
+/// production (`DATABASE_URL` set) gets no default at all.
+#[derive(Debug, Clone, Copy, Default)]
+struct DevProviders {
+    stripe: bool,
+    payhere: bool,
+    paypal: bool,
+}
+
+impl DevProviders {
+    fn unset_in(env: &Env<'_>, dev_mode: bool) -> Self {
+        if !dev_mode {
+            return Self::default();
+        }
+        let unset = |variables: &[Variable]| variables.iter().all(|v| env.get(v.name).is_none());
+        Self {
+            stripe: unset(&billing::stripe::VARIABLES),
+            payhere: unset(&billing::payhere::VARIABLES),
+            paypal: unset(&billing::paypal::VARIABLES),
+        }
+    }
+
+    fn default_for(&self, name: &str) -> Option<String> {
+        let value = match name {
+            "STRIPE_WEBHOOK_SECRETS" if self.stripe => devhooks::dev::STRIPE_WEBHOOK_SECRET,
+            "PAYHERE_MERCHANT_ID" if self.payhere => devhooks::dev::PAYHERE_MERCHANT_ID,
+            "PAYHERE_MERCHANT_SECRET" if self.payhere => devhooks::dev::PAYHERE_MERCHANT_SECRET,
+            "PAYPAL_WEBHOOK_IDS" if self.paypal => devhooks::dev::PAYPAL_WEBHOOK_ID,
+            _ => return None,
+        };
+        Some(value.to_owned())
     }
 }
 
@@ -126,6 +173,44 @@ mod tests {
         let config = from(&[("DATABASE_URL", " "), ("ADMIN_TOKEN", "")]).unwrap();
         assert!(config.is_dev_mode());
         assert!(matches!(config.admin_token, AdminTokenSource::Generate));
+    }
+
+    #[test]
+    fn development_mode_receives_every_provider_with_the_local_tools_defaults() {
+        let config = from(&[]).unwrap();
+        let providers = &config.services.providers;
+        let stripe = providers.stripe.as_ref().unwrap();
+        assert_eq!(
+            stripe.webhook_secrets[0].expose_secret(),
+            devhooks::dev::STRIPE_WEBHOOK_SECRET
+        );
+        let payhere = providers.payhere.as_ref().unwrap();
+        assert_eq!(payhere.merchant_id, devhooks::dev::PAYHERE_MERCHANT_ID);
+        let paypal = providers.paypal.as_ref().unwrap();
+        assert_eq!(paypal.webhook_ids, [devhooks::dev::PAYPAL_WEBHOOK_ID]);
+        assert!(config.dev_paypal);
+        // A provider configured by its variables keeps exactly that configuration.
+        let config = from(&[
+            ("STRIPE_WEBHOOK_SECRETS", "whsec_mine"),
+            ("PAYPAL_WEBHOOK_IDS", "WH-MINE"),
+        ])
+        .unwrap();
+        let providers = &config.services.providers;
+        let stripe = providers.stripe.as_ref().unwrap();
+        assert_eq!(stripe.webhook_secrets.len(), 1);
+        assert_eq!(stripe.webhook_secrets[0].expose_secret(), "whsec_mine");
+        assert_eq!(providers.paypal.as_ref().unwrap().webhook_ids, ["WH-MINE"]);
+        assert!(!config.dev_paypal);
+        assert!(providers.payhere.is_some());
+    }
+
+    #[test]
+    fn production_gets_no_development_provider() {
+        let config = from(&[("DATABASE_URL", "postgres://u:p@db/billing")]).unwrap();
+        let providers = &config.services.providers;
+        assert!(providers.stripe.is_none() && providers.payhere.is_none());
+        assert!(providers.paypal.is_none());
+        assert!(!config.dev_paypal);
     }
 
     #[test]

@@ -9,9 +9,10 @@
 use std::error::Error;
 
 use axum::response::{IntoResponse, Response};
+use billing::ProviderError;
 use campaigns::{CampaignsError, eligibility::Blocker};
 use diesel::result::Error as DieselError;
-use enforcement::EnforcementError;
+use enforcement::{CustomerError, EnforcementError};
 use http::{HeaderValue, StatusCode, header::RETRY_AFTER};
 use httpkit::ApiError;
 use intake::IntakeError;
@@ -42,6 +43,8 @@ pub enum AppError {
     Campaigns(#[from] CampaignsError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Customer(#[from] CustomerError),
     #[error("database error")]
     Database(#[from] DieselError),
     #[error("no database connection available")]
@@ -59,6 +62,7 @@ impl From<AppError> for ApiError {
             AppError::Outbox(error) => outbox_problem(&error),
             AppError::Campaigns(error) => campaigns_problem(&error),
             AppError::Intake(error) => intake_problem(&error),
+            AppError::Customer(error) => customer_problem(&error),
             // A lost connection is retryable: the pool discards it and a retry gets a new one.
             AppError::Database(error) if db::connection_lost(&error) => {
                 ApiError::unavailable_from(&error)
@@ -215,6 +219,86 @@ fn enforcement_problem(error: &EnforcementError) -> ApiError {
     match error {
         EnforcementError::Subscription(error) => subscription_problem(error),
         EnforcementError::Ledger(error) => ledger_problem(error),
+        _ => problem(error),
+    }
+}
+
+/// How long a caller waits before retrying a provider that could not be reached.
+const PROVIDER_RETRY_AFTER: HeaderValue = HeaderValue::from_static("5");
+
+/// The customer actions' errors (docs/api.md, "Customer actions"). A provider's failure gets
+/// its own codes rather than its class's: 503 `PROVIDER_UNAVAILABLE` (retry the same request,
+/// nothing was written) and 502 `PROVIDER_REFUSED` (the provider said no; nothing was
+/// written), naming the provider but never echoing its message (logged instead).
+fn customer_problem(error: &CustomerError) -> ApiError {
+    match error {
+        CustomerError::Invalid { field, .. } => problem(error).with_member("field", field),
+        CustomerError::PlanNotOffered {
+            provider, offered, ..
+        } => problem(error)
+            .with_member("field", "plan")
+            .with_member("provider", provider.as_str())
+            .with_member("offered", offered),
+        CustomerError::ProviderNotConfigured { provider } => problem(error)
+            .with_member("field", "provider")
+            .with_member("provider", provider.as_str()),
+        CustomerError::OperationUnsupported { provider, .. } => {
+            titled(error, "Operation not supported by the provider")
+                .with_member("provider", provider.as_str())
+        }
+        CustomerError::StateConflict { status, .. } => titled(error, "Subscription state conflict")
+            // `status` is the problem's HTTP status (RFC 9457), hence the longer name.
+            .with_member("subscription_status", status.as_str()),
+        CustomerError::IdempotencyConflict { .. } => {
+            problem(error).with_detail(format!("{error}; use a new key for this request"))
+        }
+        CustomerError::TopUpNotFound => {
+            titled(error, "Top-up not found").with_detail("no such top-up in this organization")
+        }
+        CustomerError::CurrencyNotOffered { offered, .. } => problem(error)
+            .with_member("field", "currency")
+            .with_member("offered", offered),
+        CustomerError::AmountOutOfRange { min, max, .. } => problem(error)
+            .with_member("field", "amount")
+            .with_member("min", decimal(*min))
+            .with_member("max", decimal(*max))
+            .with_member("currency", min.currency().code()),
+        CustomerError::ProviderUnavailable { provider, source } => {
+            tracing::warn!(provider = provider.as_str(), error = %source, "provider unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "PROVIDER_UNAVAILABLE",
+                "Provider unavailable",
+            )
+            .with_detail(format!(
+                "{provider} could not be reached or answered with a temporary error; nothing \
+                 was written: retry the same request"
+            ))
+            .with_member("provider", provider.as_str())
+            .with_header(RETRY_AFTER, PROVIDER_RETRY_AFTER)
+        }
+        CustomerError::ProviderRefused { provider, source } => {
+            tracing::warn!(provider = provider.as_str(), error = %source, "provider refused");
+            let problem = ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "PROVIDER_REFUSED",
+                "Provider refused",
+            )
+            .with_detail(format!(
+                "{provider} refused the request (or answered something unusable); nothing \
+                     was written"
+            ))
+            .with_member("provider", provider.as_str());
+            match source {
+                ProviderError::Api { status, code, .. } => problem
+                    .with_member("provider_status", status)
+                    .with_member("provider_code", code),
+                _ => problem,
+            }
+        }
+        CustomerError::Subscription(error) => subscription_problem(error),
+        CustomerError::Enforcement(error) => enforcement_problem(error),
+        CustomerError::Ledger(error) => ledger_problem(error),
         _ => problem(error),
     }
 }

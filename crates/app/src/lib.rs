@@ -22,6 +22,6 @@ pub mod wire;
 
 pub use config::Config;
 pub use error::AppError;
-pub use routes::{openapi, router};
+pub use routes::{DevWebhooks, openapi, router};
 pub use startup::{Application, StartupError};
 pub use state::AppState;

@@ -33,6 +33,10 @@ pub enum StartupError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Jobs(#[from] jobs::JobsError),
+    #[error("the Twilio client for status callbacks: {0}")]
+    Twilio(#[from] twilio::TwilioError),
+    #[error("the PayPal development CA: {0}")]
+    DevPayPal(#[from] devhooks::Error),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -64,7 +68,7 @@ impl Application {
     /// Like [`Application::build`] with the domain on the given clock (tests move a
     /// `ManualClock` to expire holds without sleeping).
     pub async fn build_with_clock(
-        config: Config,
+        mut config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         // Settings made in code (tests, embedding programs) are held to the same rules as the
@@ -82,6 +86,9 @@ impl Application {
             println!("admin token written to {}", path.display());
         }
 
+        if config.dev_paypal && config.is_dev_mode() {
+            trust_development_paypal(&mut config, clock.now())?;
+        }
         let services = Services::new(clock, &config.services)?;
         if services.providers.configured().is_empty() {
             tracing::warn!(
@@ -98,10 +105,27 @@ impl Application {
         );
         // In development one process is the whole system, so it receives webhooks too; in
         // production the webhook-receiver does.
-        let serve_webhooks = config.is_dev_mode() && !services.providers.configured().is_empty();
-        let router = routes::router(state.clone(), config.body_limit_bytes, serve_webhooks);
+        let dev_webhooks = match &config.jobs {
+            Some(jobs) if config.is_dev_mode() => routes::DevWebhooks {
+                providers: !services.providers.configured().is_empty(),
+                twilio: twilio_callbacks(jobs)?,
+            },
+            _ => routes::DevWebhooks::default(),
+        };
+        let serve_webhooks = dev_webhooks.providers;
+        let router = routes::router(state.clone(), config.body_limit_bytes, dev_webhooks);
         let dev_mode = config.is_dev_mode();
         let jobs = match config.jobs {
+            Some(jobs) if dev_mode && jobs.twilio.is_none() => {
+                let jobs = Jobs::new(jobs, process_name())?
+                    .with_local_subaccounts(Arc::new(devhooks::LocalSubaccounts));
+                tracing::info!(
+                    "development mode without Twilio: brand subaccount suspensions and \
+                     reactivations are confirmed here instead (nothing is sent to Twilio), so \
+                     campaigns paused for billing resume once paid"
+                );
+                Some(jobs)
+            }
             Some(jobs) => Some(Jobs::new(jobs, process_name())?),
             None => None,
         };
@@ -176,8 +200,53 @@ impl Application {
     }
 }
 
+/// The development mode's PayPal, running on its defaults: trusts the development CA (made now
+/// under the data directory if it is not there yet) besides the configured roots, and reads
+/// signing certificates from its directory, where the local webhook tool publishes its own
+/// (`devhooks::dev`). Production never gets here, so it never trusts that CA.
+fn trust_development_paypal(
+    config: &mut Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StartupError> {
+    let Some(paypal) = config.services.providers.paypal.as_mut() else {
+        return Ok(());
+    };
+    let ca = devhooks::dev::ensure_ca(&config.data_dir, now)?;
+    let roots = paypal
+        .trusted_roots_pem
+        .as_deref()
+        .unwrap_or(billing::paypal::BUNDLED_ROOTS_PEM);
+    paypal.trusted_roots_pem = Some(format!("{}\n{ca}", roots.trim_end()));
+    let cert_dir = devhooks::dev::cert_dir(&config.data_dir);
+    tracing::info!(
+        cert_dir = %cert_dir.display(),
+        "development mode: PayPal deliveries signed by the development CA are trusted \
+         (webhook-tool; docs/local-webhooks.md)"
+    );
+    paypal.cert_dir = Some(cert_dir);
+    Ok(())
+}
+
 /// Names this process's dispatcher loops: the host and the pid.
 pub fn process_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
     format!("{host}:{}", std::process::id())
+}
+
+/// The development mode verifies Twilio's status callbacks as the receiver does, when Twilio
+/// and the callback URL the dispatcher hands Twilio are both configured.
+fn twilio_callbacks(
+    jobs: &jobs::JobsConfig,
+) -> Result<Option<Arc<webhooks::TwilioCallbacks>>, StartupError> {
+    let (Some(client), Some(callback_url)) = (&jobs.twilio, &jobs.dispatch.status_callback) else {
+        return Ok(None);
+    };
+    let config = webhooks::TwilioCallbackConfig {
+        client: client.clone(),
+        callback_url: callback_url.clone(),
+        keys: Default::default(),
+    };
+    Ok(Some(Arc::new(webhooks::TwilioCallbacks::from_config(
+        &config,
+    )?)))
 }

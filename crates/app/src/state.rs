@@ -34,6 +34,9 @@ pub struct AppState {
     /// Provider deliveries in the inbox: the operator routes re-apply them, the development
     /// mode's webhook routes receive them.
     pub intake: intake::Intake,
+    /// The customer's own billing actions (start, cancel, pause, resume, payment-method
+    /// links, top-ups).
+    pub customer: enforcement::CustomerActions,
     /// The process's metrics, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -56,6 +59,7 @@ impl AppState {
             outbox: services.outbox.clone(),
             campaigns: services.campaigns.clone(),
             intake: services.intake.clone(),
+            customer: services.customer.clone(),
             metrics,
         }
     }

@@ -2,6 +2,7 @@
 //! can change without silently changing the API (and vice versa).
 
 pub mod campaigns;
+pub mod customer;
 pub mod outbox;
 pub mod subscriptions;
 pub mod wallet;

@@ -37,11 +37,19 @@ fn sections() -> Vec<(&'static str, Vec<&'static Variable>)> {
             all(intake::IntakePolicy::VARIABLES),
         ),
         (
+            "api, worker, webhook-receiver",
+            all(enforcement::CustomerConfig::VARIABLES),
+        ),
+        (
+            "worker (and the api in development)",
+            all(intake::sync::SyncPolicy::VARIABLES),
+        ),
+        (
             "worker (and the api in development)",
             all(notifications::NotifierConfig::VARIABLES),
         ),
         (
-            "worker (and the api in development)",
+            "worker, webhook-receiver (and the api in development)",
             all(twilio::TwilioConfig::VARIABLES),
         ),
         ("every binary", all(httpkit::telemetry::VARIABLES)),

@@ -32,6 +32,7 @@ fn event(kind: BillingEventKind, id: &str) -> BillingEvent {
         trial_end: None,
         failure_reason: None,
         order_reference: None,
+        checkout_reference: None,
         provider_event_type: format!("test.{}", kind.as_str()),
     }
 }

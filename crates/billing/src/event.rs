@@ -135,6 +135,16 @@ pub struct BillingEvent {
     /// by us is known by this order id until its first authorization names PayHere's own
     /// `subscription_id`. `None` for the other providers.
     pub order_reference: Option<String>,
+    /// The checkout or order a top-up event completes, as the top-up's `checkout_reference`
+    /// named it when it was started ([`crate::TopUpCheckout::checkout_reference`]): Stripe's
+    /// Checkout Session id (`cs_...`) on `checkout.session.completed` and
+    /// `checkout.session.async_payment_succeeded`; PayPal's order id on
+    /// `CHECKOUT.ORDER.APPROVED`, and on `PAYMENT.CAPTURE.COMPLETED` from the capture's
+    /// `supplementary_data.related_ids.order_id` when present; PayHere's signed `TOPUP-...`
+    /// order id on the notification of a top-up's payment. `None` elsewhere (a top-up paid
+    /// through a bare PaymentIntent has no checkout). It records which checkout was paid; the
+    /// credit itself is keyed by [`Self::payment_reference`].
+    pub checkout_reference: Option<String>,
     /// The provider's own event type, for logs.
     pub provider_event_type: String,
 }

@@ -1,7 +1,9 @@
 //! Billing providers behind one trait (docs/guarantees.md: G3, G9, G10, G12).
 //!
-//! - [`BillingProvider`]: create, inspect, cancel, pause, reactivate, retry a payment, verify a
-//!   webhook over its raw bytes, parse a verified webhook into [`BillingEvent`]s.
+//! - [`BillingProvider`]: create, inspect, cancel (now or at the period's end), pause,
+//!   reactivate, retry a payment, start and capture a wallet top-up, link to where the customer
+//!   changes their payment method, verify a webhook over its raw bytes, parse a verified webhook
+//!   into [`BillingEvent`]s.
 //! - [`VerifiedWebhook`] can only be made by a provider's `verify_webhook`, so nothing parses a
 //!   body whose signature was not checked.
 //! - Every API call goes through [`outbound`], the one outbound HTTP layer: base URL,
@@ -32,8 +34,9 @@ pub use error::ProviderError;
 pub use event::{BillingEvent, BillingEventKind, MAX_FAILURE_REASON_CHARS, ParsedWebhook};
 pub use primitives::ProviderName;
 pub use provider::{
-    BillingProvider, CreateSubscription, CreateTopUp, CreatedSubscription, Payer, PaymentMethodLink,
-    ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome, TopUpCheckout,
+    BillingProvider, CreateSubscription, CreateTopUp, CreatedSubscription, Payer,
+    PaymentMethodLink, ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome,
+    TopUpCheckout,
 };
 pub use registry::{Providers, ProvidersConfig};
 pub use webhook::{VerifiedWebhook, VerifyError, WebhookRequest};

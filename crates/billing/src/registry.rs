@@ -19,9 +19,9 @@ use crate::payhere::{PayHereConfig, PayHereProvider};
 use crate::paypal::{PayPalConfig, PayPalProvider};
 use crate::stripe::{StripeConfig, StripeProvider};
 use crate::{
-    BillingProvider, ConfigError, CreateSubscription, CreatedSubscription, ParsedWebhook,
-    ProviderError, ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError,
-    WebhookRequest,
+    BillingProvider, ConfigError, CreateSubscription, CreateTopUp, CreatedSubscription,
+    ParsedWebhook, PaymentMethodLink, ProviderError, ProviderName, ProviderSubscription,
+    RetryOutcome, TopUpCheckout, VerifiedWebhook, VerifyError, WebhookRequest,
 };
 
 /// The adapters of one deployment, at most one per [`ProviderName`]. Cheap to clone (the
@@ -277,6 +277,45 @@ impl Providers {
         self.adapter(name)?
             .reactivate(provider_subscription_id, reason, idempotency_key)
             .await
+    }
+
+    pub async fn cancel_at_period_end(
+        &self,
+        name: ProviderName,
+        provider_subscription_id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.adapter(name)?
+            .cancel_at_period_end(provider_subscription_id, reason, idempotency_key)
+            .await
+    }
+
+    pub async fn create_top_up(
+        &self,
+        name: ProviderName,
+        request: &CreateTopUp,
+    ) -> Result<TopUpCheckout, ProviderError> {
+        self.adapter(name)?.create_top_up(request).await
+    }
+
+    pub async fn capture_top_up(
+        &self,
+        name: ProviderName,
+        checkout_reference: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.adapter(name)?
+            .capture_top_up(checkout_reference, idempotency_key)
+            .await
+    }
+
+    pub async fn payment_method_link(
+        &self,
+        name: ProviderName,
+        request: &PaymentMethodLink,
+    ) -> Result<String, ProviderError> {
+        self.adapter(name)?.payment_method_link(request).await
     }
 
     /// Borrowed, for the calls above (no reference count touched per call).

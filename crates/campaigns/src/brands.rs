@@ -283,6 +283,20 @@ pub async fn list(
 }
 
 /// One brand.
+/// Whether a brand sends through the Twilio (sub)account `sid`: the accounts whose callbacks
+/// are ours to verify.
+pub async fn has_subaccount(
+    conn: &mut AsyncPgConnection,
+    sid: &str,
+) -> Result<bool, CampaignsError> {
+    let found: i64 = brands::table
+        .filter(brands::twilio_subaccount_sid.eq(sid))
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(found > 0)
+}
+
 pub async fn get(conn: &mut AsyncPgConnection, id: BrandId) -> Result<Brand, CampaignsError> {
     let row = brands::table
         .find(id.as_uuid())

@@ -13,11 +13,15 @@
 //! - [`eligibility`]: every reason an organization may not send, from the sources of truth.
 //! - [`Dispatcher`]: claims batches with `FOR UPDATE SKIP LOCKED`, sends through a
 //!   [`twilio::MessageSender`], charges what was accepted from the hold, releases the rest.
+//! - [`delivery`]: what Twilio reports about each message (status callbacks), moving only
+//!   forward, and resolving unconfirmed recipients it proves were (or were not) sent.
+//! - [`Lookup`]: the job that resolves unconfirmed recipients from Twilio's message list.
 //! - [`segments`]: what one message costs, in SMS segments.
 
 pub mod brands;
 mod campaign;
 mod control;
+pub mod delivery;
 pub mod dispatch;
 pub mod eligibility;
 mod error;
@@ -25,6 +29,7 @@ mod funds;
 mod handlers;
 mod input;
 mod lifecycle;
+pub mod lookup;
 pub mod messaging;
 mod reconcile;
 pub mod segments;
@@ -36,11 +41,15 @@ pub mod topics;
 pub use brands::{Brand, BrandId, BrandName, MessagingStatus, Requested, SubaccountSid, Wish};
 pub use campaign::{Campaign, CampaignId, CampaignStatus, PauseReason, RecipientStatus};
 pub use control::{CampaignControlHandler, organizations_with_billing_pauses};
+pub use delivery::{
+    Change, Delivery, DeliveryCounts, DeliveryError, DeliveryReport, DeliveryStatus, Recorded,
+};
 pub use dispatch::{BatchCounts, BatchReport, DispatchConfig, Dispatcher, RunReport};
 pub use error::{CampaignsError, InvalidPhone};
 pub use funds::FundsPolicy;
 pub use handlers::{ControlHandler, SubaccountHandler};
 pub use input::{CampaignName, MessageBody, PhoneNumber, Sender};
+pub use lookup::{Lookup, LookupConfig, LookupReport};
 pub use reconcile::{Recipient, Resolution};
 pub use service::{Added, CampaignSummary, Campaigns, Done, MAX_RECIPIENTS_PER_CALL, NewCampaign};
 pub use settings::HoldSettings;

@@ -1,5 +1,7 @@
 //! Unconfirmed recipients: listing them and resolving each once it is known whether Twilio
-//! sent it (from Twilio's console or message log, a delivery callback, or the recipient).
+//! sent it: by a person (from Twilio's console or message log, or the recipient), or on their
+//! own by a delivery callback ([`crate::delivery`]) or a message lookup ([`crate::lookup`]),
+//! all through [`resolve_locked`].
 //!
 //! - `Sent`: it stays charged (a recipient that could not be charged when it was marked is
 //!   debited now) and becomes `sent`.
@@ -16,13 +18,13 @@ use diesel::{
     ExpressionMethods, OptionalExtension, QueryDsl, Queryable, Selectable, SelectableHelper,
 };
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use ledger::{CreditRequest, DebitRequest};
+use ledger::{Actor, CreditRequest, DebitRequest};
 use primitives::{Money, OrganizationId};
 use uuid::Uuid;
 
 use crate::{
-    CampaignId, Campaigns, CampaignsError, RecipientStatus, campaign::Campaign, funds,
-    input::message_sid, store,
+    CampaignId, Campaigns, CampaignsError, RecipientStatus, campaign::Campaign,
+    delivery::DeliveryStatus, funds, input::message_sid, store,
 };
 
 /// What is known about an unconfirmed recipient.
@@ -54,6 +56,15 @@ pub struct Recipient {
     pub error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The latest delivery status Twilio reported for its message.
+    pub delivery_status: Option<DeliveryStatus>,
+    /// Twilio's error code of an undelivered or failed message.
+    pub delivery_error_code: Option<i32>,
+    pub delivery_updated_at: Option<DateTime<Utc>>,
+    /// When it became unconfirmed (kept once resolved).
+    pub unconfirmed_at: Option<DateTime<Utc>>,
+    /// Why the lookup job has not resolved it (or how it did), for the person who looks.
+    pub lookup_note: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -74,12 +85,23 @@ struct RecipientRow {
     error: Option<String>,
     sent_at: Option<DateTime<Utc>>,
     updated_at: DateTime<Utc>,
+    delivery_status: Option<String>,
+    delivery_error_code: Option<i32>,
+    delivery_updated_at: Option<DateTime<Utc>>,
+    unconfirmed_at: Option<DateTime<Utc>>,
+    lookup_note: Option<String>,
 }
 
 impl RecipientRow {
     fn into_recipient(self, campaign: &Campaign) -> Result<Recipient, CampaignsError> {
         let status = RecipientStatus::parse(&self.status)
             .ok_or_else(|| CampaignsError::Corrupt(format!("recipient {}: status", self.id)))?;
+        let delivery_status = match &self.delivery_status {
+            Some(text) => Some(DeliveryStatus::parse(text).ok_or_else(|| {
+                CampaignsError::Corrupt(format!("recipient {}: delivery_status", self.id))
+            })?),
+            None => None,
+        };
         Ok(Recipient {
             id: self.id,
             campaign_id: CampaignId::from_uuid(self.campaign_id),
@@ -96,6 +118,11 @@ impl RecipientRow {
             error: self.error,
             sent_at: self.sent_at,
             updated_at: self.updated_at,
+            delivery_status,
+            delivery_error_code: self.delivery_error_code,
+            delivery_updated_at: self.delivery_updated_at,
+            unconfirmed_at: self.unconfirmed_at,
+            lookup_note: self.lookup_note,
         })
     }
 }
@@ -145,19 +172,21 @@ impl Campaigns {
     ) -> Result<Recipient, CampaignsError> {
         conn.transaction(async move |conn| {
             let campaign = store::lock(conn, Some(organization), id).await?;
-            resolve_locked(conn, self, &campaign, recipient, resolution).await
+            resolve_locked(conn, self, &campaign, recipient, resolution, funds::actor()).await
         })
         .await
     }
 }
 
-/// Resolves `recipient` of the locked `campaign`.
+/// Resolves `recipient` of the locked `campaign`; `actor` is who decided, in the ledger and the
+/// log.
 pub(crate) async fn resolve_locked(
     conn: &mut AsyncPgConnection,
     campaigns: &Campaigns,
     campaign: &Campaign,
     recipient: i64,
     resolution: &Resolution,
+    actor: Actor,
 ) -> Result<Recipient, CampaignsError> {
     let row: RecipientRow = recipients::table
         .filter(recipients::campaign_id.eq(campaign.id.as_uuid()))
@@ -198,7 +227,7 @@ pub(crate) async fn resolve_locked(
                     amount: campaign.cost_per_message,
                     counterparty: funds::revenue(),
                     reference: funds::reference(format!("{base}:charge"))?,
-                    actor: funds::actor(),
+                    actor: actor.clone(),
                 };
                 campaigns.ledger.debit(conn, debit).await?;
             }
@@ -211,7 +240,7 @@ pub(crate) async fn resolve_locked(
                     amount: current.charged,
                     counterparty: funds::revenue(),
                     reference: funds::reference(format!("{base}:refund"))?,
-                    actor: funds::actor(),
+                    actor: actor.clone(),
                 };
                 campaigns.ledger.credit(conn, credit).await?;
             }
@@ -254,6 +283,7 @@ pub(crate) async fn resolve_locked(
         campaign = %campaign.id,
         recipient,
         status = status.as_str(),
+        actor = actor.as_str(),
         "unconfirmed recipient resolved"
     );
     row.into_recipient(campaign)

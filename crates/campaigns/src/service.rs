@@ -12,6 +12,7 @@ use primitives::{Money, OrganizationId};
 use crate::{
     BrandId, CampaignId, CampaignName, CampaignsError, MessageBody, PhoneNumber, Sender,
     campaign::Campaign,
+    delivery::DeliveryCounts,
     eligibility::{self, Blocker, Facts, Funding},
     error::InvalidPhone,
     funds::{self, FundsPolicy},
@@ -46,11 +47,13 @@ pub struct Added {
     pub duplicates: usize,
 }
 
-/// A campaign with its recipient counts and money.
+/// A campaign with its recipient counts, its messages' delivery counts and money.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignSummary {
     pub campaign: Campaign,
     pub recipients: RecipientCounts,
+    /// What Twilio last reported about the messages (recipients it has no word on are in none).
+    pub deliveries: DeliveryCounts,
     /// Reserved by all its holds so far.
     pub held: Money,
     pub captured: Money,
@@ -187,7 +190,7 @@ impl Campaigns {
         })
     }
 
-    /// The campaign with its counts and money.
+    /// The campaign with its recipient and delivery counts and money.
     pub async fn summary(
         &self,
         conn: &mut AsyncPgConnection,
@@ -195,7 +198,7 @@ impl Campaigns {
         id: CampaignId,
     ) -> Result<CampaignSummary, CampaignsError> {
         let campaign = store::find(conn, Some(organization), id).await?;
-        let recipients = store::counts(conn, id).await?;
+        let (recipients, deliveries) = store::counts(conn, id).await?;
         let HoldTotals {
             held,
             captured,
@@ -204,6 +207,7 @@ impl Campaigns {
         let money = |minor| Money::from_minor(minor, campaign.currency());
         Ok(CampaignSummary {
             recipients,
+            deliveries,
             held: money(held),
             captured: money(captured),
             released: money(released),

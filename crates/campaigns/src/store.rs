@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::{
     CampaignId, CampaignStatus, CampaignsError, PauseReason, RecipientStatus,
     campaign::{Campaign, CampaignRow},
+    delivery::{DeliveryCounts, DeliveryStatus},
 };
 
 /// Limits a lookup to one organization's campaigns (`None`: the dispatcher, which serves all).
@@ -305,18 +306,30 @@ impl RecipientCounts {
     }
 }
 
+/// The recipients in each status and the messages in each delivery status, in one pass.
 pub(crate) async fn counts(
     conn: &mut AsyncPgConnection,
     campaign: CampaignId,
-) -> Result<RecipientCounts, CampaignsError> {
-    let rows: Vec<(String, i64)> = recipients::table
+) -> Result<(RecipientCounts, DeliveryCounts), CampaignsError> {
+    let rows: Vec<(String, Option<String>, i64)> = recipients::table
         .filter(recipients::campaign_id.eq(campaign.as_uuid()))
-        .group_by(recipients::status)
-        .select((recipients::status, count_star()))
+        .group_by((recipients::status, recipients::delivery_status))
+        .select((
+            recipients::status,
+            recipients::delivery_status,
+            count_star(),
+        ))
         .load(conn)
         .await?;
     let mut counts = RecipientCounts::default();
-    for (status, count) in rows {
+    let mut deliveries = DeliveryCounts::default();
+    for (status, delivery, count) in rows {
+        if let Some(delivery) = delivery {
+            let delivery = DeliveryStatus::parse(&delivery).ok_or_else(|| {
+                CampaignsError::Corrupt(format!("campaign {campaign}: delivery status {delivery}"))
+            })?;
+            *deliveries.slot(delivery) += count;
+        }
         let slot = match RecipientStatus::parse(&status) {
             Some(RecipientStatus::Pending) => &mut counts.pending,
             Some(RecipientStatus::Sending) => &mut counts.sending,
@@ -330,9 +343,9 @@ pub(crate) async fn counts(
                 )));
             }
         };
-        *slot = count;
+        *slot += count;
     }
-    Ok(counts)
+    Ok((counts, deliveries))
 }
 
 /// How many recipients are in `status`, counting at most `cap` (cheap on a long list).

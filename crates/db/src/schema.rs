@@ -119,6 +119,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         trial_ending_notified -> Bool,
+        sync_leased_until -> Nullable<Timestamptz>,
+        last_synced_at -> Nullable<Timestamptz>,
+        last_sync_error -> Nullable<Text>,
     }
 }
 
@@ -264,6 +267,14 @@ diesel::table! {
         error -> Nullable<Text>,
         sent_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        delivery_status -> Nullable<Text>,
+        delivery_error_code -> Nullable<Int4>,
+        delivery_updated_at -> Nullable<Timestamptz>,
+        unconfirmed_at -> Nullable<Timestamptz>,
+        lookup_attempts -> Int4,
+        lookup_next_at -> Nullable<Timestamptz>,
+        lookup_stopped -> Bool,
+        lookup_note -> Nullable<Text>,
     }
 }
 
@@ -320,6 +331,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    top_ups (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        provider -> Text,
+        checkout_reference -> Text,
+        amount -> Int8,
+        currency -> Bpchar,
+        status -> Text,
+        idempotency_key -> Text,
+        approval_url -> Text,
+        approval_form -> Nullable<Jsonb>,
+        expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    customer_requests (organization_id, idempotency_key) {
+        organization_id -> Uuid,
+        idempotency_key -> Text,
+        kind -> Text,
+        fingerprint -> Bytea,
+        subscription_id -> Nullable<Uuid>,
+        top_up_id -> Nullable<Uuid>,
+        response -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(wallets -> organizations (organization_id));
 diesel::joinable!(wallet_freeze_events -> wallets (wallet_id));
 diesel::joinable!(holds -> wallets (wallet_id));
@@ -346,6 +388,10 @@ diesel::joinable!(risk_cases -> organizations (organization_id));
 diesel::joinable!(risk_cases -> webhook_inbox (inbox_id));
 diesel::joinable!(provider_payments -> organizations (organization_id));
 diesel::joinable!(provider_payments -> webhook_inbox (inbox_id));
+diesel::joinable!(top_ups -> organizations (organization_id));
+diesel::joinable!(customer_requests -> organizations (organization_id));
+diesel::joinable!(customer_requests -> subscriptions (subscription_id));
+diesel::joinable!(customer_requests -> top_ups (top_up_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
@@ -368,4 +414,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_inbox,
     risk_cases,
     provider_payments,
+    top_ups,
+    customer_requests,
 );

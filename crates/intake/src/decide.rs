@@ -27,6 +27,9 @@ pub enum Route {
     Reversal(ReversalCause),
     /// A dispute's step.
     Dispute(DisputeStep),
+    /// A top-up the customer approved, which the provider pays out only once we capture it
+    /// (PayPal orders): the capture is enqueued for the `billing.provider` handler.
+    Capture,
     /// Recorded, acted on by nobody.
     Ignore(&'static str),
 }
@@ -68,8 +71,7 @@ pub fn route(event: &StoredEvent) -> Route {
             "the customer must authenticate the payment; a failure, if it comes, arrives as \
              payment_failed",
         ),
-        // TODO(issue 12, intake): enqueue the capture (enforcement::ProviderCommand).
-        K::TopUpApproved => Route::Ignore("an approved top-up is captured before it credits"),
+        K::TopUpApproved => Route::Capture,
         K::WalletTopUpCompleted => Route::TopUp,
         K::TopUpRefunded => Route::Reversal(ReversalCause::Refund),
         K::Chargeback => Route::Reversal(ReversalCause::Chargeback),
@@ -234,22 +236,30 @@ fn confirm_paid_up(answer: Option<&ProviderSubscription>) -> SubscriptionPlan {
     let Some(view) = answer else {
         return SubscriptionPlan::Ask(Question::IsPaidUp);
     };
+    match paid_up(view) {
+        Ok(period_end) => SubscriptionPlan::Apply(SubscriptionEvent::Reinstated { period_end }),
+        Err(reason) => SubscriptionPlan::Ignore(reason),
+    }
+}
+
+/// Whether the provider's view shows a subscription that owes nothing: active, nothing
+/// outstanding, and paid until a known time (that time), or why payment is still owed. The
+/// one rule by which a provider's word restores access without a payment event (G8).
+pub fn paid_up(view: &ProviderSubscription) -> Result<DateTime<Utc>, String> {
     let outstanding = view.outstanding.filter(Money::is_positive);
     match (view.status, outstanding, view.current_period_end) {
-        (ProviderSubscriptionStatus::Active, None, Some(period_end)) => {
-            SubscriptionPlan::Apply(SubscriptionEvent::Reinstated { period_end })
-        }
-        (ProviderSubscriptionStatus::Active, None, None) => SubscriptionPlan::Ignore(
+        (ProviderSubscriptionStatus::Active, None, Some(period_end)) => Ok(period_end),
+        (ProviderSubscriptionStatus::Active, None, None) => Err(
             "the provider reports the subscription active but not until when it is paid; \
              payment is still owed here"
                 .into(),
         ),
-        (status, Some(owed), _) => SubscriptionPlan::Ignore(format!(
+        (status, Some(owed), _) => Err(format!(
             "the provider reports the subscription {} with {owed} outstanding: payment is still \
              owed",
             provider_status_name(status)
         )),
-        (status, None, _) => SubscriptionPlan::Ignore(format!(
+        (status, None, _) => Err(format!(
             "the provider reports the subscription {}: payment is still owed",
             provider_status_name(status)
         )),
@@ -286,6 +296,33 @@ pub fn top_up_plan(
     TopUpPlan::Credit {
         amount,
         reference: ledger_reference("topup", provider, payment),
+    }
+}
+
+/// What to do about a top-up the customer approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CapturePlan {
+    /// Ask the provider to capture `order`, once: `key` is both the outbox dedupe key (a
+    /// repeated approval enqueues nothing) and the provider's idempotency key (a redelivered
+    /// command captures nothing twice).
+    Capture {
+        order: String,
+        key: String,
+    },
+    Hold(String),
+}
+
+/// An approved top-up is captured once per order, whatever the number of approvals delivered:
+/// the order id names the capture. Its completion, a separate event, credits the wallet.
+pub fn capture_plan(provider: ProviderName, event: &StoredEvent) -> CapturePlan {
+    match event.payment_reference.as_deref() {
+        Some(order) if !order.trim().is_empty() => CapturePlan::Capture {
+            order: order.to_owned(),
+            key: ledger_reference("capture", provider, order),
+        },
+        _ => {
+            CapturePlan::Hold("an approved top-up without its order id: nothing to capture".into())
+        }
     }
 }
 
@@ -411,7 +448,7 @@ fn kind_name(event: &StoredEvent) -> &'static str {
     event.kind.as_str()
 }
 
-fn provider_status_name(status: ProviderSubscriptionStatus) -> &'static str {
+pub(crate) fn provider_status_name(status: ProviderSubscriptionStatus) -> &'static str {
     use ProviderSubscriptionStatus as PS;
     match status {
         PS::Pending => "pending",

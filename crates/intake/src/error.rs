@@ -1,5 +1,5 @@
 use billing::ProviderError;
-use enforcement::EnforcementError;
+use enforcement::{CustomerError, EnforcementError};
 use ledger::{InputError, LedgerError};
 use notifications::NotificationError;
 use primitives::{Classified, ErrorClass};
@@ -16,6 +16,9 @@ pub enum IntakeError {
     Database(#[from] diesel::result::Error),
     #[error(transparent)]
     Enforcement(#[from] EnforcementError),
+    /// Recording that a top-up's checkout was completed (`top_ups`) failed.
+    #[error("top-up: {0}")]
+    TopUp(#[from] CustomerError),
     #[error("subscription: {0}")]
     Subscription(#[from] SubscriptionError),
     #[error("wallet: {0}")]
@@ -24,6 +27,8 @@ pub enum IntakeError {
     LedgerInput(#[from] InputError),
     #[error("notification: {0}")]
     Notification(#[from] NotificationError),
+    #[error("outbox: {0}")]
+    Outbox(#[from] outbox::OutboxError),
     /// The provider could not be asked for its view (an outage, a timeout): try again later.
     #[error("provider: {0}")]
     Provider(#[from] ProviderError),
@@ -58,9 +63,12 @@ impl Classified for IntakeError {
             Self::Pool(_) => ErrorClass::Unavailable,
             Self::Database(error) => db::error_class(error),
             Self::Enforcement(error) => error.class().as_fault(),
+            Self::TopUp(error) => error.class().as_fault(),
             Self::Subscription(error) => error.class().as_fault(),
             Self::Ledger(error) => error.class().as_fault(),
-            Self::Notification(NotificationError::Outbox(error)) => error.class().as_fault(),
+            Self::Notification(NotificationError::Outbox(error)) | Self::Outbox(error) => {
+                error.class().as_fault()
+            }
             Self::LedgerInput(_)
             | Self::Notification(_)
             | Self::Provider(_)
@@ -125,6 +133,14 @@ mod tests {
                 ErrorClass::Internal,
             ),
             (
+                IntakeError::TopUp(CustomerError::Database(lost())),
+                ErrorClass::Unavailable,
+            ),
+            (
+                IntakeError::TopUp(CustomerError::TopUpNotFound),
+                ErrorClass::Internal,
+            ),
+            (
                 IntakeError::Subscription(SubscriptionError::Database(lost())),
                 ErrorClass::Unavailable,
             ),
@@ -145,6 +161,14 @@ mod tests {
                     db::PoolError::Closed,
                 ))),
                 ErrorClass::Unavailable,
+            ),
+            (
+                IntakeError::Outbox(outbox::OutboxError::Pool(db::PoolError::Closed)),
+                ErrorClass::Unavailable,
+            ),
+            (
+                IntakeError::Outbox(outbox::OutboxError::Corrupt("raced".into())),
+                ErrorClass::Internal,
             ),
             (IntakeError::ProviderTimeout(5_000), ErrorClass::Internal),
             (

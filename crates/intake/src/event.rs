@@ -34,6 +34,10 @@ pub struct StoredEvent {
     pub failure_reason: Option<String>,
     #[serde(default)]
     pub order_reference: Option<String>,
+    /// The top-up checkout the event completes ([`BillingEvent::checkout_reference`]); rows
+    /// stored before it was kept read as `None`.
+    #[serde(default)]
+    pub checkout_reference: Option<String>,
     pub provider_event_type: String,
 }
 
@@ -74,6 +78,7 @@ impl From<&BillingEvent> for StoredEvent {
             trial_end: event.trial_end,
             failure_reason: event.failure_reason.clone(),
             order_reference: event.order_reference.clone(),
+            checkout_reference: event.checkout_reference.clone(),
             provider_event_type: event.provider_event_type.clone(),
         }
     }
@@ -96,6 +101,7 @@ impl StoredEvent {
             trial_end: self.trial_end,
             failure_reason: self.failure_reason.clone(),
             order_reference: self.order_reference.clone(),
+            checkout_reference: self.checkout_reference.clone(),
             provider_event_type: self.provider_event_type.clone(),
         }
     }
@@ -159,5 +165,31 @@ mod tests {
             Some("SUB-a.b/77/99/2".to_owned())
         );
         assert_eq!(delivery_id(Vec::<&str>::new()), None);
+    }
+
+    #[test]
+    fn a_row_stored_before_the_checkout_reference_reads_without_one() {
+        let old = serde_json::json!({
+            "provider_event_id": "evt_1",
+            "kind": "wallet_top_up_completed",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "amount": {"minor": 2500, "currency": "USD"},
+            "payment_reference": "pi_1",
+            "provider_event_type": "checkout.session.completed",
+        });
+        let stored: StoredEvent = serde_json::from_value(old).unwrap();
+        assert_eq!(stored.checkout_reference, None);
+        assert_eq!(stored.payment_reference.as_deref(), Some("pi_1"));
+
+        // And a new one keeps it both ways.
+        let event = BillingEvent {
+            checkout_reference: Some("cs_test_1".into()),
+            ..stored.to_billing_event(ProviderName::Stripe)
+        };
+        let stored = StoredEvent::from(&event);
+        let json = serde_json::to_value(&stored).unwrap();
+        assert_eq!(json["checkout_reference"], "cs_test_1");
+        let read: StoredEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(read.to_billing_event(ProviderName::Stripe), event);
     }
 }

@@ -292,6 +292,27 @@ pub async fn get(
         .transpose()
 }
 
+/// The raw body of delivery `id` exactly as received, with its provider: `Ok(None)` when there is
+/// no such delivery, a `None` body once retention pruned it. Only the api's development mode
+/// serves it (for replaying a delivery); the operators' views never show it.
+pub async fn raw_body(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<Option<(ProviderName, Option<Vec<u8>>)>, IntakeError> {
+    let row: Option<(String, Option<Vec<u8>>)> = webhook_inbox::table
+        .find(id)
+        .select((webhook_inbox::provider, webhook_inbox::body))
+        .first(conn)
+        .await
+        .optional()?;
+    row.map(|(provider, body)| {
+        let provider = ProviderName::parse(&provider)
+            .ok_or_else(|| IntakeError::Corrupt(format!("inbox row {id}: provider")))?;
+        Ok((provider, body))
+    })
+    .transpose()
+}
+
 /// The row under its lock, for the transaction that applies it.
 pub(crate) async fn lock(
     conn: &mut AsyncPgConnection,

@@ -24,13 +24,14 @@ use subscriptions::{
 use uuid::Uuid;
 
 use crate::{
-    IntakeError, IntakePolicy,
+    IntakeError, IntakePolicy, capture,
     decide::{self, Route, SubscriptionPlan},
     event::{self, StoredEvent},
     inbox::{self, EventOutcome, EventResult, InboxStatus, NewDelivery, Settlement, Stored},
     locate::{self, Located, PaymentKind},
     metrics,
     money::{self, MoneyContext},
+    sync::{ProviderSync, SyncPolicy},
 };
 
 /// Longest `event_type` stored (the provider's own type, for people).
@@ -147,6 +148,18 @@ impl Intake {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The provider sync over this intake's enforcer, providers and clock, asking each
+    /// provider within [`IntakePolicy::ask_timeout`].
+    pub fn provider_sync(&self, policy: SyncPolicy) -> ProviderSync {
+        ProviderSync::new(
+            self.enforcer.clone(),
+            self.providers.clone(),
+            self.clock.clone(),
+            self.policy.ask_timeout,
+            policy,
+        )
     }
 
     /// A verified delivery in: stored (committed before the caller answers the provider), then
@@ -467,6 +480,7 @@ impl Intake {
             now,
         };
         match route {
+            Route::Capture => capture::enqueue(conn, provider, event, organization, now).await,
             Route::TopUp => money::top_up(conn, &context).await,
             Route::Reversal(cause) => money::reversal(conn, &context, cause).await,
             Route::Dispute(step) => money::dispute(conn, &context, step).await,

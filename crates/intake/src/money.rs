@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use db::{AsyncPgConnection, schema::risk_cases};
 use diesel::{dsl::exists, prelude::*, select};
 use diesel_async::RunQueryDsl;
+use enforcement::customer::top_ups;
 use ledger::{
     Actor, Counterparty, CreditRequest, FreezeRequest, FreezeSource, Ledger, LedgerError, Reason,
     Reference, ReversalRequest, UnfreezeRequest, WalletBalance,
@@ -118,7 +119,8 @@ impl MoneyContext<'_> {
     }
 }
 
-/// A completed top-up: credited once per payment, in the wallet's currency only.
+/// A completed top-up: credited once per payment, in the wallet's currency only; the credit
+/// marks the top-up row of its checkout completed (`top_ups`), when the event names one.
 pub(crate) async fn top_up(
     conn: &mut AsyncPgConnection,
     context: &MoneyContext<'_>,
@@ -166,18 +168,42 @@ pub(crate) async fn top_up(
                 inbox::wake_payment(conn, context.provider, payment, context.now).await?;
             }
             if credited.replayed {
-                Ok(context.outcome(
+                return Ok(context.outcome(
                     EventResult::Duplicate,
                     format!("{amount} was already credited for this payment ({reference})"),
-                ))
-            } else {
-                Ok(context.outcome(
-                    EventResult::Applied,
-                    format!("credited {amount} ({reference})"),
-                ))
+                ));
             }
+            complete_checkout(conn, context).await?;
+            Ok(context.outcome(
+                EventResult::Applied,
+                format!("credited {amount} ({reference})"),
+            ))
         }
     }
+}
+
+/// Marks the top-up row of the event's checkout completed, in the credit's transaction, so the
+/// row says `completed` exactly when the wallet holds the money. Only after a new credit: a
+/// replay's checkout was marked by the delivery that credited it.
+async fn complete_checkout(
+    conn: &mut AsyncPgConnection,
+    context: &MoneyContext<'_>,
+) -> Result<(), IntakeError> {
+    let Some(checkout) = context.event.checkout_reference.as_deref() else {
+        return Ok(());
+    };
+    let marked = top_ups::mark_completed(conn, context.provider, checkout, context.now).await?;
+    if !marked {
+        // Not an error: a top-up started outside our api (a payment link, the provider's
+        // dashboard) has no row, and a row already completed stays as it is.
+        tracing::debug!(
+            provider = %context.provider,
+            checkout,
+            event_id = %context.event.provider_event_id,
+            "no open top-up has this checkout; nothing to mark completed"
+        );
+    }
+    Ok(())
 }
 
 /// A refund or a chargeback. Money is taken back only from a top-up that was credited: a

@@ -6,7 +6,9 @@ use std::{net::SocketAddr, time::Duration};
 
 use campaigns::DispatchConfig;
 use campaigns::HoldSettings;
+use campaigns::LookupConfig;
 use chrono::TimeDelta;
+use intake::sync::SyncPolicy;
 use notifications::NotifierConfig;
 use primitives::config::{ConfigError, Env, Variable};
 
@@ -21,6 +23,8 @@ pub const DEFAULT_MESSAGING_OUTBOX_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_RESUME_INTERVAL: Duration = Duration::from_secs(30);
 pub const DEFAULT_INBOX_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_INBOX_PRUNE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+pub const DEFAULT_TWILIO_LOOKUP_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_PROVIDER_SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How often each job runs; `None` turns a job off in this process (another process runs it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +32,16 @@ pub struct Intervals {
     pub hold_expiry: Option<Duration>,
     pub dunning: Option<Duration>,
     pub notifications: Option<Duration>,
-    /// `messaging.control`, `campaigns.control` and (with Twilio) `twilio.subaccount`.
+    /// `messaging.control`, `campaigns.control`, `billing.provider` and (with Twilio)
+    /// `twilio.subaccount`.
     pub messaging_outbox: Option<Duration>,
     pub campaign_resume: Option<Duration>,
+    /// Unconfirmed recipients looked up in Twilio's message list (with Twilio configured).
+    pub twilio_lookup: Option<Duration>,
     pub inbox: Option<Duration>,
     pub inbox_prune: Option<Duration>,
+    /// The provider sync's rounds (`intake::sync`).
+    pub provider_sync: Option<Duration>,
 }
 
 impl Intervals {
@@ -43,8 +52,10 @@ impl Intervals {
         notifications: None,
         messaging_outbox: None,
         campaign_resume: None,
+        twilio_lookup: None,
         inbox: None,
         inbox_prune: None,
+        provider_sync: None,
     };
 }
 
@@ -56,8 +67,10 @@ impl Default for Intervals {
             notifications: Some(DEFAULT_NOTIFICATION_INTERVAL),
             messaging_outbox: Some(DEFAULT_MESSAGING_OUTBOX_INTERVAL),
             campaign_resume: Some(DEFAULT_RESUME_INTERVAL),
+            twilio_lookup: Some(DEFAULT_TWILIO_LOOKUP_INTERVAL),
             inbox: Some(DEFAULT_INBOX_INTERVAL),
             inbox_prune: Some(DEFAULT_INBOX_PRUNE_INTERVAL),
+            provider_sync: Some(DEFAULT_PROVIDER_SYNC_INTERVAL),
         }
     }
 }
@@ -114,6 +127,11 @@ pub struct JobsConfig {
     /// dispatcher and no subaccount calls.
     pub twilio: Option<TwilioConfig>,
     pub dispatch: DispatchSettings,
+    /// How unconfirmed recipients are looked up in Twilio's message list (`TWILIO_LOOKUP_*`).
+    pub lookup: LookupConfig,
+    /// What the provider sync looks at and how fast it may ask (`PROVIDER_SYNC_*`, see
+    /// `intake::sync::SyncPolicy`).
+    pub provider_sync: SyncPolicy,
 }
 
 impl Default for JobsConfig {
@@ -124,6 +142,8 @@ impl Default for JobsConfig {
             notifier: NotifierConfig::Log,
             twilio: None,
             dispatch: DispatchSettings::default(),
+            lookup: LookupConfig::default(),
+            provider_sync: SyncPolicy::default(),
         }
     }
 }
@@ -153,7 +173,7 @@ impl JobsConfig {
         Variable {
             name: "MESSAGING_OUTBOX_INTERVAL_SECS",
             default: "5",
-            meaning: "how often the `messaging.control`, `campaigns.control` and (with Twilio) `twilio.subaccount` outbox topics are delivered; `0` off",
+            meaning: "how often the `messaging.control`, `campaigns.control`, `billing.provider` and (with Twilio) `twilio.subaccount` outbox topics are delivered; `0` off",
         },
         Variable {
             name: "CAMPAIGN_RESUME_INTERVAL_SECS",
@@ -169,6 +189,11 @@ impl JobsConfig {
             name: "INBOX_PRUNE_INTERVAL_SECS",
             default: "3600",
             meaning: "how often raw webhook bodies past their retention are pruned; `0` off",
+        },
+        Variable {
+            name: "PROVIDER_SYNC_INTERVAL_SECS",
+            default: "60",
+            meaning: "how often the provider sync re-fetches subscriptions whose state could be stale from their provider and applies any difference (`PROVIDER_SYNC_*`); `0` off",
         },
         Variable {
             name: "DISPATCH_WORKERS",
@@ -193,7 +218,22 @@ impl JobsConfig {
         Variable {
             name: "TWILIO_STATUS_CALLBACK_URL",
             default: "unset",
-            meaning: "where Twilio posts delivery updates (`campaign` and `recipient` are added to its query); unset: none are asked for",
+            meaning: "the public URL where Twilio posts delivery updates, `https://<host>/webhooks/twilio/messages` on the webhook receiver (`campaign` and `recipient` are added to its query); the receiver reads the same value to rebuild the URL Twilio signed; unset: none are asked for",
+        },
+        Variable {
+            name: "TWILIO_LOOKUP_INTERVAL_SECS",
+            default: "60",
+            meaning: "how often unconfirmed recipients are looked up in their brand subaccount's Twilio message list and resolved (with Twilio configured); `0` off",
+        },
+        Variable {
+            name: "TWILIO_LOOKUP_AFTER_SECS",
+            default: "600",
+            meaning: "a recipient is looked up once it has been unconfirmed this long (status callbacks usually resolve it first)",
+        },
+        Variable {
+            name: "TWILIO_LOOKUP_NOT_SENT_AFTER_SECS",
+            default: "3600",
+            meaning: "finding no message in Twilio's list resolves a recipient as not sent (refunded) only once it has been unconfirmed this long, since the list can lag behind what Twilio accepted; earlier it is looked up again then; at least `TWILIO_LOOKUP_AFTER_SECS`",
         },
         Variable {
             name: "DISPATCH_LEASE_SECS",
@@ -216,8 +256,10 @@ impl JobsConfig {
                 defaults.messaging_outbox,
             )?,
             campaign_resume: interval("CAMPAIGN_RESUME_INTERVAL_SECS", defaults.campaign_resume)?,
+            twilio_lookup: interval("TWILIO_LOOKUP_INTERVAL_SECS", defaults.twilio_lookup)?,
             inbox: interval("INBOX_INTERVAL_SECS", defaults.inbox)?,
             inbox_prune: interval("INBOX_PRUNE_INTERVAL_SECS", defaults.inbox_prune)?,
+            provider_sync: interval("PROVIDER_SYNC_INTERVAL_SECS", defaults.provider_sync)?,
         };
         let dispatch_defaults = DispatchSettings::default();
         let dispatch = DispatchSettings {
@@ -247,6 +289,7 @@ impl JobsConfig {
                 .map(|raw| twilio::http_url(&raw, "TWILIO_STATUS_CALLBACK_URL"))
                 .transpose()?,
         };
+        let lookup = lookup_from_env(env)?;
         let notifier = NotifierConfig::from_lookup(env.lookup())?;
         let config = Self {
             addr: env.parse("WORKER_ADDR", DEFAULT_ADDR)?,
@@ -254,6 +297,8 @@ impl JobsConfig {
             notifier,
             twilio: TwilioConfig::from_env(env)?,
             dispatch,
+            lookup,
+            provider_sync: SyncPolicy::from_env(env)?,
         };
         config.validate(holds)?;
         Ok(config)
@@ -301,6 +346,29 @@ impl JobsConfig {
     }
 }
 
+/// The lookup job's delays; concluding "not sent" may not come before the first look.
+fn lookup_from_env(env: &Env<'_>) -> Result<LookupConfig, ConfigError> {
+    let defaults = LookupConfig::default();
+    let secs = |name, default: TimeDelta| -> Result<TimeDelta, ConfigError> {
+        let default = u64::try_from(default.num_seconds()).unwrap_or(0);
+        let secs: u64 = env.number(name, 1..=30 * 86_400, default)?;
+        Ok(TimeDelta::seconds(i64::try_from(secs).unwrap_or(0)))
+    };
+    let after = secs("TWILIO_LOOKUP_AFTER_SECS", defaults.after)?;
+    let not_sent_after = secs("TWILIO_LOOKUP_NOT_SENT_AFTER_SECS", defaults.not_sent_after)?;
+    if not_sent_after < after {
+        return Err(ConfigError::new(
+            "TWILIO_LOOKUP_NOT_SENT_AFTER_SECS",
+            "must be at least TWILIO_LOOKUP_AFTER_SECS",
+        ));
+    }
+    Ok(LookupConfig {
+        after,
+        not_sent_after,
+        ..defaults
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use secrecy::ExposeSecret;
@@ -334,8 +402,13 @@ mod tests {
             ("NOTIFICATION_INTERVAL_SECS", "8"),
             ("MESSAGING_OUTBOX_INTERVAL_SECS", "2"),
             ("CAMPAIGN_RESUME_INTERVAL_SECS", "0"),
+            ("TWILIO_LOOKUP_INTERVAL_SECS", "11"),
+            ("TWILIO_LOOKUP_AFTER_SECS", "120"),
+            ("TWILIO_LOOKUP_NOT_SENT_AFTER_SECS", "7200"),
             ("INBOX_INTERVAL_SECS", "9"),
             ("INBOX_PRUNE_INTERVAL_SECS", "60"),
+            ("PROVIDER_SYNC_INTERVAL_SECS", "0"),
+            ("PROVIDER_SYNC_BATCH", "7"),
             ("TWILIO_ACCOUNT_SID", SID),
             ("TWILIO_AUTH_TOKEN", "tok3n-secret"),
             ("TWILIO_BASE_URL", "http://127.0.0.1:9999/"),
@@ -359,10 +432,15 @@ mod tests {
                 notifications: Some(Duration::from_secs(8)),
                 messaging_outbox: Some(Duration::from_secs(2)),
                 campaign_resume: None,
+                twilio_lookup: Some(Duration::from_secs(11)),
                 inbox: Some(Duration::from_secs(9)),
                 inbox_prune: Some(Duration::from_secs(60)),
+                provider_sync: None,
             }
         );
+        assert_eq!(config.provider_sync.batch, 7);
+        assert_eq!(config.lookup.after, TimeDelta::seconds(120));
+        assert_eq!(config.lookup.not_sent_after, TimeDelta::seconds(7200));
         let twilio = config.twilio.as_ref().unwrap();
         assert_eq!(twilio.account_sid, SID);
         assert_eq!(twilio.auth_token.expose_secret(), "tok3n-secret");
@@ -387,7 +465,19 @@ mod tests {
             (&[("WORKER_ADDR", "localhost")], "WORKER_ADDR"),
             (&[("DUNNING_INTERVAL_SECS", "-1")], "DUNNING_INTERVAL_SECS"),
             (&[("INBOX_INTERVAL_SECS", "soon")], "INBOX_INTERVAL_SECS"),
+            (&[("PROVIDER_SYNC_BURST", "0")], "PROVIDER_SYNC_BURST"),
             (&[("DISPATCH_WORKERS", "two")], "DISPATCH_WORKERS"),
+            (
+                &[("TWILIO_LOOKUP_AFTER_SECS", "0")],
+                "TWILIO_LOOKUP_AFTER_SECS",
+            ),
+            (
+                &[
+                    ("TWILIO_LOOKUP_AFTER_SECS", "7200"),
+                    ("TWILIO_LOOKUP_NOT_SENT_AFTER_SECS", "3600"),
+                ],
+                "TWILIO_LOOKUP_NOT_SENT_AFTER_SECS",
+            ),
             (&[("DISPATCH_BATCH_SIZE", "0")], "DISPATCH_BATCH_SIZE"),
             (&[("DISPATCH_CONCURRENCY", "1.5")], "DISPATCH_CONCURRENCY"),
             (&[("DISPATCH_INTERVAL_MS", "0")], "DISPATCH_INTERVAL_MS"),

@@ -1,18 +1,22 @@
 //! The background jobs and how each one is wired: hold expiry, dunning (retries through each
-//! subscription's own billing provider), notification delivery, the campaign and messaging
-//! outbox topics, campaign dispatch, the campaign resume sweep, and the webhook inbox (retries,
-//! unmatched deliveries, retention).
+//! subscription's own billing provider), notification delivery, the campaign, messaging and
+//! billing-provider (`billing.provider`) outbox topics, campaign dispatch, the campaign resume
+//! sweep, the webhook inbox (retries, unmatched deliveries, retention), the provider sync
+//! (stale subscriptions re-fetched), and the lookup of unconfirmed campaign recipients in
+//! Twilio's message list.
 
 use std::sync::Arc;
 
-use campaigns::{CampaignControlHandler, Campaigns, ControlHandler, Dispatcher, SubaccountHandler};
+use campaigns::{
+    CampaignControlHandler, Campaigns, ControlHandler, Dispatcher, Lookup, SubaccountHandler,
+};
 use db::DbPool;
-use enforcement::{DunningRunner, PaymentRetrier, ProviderRetrier};
+use enforcement::{DunningRunner, PaymentRetrier, ProviderCommandHandler, ProviderRetrier};
 use notifications::{NotificationHandler, Notifier};
 use outbox::{Handler, Message, Outbox};
 use services::Services;
 
-use twilio::TwilioClient;
+use twilio::{SubaccountControl, TwilioClient};
 
 use crate::{JobsConfig, periodic::Periodic, sweeper};
 
@@ -21,6 +25,9 @@ const NOTIFICATION_BATCH: usize = 100;
 /// Messages of one control topic (`messaging.control`, `campaigns.control`,
 /// `twilio.subaccount`) delivered per run at most.
 const CONTROL_BATCH: usize = 50;
+/// `billing.provider` messages delivered per run at most: each is a provider call that may take
+/// its timeout and retries, and a batch must finish within the outbox lease.
+const PROVIDER_BATCH: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobsError {
@@ -36,6 +43,9 @@ pub struct Jobs {
     notifier: Arc<dyn Notifier>,
     /// The process's one Twilio client; `None` when Twilio is not configured.
     twilio: Option<Arc<TwilioClient>>,
+    /// Development mode without Twilio: where brand subaccount wishes are confirmed instead
+    /// ([`Jobs::with_local_subaccounts`]).
+    local_subaccounts: Option<Arc<dyn SubaccountControl>>,
     /// Names this process's dispatcher loops (`<name>:<n>`) in logs and on claimed batches.
     name: String,
 }
@@ -87,8 +97,19 @@ impl Jobs {
             config,
             notifier,
             twilio,
+            local_subaccounts: None,
             name: name.into(),
         })
+    }
+
+    /// The development mode without Twilio: brand subaccount wishes (`twilio.subaccount`) go to
+    /// `control`, a local stand-in, so a brand suspended for a failed payment is active again
+    /// once it is paid and its campaigns resume, as they would with Twilio. Only used when
+    /// Twilio is not configured; never in production.
+    #[must_use]
+    pub fn with_local_subaccounts(mut self, control: Arc<dyn SubaccountControl>) -> Self {
+        self.local_subaccounts = Some(control);
+        self
     }
 
     /// Starts every enabled job over `pool` and `services`.
@@ -141,9 +162,23 @@ impl Jobs {
                 CampaignControlHandler::new(pool.clone(), services.campaigns.clone()),
                 CONTROL_BATCH,
             ));
-            if let Some(twilio) = &self.twilio {
+            // What billing providers must be told (a customer's cancel, pause or resume, a
+            // top-up to capture).
+            jobs.push(deliver_topic(
+                "billing_provider",
+                interval,
+                pool,
+                services,
+                ProviderCommandHandler::new(pool.clone(), services.providers.clone()),
+                PROVIDER_BATCH,
+            ));
+            let subaccounts = match &self.twilio {
+                Some(twilio) => Some(twilio.clone() as Arc<dyn SubaccountControl>),
+                None => self.local_subaccounts.clone(),
+            };
+            if let Some(subaccounts) = subaccounts {
                 let handler =
-                    SubaccountHandler::new(pool.clone(), twilio.clone(), services.clock.clone());
+                    SubaccountHandler::new(pool.clone(), subaccounts, services.clock.clone());
                 jobs.push(deliver_topic(
                     "twilio_subaccount",
                     interval,
@@ -166,6 +201,18 @@ impl Jobs {
             jobs.push(Periodic::spawn("inbox_prune", interval, move || {
                 let (pool, intake) = (pool.clone(), intake.clone());
                 async move { prune_inbox(&pool, &intake).await }
+            }));
+        }
+        if let Some(interval) = intervals.provider_sync {
+            let pool = pool.clone();
+            let sync = Arc::new(
+                services
+                    .intake
+                    .provider_sync(self.config.provider_sync.clone()),
+            );
+            jobs.push(Periodic::spawn("provider_sync", interval, move || {
+                let (pool, sync) = (pool.clone(), sync.clone());
+                async move { sync_providers(&pool, &sync).await }
             }));
         }
         if let Some(interval) = intervals.campaign_resume {
@@ -194,6 +241,22 @@ impl Jobs {
                     },
                 ));
             }
+        }
+        if let (Some(twilio), Some(interval)) = (&self.twilio, intervals.twilio_lookup) {
+            let lookup = Arc::new(Lookup::new(
+                pool.clone(),
+                services.campaigns.clone(),
+                twilio.clone(),
+                self.config.lookup.clone(),
+            ));
+            jobs.push(Periodic::spawn_draining(
+                "twilio_lookup",
+                interval,
+                move || {
+                    let lookup = lookup.clone();
+                    async move { lookup_once(&lookup).await }
+                },
+            ));
         }
         Running(jobs)
     }
@@ -256,6 +319,22 @@ async fn dispatch_once(dispatcher: &Dispatcher<Arc<TwilioClient>>) -> bool {
     }
 }
 
+/// One pass of the unconfirmed-recipient lookup; whether it claimed any (it goes again at once
+/// while it does: each claimed recipient is resolved, rescheduled or left to a person).
+async fn lookup_once(lookup: &Lookup<Arc<TwilioClient>>) -> bool {
+    match lookup.run_once().await {
+        Ok(report) if report.did_work() => {
+            tracing::info!(?report, "unconfirmed recipients looked up in Twilio");
+            true
+        }
+        Ok(_) => false,
+        Err(error) => {
+            tracing::error!(%error, "unconfirmed recipient lookup failed");
+            false
+        }
+    }
+}
+
 /// Resumes the campaigns paused for a billing reason whose cause has cleared without an event
 /// (a top-up, an operator lifting a freeze), organization by organization; one failing
 /// organization does not stop the others.
@@ -305,6 +384,16 @@ async fn retry_inbox(pool: &DbPool, intake: &intake::Intake) {
         Ok(report) if report.claimed > 0 => tracing::info!(?report, "inbox deliveries tried"),
         Ok(_) => {}
         Err(error) => tracing::error!(%error, "inbox pass failed"),
+    }
+}
+
+/// One provider sync round: subscriptions whose state could be stale, re-fetched from their
+/// provider within its budget, and any difference applied.
+async fn sync_providers(pool: &DbPool, sync: &intake::sync::ProviderSync) {
+    match sync.run_once(pool).await {
+        Ok(report) if report.claimed > 0 => tracing::info!(?report, "provider sync round"),
+        Ok(_) => {}
+        Err(error) => tracing::error!(%error, "provider sync round failed"),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use billing::ProvidersConfig;
 use campaigns::HoldSettings;
+use enforcement::CustomerConfig;
 use intake::IntakePolicy;
 use primitives::config::{ConfigError, Env};
 use subscriptions::LifecyclePolicy;
@@ -18,6 +19,9 @@ pub struct ServicesConfig {
     /// Retries, retention and provider calls of the webhook intake (`INBOX_*`, see
     /// `intake::IntakePolicy`).
     pub intake: IntakePolicy,
+    /// The plan catalog and top-up limits of the customer actions (`BILLING_PLANS`,
+    /// `TOP_UP_LIMITS`, see `enforcement::CustomerConfig`).
+    pub customer: CustomerConfig,
 }
 
 impl ServicesConfig {
@@ -25,11 +29,13 @@ impl ServicesConfig {
         let lifecycle = LifecyclePolicy::from_lookup(env.lookup())?;
         let providers = ProvidersConfig::from_lookup(env.lookup())?;
         let intake = IntakePolicy::from_lookup(env.lookup())?;
+        let customer = CustomerConfig::from_lookup(env.lookup())?;
         Ok(Self {
             lifecycle,
             holds: HoldSettings::from_env(env)?,
             providers,
             intake,
+            customer,
         })
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use billing::Providers;
 use campaigns::Campaigns;
-use enforcement::Enforcer;
+use enforcement::{CustomerActions, Enforcer};
 use intake::Intake;
 use ledger::Ledger;
 use outbox::Outbox;
@@ -38,6 +38,8 @@ pub struct Services {
     pub providers: Providers,
     /// Provider deliveries: stored, matched and applied.
     pub intake: Intake,
+    /// The customer's own billing actions, over the same enforcer, ledger and providers.
+    pub customer: CustomerActions,
 }
 
 impl Services {
@@ -57,7 +59,14 @@ impl Services {
             clock.clone(),
             config.intake.clone(),
         );
+        let customer = CustomerActions::new(
+            enforcer.clone(),
+            ledger.clone(),
+            providers.clone(),
+            config.customer.clone(),
+        );
         Ok(Self {
+            customer,
             outbox: Outbox::new(clock.clone(), outbox::Redelivery::default()),
             clock,
             ledger,

@@ -191,7 +191,11 @@ fn schedule_next(episode: &DunningEpisode, context: &Context<'_>) -> Effect {
 fn activated(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision {
     use SubscriptionStatus as S;
     match state.status {
-        S::Pending | S::Trialing | S::Paused => {
+        // The pause is the customer's own block: the provider saying the subscription is
+        // active (Stripe reports it so while collection is paused) never lifts it; only
+        // resuming does.
+        S::Paused => stay_paused(state, period_end),
+        S::Pending | S::Trialing => {
             let mut next = with_status(state, S::Active);
             let mut extra = Vec::new();
             extend_period(&mut next, period_end, &mut extra);
@@ -222,8 +226,13 @@ fn reinstated(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision 
     paid(state, period_end)
 }
 
-/// Payment success from any non-terminal status restores access at once (G8).
+/// Payment success from any non-terminal status restores access at once (G8), except a
+/// pause: that is the customer's own block, which no billing event lifts (only resuming does);
+/// the payment still extends the period.
 fn paid(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision {
+    if state.status == SubscriptionStatus::Paused {
+        return stay_paused(state, period_end);
+    }
     let mut next = SubscriptionState {
         status: SubscriptionStatus::Active,
         dunning: None,
@@ -240,6 +249,21 @@ fn paid(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision {
             notice: NotificationKind::Restored,
         });
     }
+    to(state, next, extra)
+}
+
+/// A payment or activation while the customer has the subscription paused: the period it paid
+/// for is kept, the pause stays.
+fn stay_paused(state: &SubscriptionState, period_end: DateTime<Utc>) -> Decision {
+    let mut next = SubscriptionState {
+        dunning: None,
+        ..*state
+    };
+    let mut extra = Vec::new();
+    if state.dunning.is_some() {
+        extra.push(Effect::ClearRetries);
+    }
+    extend_period(&mut next, period_end, &mut extra);
     to(state, next, extra)
 }
 
@@ -384,8 +408,12 @@ fn resumed(state: &SubscriptionState) -> Decision {
 }
 
 fn suspended_by_provider(state: &SubscriptionState) -> Decision {
-    if state.status == SubscriptionStatus::Suspended {
-        return ignored(IgnoreReason::AlreadySuspended);
+    match state.status {
+        SubscriptionStatus::Suspended => return ignored(IgnoreReason::AlreadySuspended),
+        // A paused subscription is not billed, so nothing can have failed: the provider's
+        // suspension is the pause itself (PayPal suspends what the customer paused).
+        SubscriptionStatus::Paused => return ignored(IgnoreReason::AlreadyPaused),
+        _ => {}
     }
     let next = SubscriptionState {
         status: SubscriptionStatus::Suspended,

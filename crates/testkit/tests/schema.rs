@@ -165,6 +165,11 @@ async fn diesel_schema_matches_the_migrated_database() {
             "provider_payments",
             diesel_columns(schema::provider_payments::table),
         ),
+        ("top_ups", diesel_columns(schema::top_ups::table)),
+        (
+            "customer_requests",
+            diesel_columns(schema::customer_requests::table),
+        ),
     ];
     let db = TestDb::new().await;
     let mut conn = db.conn().await;

@@ -13,14 +13,22 @@ use outbound::{OutboundError, Request, Response};
 use secrecy::SecretString;
 
 use crate::sid::{validate_account_sid, validate_messaging_service_sid};
-use crate::wire::{AccountWire, ErrorWire, MessageWire};
+use crate::wire::{AccountTokenWire, AccountWire, ErrorWire, MessagePageWire, MessageWire};
 use crate::{
-    Account, AccountStatus, MessageSender, SendMessage, Sender, SentMessage, SubaccountControl,
+    Account, AccountStatus, AuthTokenSource, ListedMessage, MessageListing, MessageLog,
+    MessageQuery, MessageSender, SendMessage, Sender, SentMessage, SubaccountControl,
     SubaccountStatus, TwilioConfig, TwilioError,
 };
 
 /// Twilio's limit for a message body, in characters.
 const MAX_BODY_CHARS: usize = 1600;
+
+/// Messages per page of a list (Twilio allows up to 1000; 100 keeps answers small).
+const LIST_PAGE_SIZE: &str = "100";
+
+/// Pages of a list read at most. A number messaged more often than this by one account is not
+/// looked through further: the listing says it is incomplete.
+pub const MAX_LIST_PAGES: usize = 5;
 
 /// A Twilio REST client for one parent account; share one behind an `Arc` (it pools connections).
 /// `Debug` shows the token as `[REDACTED]` (secrecy's own `Debug`).
@@ -50,6 +58,82 @@ impl TwilioClient {
         let request = Request::new(Method::GET, format!("/2010-04-01/Accounts/{sid}.json"));
         let answer = self.send(request).await?;
         Ok(decode::<AccountWire>(&answer)?.into())
+    }
+
+    /// The auth token of `sid` (a subaccount of the parent, or the parent itself), from
+    /// `GET /2010-04-01/Accounts/{sid}.json`: Twilio shows a subaccount's token to its parent.
+    /// It is the key of the callbacks about that account's messages. Never logged.
+    pub async fn fetch_auth_token(&self, sid: &str) -> Result<SecretString, TwilioError> {
+        let sid = validate_account_sid(sid)?;
+        let request = Request::new(Method::GET, format!("/2010-04-01/Accounts/{sid}.json"));
+        let answer = self.send(request).await?;
+        let account = decode::<AccountTokenWire>(&answer)?;
+        let status = answer.status.as_u16();
+        if account.sid != sid {
+            return Err(TwilioError::Decode {
+                status,
+                message: "the account Twilio answered about is not the one asked for".into(),
+            });
+        }
+        account.auth_token.ok_or(TwilioError::Decode {
+            status,
+            message: "the account has no auth_token in Twilio's answer".into(),
+        })
+    }
+
+    /// `GET /2010-04-01/Accounts/{account}/Messages.json?To=..&From=..&PageSize=100`, following
+    /// `next_page_uri` for at most [`MAX_LIST_PAGES`] pages. No date filter: Twilio filters on
+    /// `DateSent`, which a message still in its queue does not have yet, and such a message
+    /// must be found. Read-only, so retried like every read.
+    pub async fn list_messages(&self, query: &MessageQuery) -> Result<MessageListing, TwilioError> {
+        let sid = validate_account_sid(&query.account_sid)?;
+        if query.to.trim().is_empty() {
+            return Err(TwilioError::InvalidInput {
+                field: "to",
+                reason: "is empty",
+            });
+        }
+        let resource = format!("/2010-04-01/Accounts/{sid}/Messages.json");
+        let filter = {
+            let mut filter = url::form_urlencoded::Serializer::new(String::new());
+            filter.append_pair("To", &query.to);
+            if let Some(from) = query.from.as_deref().filter(|from| !from.trim().is_empty()) {
+                filter.append_pair("From", from);
+            }
+            filter.append_pair("PageSize", LIST_PAGE_SIZE);
+            filter.finish()
+        };
+        let mut next = Some(format!("{resource}?{filter}"));
+        let mut messages = Vec::new();
+        let mut pages = 0;
+        while let Some(path) = next.take() {
+            if pages == MAX_LIST_PAGES {
+                return Ok(MessageListing {
+                    messages,
+                    complete: false,
+                });
+            }
+            pages += 1;
+            let answer = self.send(Request::new(Method::GET, path)).await?;
+            let page = decode::<MessagePageWire>(&answer)?;
+            messages.extend(page.messages.into_iter().map(ListedMessage::from));
+            match page.next_page_uri.filter(|uri| !uri.is_empty()) {
+                None => {}
+                // Only a page of the same resource is followed: the URI comes from the answer
+                // and must not send our credentials anywhere else.
+                Some(uri) if uri.starts_with(&format!("{resource}?")) => next = Some(uri),
+                Some(_) => {
+                    return Ok(MessageListing {
+                        messages,
+                        complete: false,
+                    });
+                }
+            }
+        }
+        Ok(MessageListing {
+            messages,
+            complete: true,
+        })
     }
 
     /// `POST /2010-04-01/Accounts/{sid}.json` with `Status=suspended|active`. Idempotent, so
@@ -188,5 +272,19 @@ impl SubaccountControl for TwilioClient {
 impl MessageSender for TwilioClient {
     async fn send(&self, message: &SendMessage) -> Result<SentMessage, TwilioError> {
         self.send_message(message).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageLog for TwilioClient {
+    async fn list_messages(&self, query: &MessageQuery) -> Result<MessageListing, TwilioError> {
+        TwilioClient::list_messages(self, query).await
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthTokenSource for TwilioClient {
+    async fn auth_token(&self, account_sid: &str) -> Result<SecretString, TwilioError> {
+        self.fetch_auth_token(account_sid).await
     }
 }

@@ -8,10 +8,16 @@
 //!   (`#[async_trait]`), so tests and the outbox can substitute a fake and callers can hold an
 //!   `Arc<dyn MessageSender>`.
 //! - [`signature`]: `X-Twilio-Signature` validation for status callbacks.
+//! - [`callback`]: a status callback's fields ([`callback::StatusCallback`]) and the keys they
+//!   are verified with ([`callback::CallbackKeys`]: each subaccount's token, read with the
+//!   parent's credentials, cached, read again after a rotation).
+//! - [`MessageLog`]: an account's message list, where a message whose send answer was lost is
+//!   found again.
 //!
 //! The auth token lives in a [`secrecy::SecretString`] and appears in no error or `Debug` output;
 //! phone numbers and message bodies are masked in `Debug` ([`SendMessage`], [`Sender`]).
 
+pub mod callback;
 mod client;
 mod config;
 mod error;
@@ -21,11 +27,12 @@ pub mod signature;
 mod traits;
 mod wire;
 
-pub use client::TwilioClient;
+pub use client::{MAX_LIST_PAGES, TwilioClient};
 pub use config::{REQUEST_TIMEOUT, RetryPolicy, TwilioConfig, http_url};
 pub use error::TwilioError;
 pub use model::{
-    Account, AccountStatus, MessageStatus, SendMessage, Sender, SentMessage, SubaccountStatus,
+    Account, AccountStatus, ListedMessage, MessageListing, MessageQuery, MessageStatus,
+    SendMessage, Sender, SentMessage, SubaccountStatus,
 };
 pub use sid::{validate_account_sid, validate_messaging_service_sid};
-pub use traits::{MessageSender, SubaccountControl};
+pub use traits::{AuthTokenSource, MessageLog, MessageSender, SubaccountControl};

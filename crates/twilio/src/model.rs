@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use outbound::masked;
 
 /// An account's status as Twilio reports it.
@@ -111,6 +112,28 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
+    /// Twilio's text (`"queued"`, `"delivered"` ...); a value we do not know is kept as
+    /// [`MessageStatus::Unknown`].
+    pub fn parse(value: &str) -> Self {
+        Self::from_wire(value)
+    }
+
+    /// Twilio's text for this status.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Queued => "queued",
+            Self::Accepted => "accepted",
+            Self::Scheduled => "scheduled",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Undelivered => "undelivered",
+            Self::Failed => "failed",
+            Self::Canceled => "canceled",
+            Self::Unknown(text) => text,
+        }
+    }
+
     pub(crate) fn from_wire(value: &str) -> Self {
         match value {
             "queued" => Self::Queued,
@@ -137,6 +160,72 @@ pub struct SentMessage {
     pub price: Option<String>,
     /// ISO 4217 code of `price` (`"USD"`).
     pub price_unit: Option<String>,
+}
+
+/// Which messages of an account to list: those sent to `to`, from `from` when given (a
+/// messaging service picks its own number, so a campaign sent through one lists by `To` alone).
+/// `Debug` masks both numbers.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessageQuery {
+    /// The (sub)account whose Messages resource is read.
+    pub account_sid: String,
+    pub to: String,
+    pub from: Option<String>,
+}
+
+impl fmt::Debug for MessageQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageQuery")
+            .field("account_sid", &self.account_sid)
+            .field("to", &masked(&self.to))
+            .field("from", &self.from.as_deref().map(masked))
+            .finish()
+    }
+}
+
+/// A message as Twilio's list shows it: what is needed to tell whether it is one we sent.
+/// `Debug` masks the numbers and the body.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ListedMessage {
+    pub sid: String,
+    pub to: Option<String>,
+    pub from: Option<String>,
+    /// Empty or absent when the account redacts message bodies.
+    pub body: Option<String>,
+    pub status: MessageStatus,
+    /// `outbound-api` for messages sent through the REST API; `inbound` for received ones.
+    pub direction: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub error_code: Option<i64>,
+    pub date_created: Option<DateTime<Utc>>,
+    /// `None` while the message waits in Twilio's queue (or never left it).
+    pub date_sent: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for ListedMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListedMessage")
+            .field("sid", &self.sid)
+            .field("to", &self.to.as_deref().map(masked))
+            .field("from", &self.from.as_deref().map(masked))
+            .field("body", &self.body.as_deref().map(masked))
+            .field("status", &self.status)
+            .field("direction", &self.direction)
+            .field("messaging_service_sid", &self.messaging_service_sid)
+            .field("error_code", &self.error_code)
+            .field("date_created", &self.date_created)
+            .field("date_sent", &self.date_sent)
+            .finish()
+    }
+}
+
+/// The messages a [`MessageQuery`] found. `complete` is false when there were more pages
+/// than the client reads (or a next page it would not follow): then the absence of a message
+/// proves nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageListing {
+    pub messages: Vec<ListedMessage>,
+    pub complete: bool,
 }
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ impl SignatureValidator {
     }
 }
 
-fn decode_signature(signature: Option<&str>) -> Result<[u8; MAC_LEN], SignatureError> {
+pub(crate) fn decode_signature(signature: Option<&str>) -> Result<[u8; MAC_LEN], SignatureError> {
     let signature = signature
         .filter(|value| !value.is_empty())
         .ok_or(SignatureError::MissingSignature)?;

@@ -4,7 +4,12 @@
 
 use std::sync::Arc;
 
-use crate::{AccountStatus, SendMessage, SentMessage, SubaccountStatus, TwilioError};
+use secrecy::SecretString;
+
+use crate::{
+    AccountStatus, MessageListing, MessageQuery, SendMessage, SentMessage, SubaccountStatus,
+    TwilioError,
+};
 
 /// Suspends and reactivates Twilio subaccounts (G7, G8).
 #[async_trait::async_trait]
@@ -25,6 +30,32 @@ pub trait SubaccountControl: Send + Sync {
 #[async_trait::async_trait]
 pub trait MessageSender: Send + Sync {
     async fn send(&self, message: &SendMessage) -> Result<SentMessage, TwilioError>;
+}
+
+/// Reads an account's message log: how a message whose send answer was lost is found again.
+#[async_trait::async_trait]
+pub trait MessageLog: Send + Sync {
+    async fn list_messages(&self, query: &MessageQuery) -> Result<MessageListing, TwilioError>;
+}
+
+/// Where the auth token of a (sub)account comes from: the key its callbacks are signed with.
+#[async_trait::async_trait]
+pub trait AuthTokenSource: Send + Sync {
+    async fn auth_token(&self, account_sid: &str) -> Result<SecretString, TwilioError>;
+}
+
+#[async_trait::async_trait]
+impl<T: MessageLog + ?Sized> MessageLog for Arc<T> {
+    async fn list_messages(&self, query: &MessageQuery) -> Result<MessageListing, TwilioError> {
+        (**self).list_messages(query).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: AuthTokenSource + ?Sized> AuthTokenSource for Arc<T> {
+    async fn auth_token(&self, account_sid: &str) -> Result<SecretString, TwilioError> {
+        (**self).auth_token(account_sid).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -1,9 +1,9 @@
 //! The receiver's own settings, from the environment. The billing providers
 //! (`billing::Providers::from_lookup`), the subscription lifecycle
-//! (`subscriptions::LifecyclePolicy::from_lookup`) and the intake (`intake::IntakePolicy`) read
-//! their own variables; the README lists them all.
+//! (`subscriptions::LifecyclePolicy::from_lookup`), the intake (`intake::IntakePolicy`) and
+//! Twilio (`twilio::TwilioConfig`) read their own variables; the README lists them all.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use db::{DatabaseSettings, DatabaseSource};
 use intake::IntakePolicy;
@@ -11,6 +11,7 @@ pub use primitives::config::ConfigError;
 use primitives::config::{Env, Variable};
 use secrecy::SecretString;
 use subscriptions::LifecyclePolicy;
+use twilio::{TwilioConfig, callback::KeyPolicy};
 
 #[derive(Debug, Clone)]
 pub struct ReceiverConfig {
@@ -26,7 +27,27 @@ pub struct ReceiverConfig {
     /// agree (events applied here schedule the subscription's next steps).
     pub lifecycle: LifecyclePolicy,
     pub intake: IntakePolicy,
+    /// Twilio's message status callbacks (`POST /webhooks/twilio/messages`); `None`: that
+    /// route answers `WEBHOOK_PROVIDER_NOT_CONFIGURED`.
+    pub twilio: Option<TwilioCallbackConfig>,
 }
+
+/// What the receiver needs to verify Twilio's status callbacks.
+#[derive(Debug, Clone)]
+pub struct TwilioCallbackConfig {
+    /// The parent account: its own callbacks are verified with its token, and it reads each
+    /// brand subaccount's token (callbacks are signed with the token of the account the message
+    /// went out through).
+    pub client: TwilioConfig,
+    /// The public URL Twilio posts to, as the dispatcher gives it (`TWILIO_STATUS_CALLBACK_URL`,
+    /// the worker's value): signatures cover the URL Twilio called, which the proxy in front
+    /// of the receiver may have rewritten, so it is rebuilt from this and the request's query.
+    pub callback_url: url::Url,
+    /// How long subaccount tokens are cached.
+    pub keys: KeyPolicy,
+}
+
+pub const DEFAULT_TWILIO_TOKEN_TTL: Duration = Duration::from_secs(600);
 
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8081);
@@ -44,6 +65,11 @@ impl ReceiverConfig {
             default: "262144",
             meaning: "larger deliveries get 413 (1024 to 1048576)",
         },
+        Variable {
+            name: "TWILIO_CALLBACK_TOKEN_TTL_SECS",
+            default: "600",
+            meaning: "how long the receiver keeps a brand subaccount's auth token (read from Twilio with the parent's credentials) to verify its status callbacks; a signature that does not match is checked once more against a freshly read token (a rotation), at most every 30 s per subaccount. The receiver serves `POST /webhooks/twilio/messages` when `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_STATUS_CALLBACK_URL` (the worker's values) are set",
+        },
     ];
 
     /// Defaults for everything but the database, listening on a free loopback port.
@@ -54,6 +80,7 @@ impl ReceiverConfig {
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
             lifecycle: LifecyclePolicy::default(),
             intake: IntakePolicy::default(),
+            twilio: None,
         }
     }
 
@@ -62,6 +89,7 @@ impl ReceiverConfig {
         database.require_url("webhook receiver")?;
         let lifecycle = LifecyclePolicy::from_lookup(env.lookup())?;
         let intake = IntakePolicy::from_lookup(env.lookup())?;
+        let twilio = twilio_from_env(env)?;
         Ok(Self {
             addr: env.parse("WEBHOOK_ADDR", DEFAULT_ADDR)?,
             database,
@@ -72,7 +100,39 @@ impl ReceiverConfig {
             )?,
             lifecycle,
             intake,
+            twilio,
         })
+    }
+}
+
+/// Twilio callbacks are served when the parent credentials and the callback URL are both set;
+/// the URL without the credentials is a mistake (nothing could verify the callbacks asked for).
+fn twilio_from_env(env: &Env<'_>) -> Result<Option<TwilioCallbackConfig>, ConfigError> {
+    let client = TwilioConfig::from_env(env)?;
+    let callback_url = env
+        .get("TWILIO_STATUS_CALLBACK_URL")
+        .map(|raw| twilio::http_url(&raw, "TWILIO_STATUS_CALLBACK_URL"))
+        .transpose()?;
+    let ttl = env.number(
+        "TWILIO_CALLBACK_TOKEN_TTL_SECS",
+        1..=86_400,
+        DEFAULT_TWILIO_TOKEN_TTL.as_secs(),
+    )?;
+    match (client, callback_url) {
+        (Some(client), Some(callback_url)) => Ok(Some(TwilioCallbackConfig {
+            client,
+            callback_url,
+            keys: KeyPolicy {
+                ttl: Duration::from_secs(ttl),
+                ..KeyPolicy::default()
+            },
+        })),
+        (None, Some(_)) => Err(ConfigError::new(
+            "TWILIO_ACCOUNT_SID",
+            "is unset while TWILIO_STATUS_CALLBACK_URL is set: Twilio's callbacks are verified \
+             with the parent account's credentials",
+        )),
+        (_, None) => Ok(None),
     }
 }
 
@@ -102,6 +162,44 @@ mod tests {
             ok.as_ref().map(|c| c.body_limit_bytes),
             Ok(DEFAULT_BODY_LIMIT_BYTES)
         );
+        assert!(ok.as_ref().is_ok_and(|c| c.twilio.is_none()));
+    }
+
+    #[test]
+    fn twilio_callbacks_need_the_parent_credentials_and_the_url() {
+        let sid = "AC0123456789abcdef0123456789abcdef";
+        let url = "https://hooks.example.com/webhooks/twilio/messages";
+        let base = [
+            ("DATABASE_URL", "postgres://x/y"),
+            ("TWILIO_ACCOUNT_SID", sid),
+            ("TWILIO_AUTH_TOKEN", "tok3n-secret"),
+        ];
+        // Credentials alone: no callbacks were asked for. The URL alone: nothing could verify
+        // them.
+        assert!(config(&base).is_ok_and(|c| c.twilio.is_none()));
+        assert_eq!(
+            config(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("TWILIO_STATUS_CALLBACK_URL", url)
+            ])
+            .map(|_| ())
+            .map_err(|e| e.variable),
+            Err("TWILIO_ACCOUNT_SID")
+        );
+        let with_url = [
+            &base[..],
+            &[
+                ("TWILIO_STATUS_CALLBACK_URL", url),
+                ("TWILIO_CALLBACK_TOKEN_TTL_SECS", "60"),
+            ],
+        ]
+        .concat();
+        let twilio = config(&with_url).ok().and_then(|c| c.twilio);
+        let twilio = twilio.as_ref();
+        assert_eq!(twilio.map(|t| t.callback_url.as_str()), Some(url));
+        assert_eq!(twilio.map(|t| t.client.account_sid.as_str()), Some(sid));
+        assert_eq!(twilio.map(|t| t.keys.ttl), Some(Duration::from_secs(60)));
+        assert!(!format!("{twilio:?}").contains("tok3n-secret"));
     }
 
     #[test]
@@ -114,6 +212,8 @@ mod tests {
             ("DATABASE_STATEMENT_TIMEOUT_MS", "soon"),
             ("INBOX_MAX_ATTEMPTS", "0"),
             ("BILLING_GRACE_PERIOD_HOURS", "x"),
+            ("TWILIO_CALLBACK_TOKEN_TTL_SECS", "0"),
+            ("TWILIO_STATUS_CALLBACK_URL", "hooks.example.com"),
         ] {
             let error = config(&[("DATABASE_URL", "postgres://x/y"), (variable, value)]);
             assert_eq!(

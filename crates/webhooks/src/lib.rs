@@ -1,4 +1,5 @@
-//! The webhook receiver (docs/guarantees.md: G9): `POST /webhooks/{paypal,stripe,payhere}`.
+//! The webhook receiver (docs/guarantees.md: G9): `POST /webhooks/{paypal,stripe,payhere}`, and
+//! Twilio's message status callbacks at `POST /webhooks/twilio/messages` ([`twilio_routes`]).
 //!
 //! Each delivery's raw bytes are verified by the provider's adapter before anything is parsed
 //! or stored as trusted. A refused delivery gets a problem body with a stable code, is counted
@@ -14,8 +15,12 @@ mod config;
 mod receive;
 mod refusal;
 mod service;
+mod twilio;
 
-pub use config::{ConfigError, ReceiverConfig};
+pub use config::{ConfigError, ReceiverConfig, TwilioCallbackConfig};
 pub use receive::{ReceivedResponse, WebhookState, routes};
 pub use refusal::REFUSALS;
 pub use service::{Receiver, StartupError};
+pub use twilio::{
+    DeliveryResponse, TWILIO_MESSAGES_PATH, TwilioCallbacks, TwilioState, signed_url, twilio_routes,
+};

@@ -11,8 +11,12 @@ pub const REFUSALS: &str = "webhook_refusals_total";
 /// Counts and logs a refusal once, then answers it. The log names the provider, the code and
 /// the reason (headers and checks, never a secret, a signature or the body).
 pub(crate) fn refuse(provider: ProviderName, error: ApiError) -> ApiError {
-    metrics::counter!(REFUSALS, "provider" => provider.as_str(), "reason" => error.code())
-        .increment(1);
+    refuse_as(provider.as_str(), error)
+}
+
+/// [`refuse`] for a sender that is not a billing provider (`twilio`).
+pub(crate) fn refuse_as(provider: &'static str, error: ApiError) -> ApiError {
+    metrics::counter!(REFUSALS, "provider" => provider, "reason" => error.code()).increment(1);
     tracing::warn!(
         event = "webhook_refused",
         %provider,

@@ -4,6 +4,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use axum::Router;
 use billing::Providers;
+use campaigns::{Campaigns, FundsPolicy};
 use db::readiness::Readiness;
 use enforcement::Enforcer;
 use httpkit::probes::{self, RecorderError};
@@ -12,7 +13,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use primitives::Clock;
 use tokio::net::TcpListener;
 
-use crate::{ReceiverConfig, WebhookState, routes};
+use crate::{ReceiverConfig, TwilioCallbacks, TwilioState, WebhookState, routes, twilio_routes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -20,6 +21,8 @@ pub enum StartupError {
     Database(#[from] db::OpenError),
     #[error(transparent)]
     Metrics(#[from] RecorderError),
+    #[error("the Twilio client cannot be built: {0}")]
+    Twilio(#[from] twilio::TwilioError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -49,7 +52,19 @@ impl Receiver {
         let ledger = ledger::Ledger::new(clock.clone());
         let subscriptions = subscriptions::Subscriptions::new(clock.clone(), config.lifecycle);
         let enforcer = Enforcer::new(subscriptions, ledger.clone());
-        let intake = Intake::new(enforcer, ledger, providers, clock, config.intake);
+        let intake = Intake::new(enforcer, ledger.clone(), providers, clock, config.intake);
+        // Only resolving unconfirmed recipients runs here, which places no hold: the default
+        // hold settings are never used.
+        let campaigns = Campaigns::new(ledger, FundsPolicy::default());
+        let callbacks = match &config.twilio {
+            Some(twilio) => Some(Arc::new(TwilioCallbacks::from_config(twilio)?)),
+            None => None,
+        };
+        let twilio = TwilioState {
+            pool: pool.clone(),
+            campaigns,
+            callbacks,
+        };
         let state = WebhookState { pool, intake };
         let metrics = probes::recorder()?;
         let probes = probes::router(
@@ -57,8 +72,12 @@ impl Receiver {
             Arc::new(Readiness::new(true)),
             metrics.clone(),
         );
-        let router =
-            httpkit::server::finish(routes(state.clone()).merge(probes), config.body_limit_bytes);
+        let router = httpkit::server::finish(
+            routes(state.clone())
+                .merge(twilio_routes(twilio.clone()))
+                .merge(probes),
+            config.body_limit_bytes,
+        );
         let bind_error = |source| StartupError::Bind {
             addr: config.addr,
             source,
@@ -72,7 +91,12 @@ impl Receiver {
             .into_iter()
             .map(|name| name.as_str())
             .collect();
-        tracing::info!(%local_addr, providers = ?configured, "webhook receiver listening");
+        tracing::info!(
+            %local_addr,
+            providers = ?configured,
+            twilio = twilio.callbacks.is_some(),
+            "webhook receiver listening"
+        );
         Ok(Self {
             listener,
             local_addr,

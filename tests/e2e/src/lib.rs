@@ -13,6 +13,7 @@
 //! - [`stack`]: one test's world: a database, the fakes, the receiver and the api, with the
 //!   HTTP calls the tests make.
 //! - [`poll`]: waiting for background effects with a deadline (never a sleep as an assertion).
+//! - [`tool`]: the local `webhook-tool` as a process, as a developer runs it.
 //!
 //! Everything panics instead of returning errors: a panic is how a test reports failure.
 
@@ -22,6 +23,7 @@ pub mod keys;
 pub mod poll;
 pub mod process;
 pub mod stack;
+pub mod tool;
 
 pub use poll::eventually;
 pub use stack::{Org, Stack, StackOptions};

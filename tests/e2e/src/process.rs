@@ -29,8 +29,8 @@ pub fn binary(name: &str) -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: build the binaries first with `cargo build -p api -p migrator -p \
-         webhook-receiver -p worker` (`cargo test` builds a package's binaries only when that package \
-         has integration tests of its own)",
+         webhook-receiver -p worker -p webhook-tool` (`cargo test` builds a package's binaries only \
+         when that package has integration tests of its own)",
         path.display()
     );
     path

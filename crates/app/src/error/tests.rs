@@ -2,7 +2,8 @@
 
 use diesel::result::DatabaseErrorKind;
 use ledger::{FreezeSource, HoldStatus};
-use primitives::{Currency, HoldId, OrganizationId, SubscriptionId};
+use primitives::{Currency, HoldId, OrganizationId, ProviderName, SubscriptionId};
+use subscriptions::SubscriptionStatus;
 
 use super::*;
 
@@ -358,6 +359,142 @@ fn domain_errors_map_to_stable_codes_and_statuses() {
             500,
             "INTERNAL",
         ),
+        (
+            CustomerError::Invalid {
+                field: "return_url",
+                message: "must be an absolute http(s) URL".into(),
+            }
+            .into(),
+            422,
+            "VALIDATION_FAILED",
+        ),
+        (
+            CustomerError::PlanNotOffered {
+                plan: "gold".into(),
+                provider: ProviderName::Stripe,
+                offered: vec!["pro".into()],
+            }
+            .into(),
+            422,
+            "PLAN_NOT_OFFERED",
+        ),
+        (
+            CustomerError::ProviderNotConfigured {
+                provider: ProviderName::Paypal,
+            }
+            .into(),
+            422,
+            "PROVIDER_NOT_CONFIGURED",
+        ),
+        (
+            CustomerError::OperationUnsupported {
+                provider: ProviderName::Payhere,
+                operation: "pausing a subscription",
+            }
+            .into(),
+            422,
+            "PROVIDER_OPERATION_UNSUPPORTED",
+        ),
+        (
+            CustomerError::NoProviderSubscription {
+                operation: "update a payment method",
+            }
+            .into(),
+            409,
+            "NO_PROVIDER_SUBSCRIPTION",
+        ),
+        (
+            CustomerError::StateConflict {
+                action: "pause",
+                status: SubscriptionStatus::PastDue,
+                why: "a payment is owed: pay first",
+            }
+            .into(),
+            409,
+            "SUBSCRIPTION_STATE_CONFLICT",
+        ),
+        (
+            CustomerError::IdempotencyConflict {
+                original: "a wallet top-up".into(),
+            }
+            .into(),
+            409,
+            "IDEMPOTENCY_CONFLICT",
+        ),
+        (CustomerError::TopUpNotFound.into(), 404, "TOP_UP_NOT_FOUND"),
+        (
+            CustomerError::CurrencyNotOffered {
+                currency: "EUR".into(),
+                offered: vec!["USD".into()],
+            }
+            .into(),
+            422,
+            "TOP_UP_CURRENCY_NOT_OFFERED",
+        ),
+        (
+            CustomerError::AmountOutOfRange {
+                requested: usd(1),
+                min: usd(500),
+                max: usd(50_000),
+            }
+            .into(),
+            422,
+            "TOP_UP_AMOUNT_OUT_OF_RANGE",
+        ),
+        (
+            CustomerError::ProviderUnavailable {
+                provider: ProviderName::Stripe,
+                source: ProviderError::Transport {
+                    provider: ProviderName::Stripe,
+                    message: "connection refused (secret detail)".into(),
+                },
+            }
+            .into(),
+            503,
+            "PROVIDER_UNAVAILABLE",
+        ),
+        (
+            CustomerError::ProviderRefused {
+                provider: ProviderName::Stripe,
+                source: ProviderError::Api {
+                    provider: ProviderName::Stripe,
+                    status: 400,
+                    code: "resource_missing".into(),
+                    message: "No such price (secret detail)".into(),
+                },
+            }
+            .into(),
+            502,
+            "PROVIDER_REFUSED",
+        ),
+        (
+            CustomerError::Subscription(SubscriptionError::AlreadyLive {
+                organization: OrganizationId::new(),
+                existing: SubscriptionId::new(),
+            })
+            .into(),
+            409,
+            "SUBSCRIPTION_EXISTS",
+        ),
+        (
+            CustomerError::Ledger(LedgerError::CurrencyMismatch {
+                wallet: Currency::USD,
+                requested: Currency::LKR,
+            })
+            .into(),
+            422,
+            "CURRENCY_MISMATCH",
+        ),
+        (
+            CustomerError::Corrupt("request 42 (secret detail)".into()).into(),
+            500,
+            "INTERNAL",
+        ),
+        (
+            CustomerError::Pool(db::PoolError::Closed).into(),
+            503,
+            "SERVICE_UNAVAILABLE",
+        ),
     ];
     for (error, status, code) in cases {
         let problem = ApiError::from(error);
@@ -517,6 +654,97 @@ fn problems_keep_their_titles_details_and_members() {
             "Webhook event not found",
             "no such webhook delivery in the inbox",
             vec![("event_id", uuid::Uuid::nil().to_string().into())],
+        ),
+        (
+            CustomerError::PlanNotOffered {
+                plan: "gold".into(),
+                provider: ProviderName::Stripe,
+                offered: vec!["pro".into()],
+            }
+            .into(),
+            "Validation failed",
+            "plan \"gold\" is not offered with stripe",
+            vec![
+                ("field", "plan".into()),
+                ("provider", "stripe".into()),
+                ("offered", serde_json::json!(["pro"])),
+            ],
+        ),
+        (
+            CustomerError::AmountOutOfRange {
+                requested: usd(1),
+                min: usd(500),
+                max: usd(50_000),
+            }
+            .into(),
+            "Validation failed",
+            "a top-up is from 5.00 USD to 500.00 USD, not 0.01 USD",
+            vec![
+                ("field", "amount".into()),
+                ("min", "5.00".into()),
+                ("max", "500.00".into()),
+                ("currency", "USD".into()),
+            ],
+        ),
+        (
+            CustomerError::StateConflict {
+                action: "pause",
+                status: SubscriptionStatus::PastDue,
+                why: "a payment is owed: pay first",
+            }
+            .into(),
+            "Subscription state conflict",
+            "cannot pause a past_due subscription: a payment is owed: pay first",
+            vec![("subscription_status", "past_due".into())],
+        ),
+        (
+            CustomerError::TopUpNotFound.into(),
+            "Top-up not found",
+            "no such top-up in this organization",
+            vec![],
+        ),
+        (
+            CustomerError::OperationUnsupported {
+                provider: ProviderName::Payhere,
+                operation: "pausing a subscription",
+            }
+            .into(),
+            "Operation not supported by the provider",
+            "payhere does not support pausing a subscription",
+            vec![("provider", "payhere".into())],
+        ),
+        (
+            CustomerError::ProviderUnavailable {
+                provider: ProviderName::Paypal,
+                source: ProviderError::Transport {
+                    provider: ProviderName::Paypal,
+                    message: "timeout".into(),
+                },
+            }
+            .into(),
+            "Provider unavailable",
+            "paypal could not be reached or answered with a temporary error; nothing was \
+             written: retry the same request",
+            vec![("provider", "paypal".into())],
+        ),
+        (
+            CustomerError::ProviderRefused {
+                provider: ProviderName::Stripe,
+                source: ProviderError::Api {
+                    provider: ProviderName::Stripe,
+                    status: 400,
+                    code: "resource_missing".into(),
+                    message: "No such price".into(),
+                },
+            }
+            .into(),
+            "Provider refused",
+            "stripe refused the request (or answered something unusable); nothing was written",
+            vec![
+                ("provider", "stripe".into()),
+                ("provider_status", 400.into()),
+                ("provider_code", "resource_missing".into()),
+            ],
         ),
     ];
     for (error, title, detail, members) in cases {

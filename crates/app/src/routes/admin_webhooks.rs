@@ -1,9 +1,12 @@
 //! `/v1/admin/webhook-events`: the webhook inbox for operators (admin only): list, count and
 //! inspect deliveries, and re-apply one once its cause is fixed (an unmatched subscription
 //! created, a held currency question settled, a dead letter's outage over). The semantics are
-//! the intake's (docs/webhooks.md).
+//! the intake's (docs/webhooks.md). In the development mode only, the raw body of a delivery
+//! too, for replaying it with the local webhook tool (docs/local-webhooks.md).
 
 use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use billing::ProviderName;
 use httpkit::{AdminOnly, ApiError, ApiJson, ApiPath, ApiQuery, ProblemBody};
 use intake::inbox::{self, InboxStatus, ListFilter};
@@ -175,4 +178,36 @@ pub async fn reapply_webhook_event(
         .await?
         .ok_or(intake::IntakeError::NotFound(event_id))?;
     Ok(ApiJson(delivery.into()))
+}
+
+/// `GET /v1/admin/webhook-events/{event_id}/body` (development mode only, not in the OpenAPI
+/// document): the delivery's raw body exactly as received, with the content type its provider
+/// posts, so `webhook-tool replay` can sign it again and send it once more. Production never
+/// serves it: the body holds the customer's name and address, and operators have the digest.
+/// 404 `WEBHOOK_EVENT_NOT_FOUND`; 410 `WEBHOOK_BODY_PRUNED` once retention removed it.
+pub async fn webhook_event_body(
+    State(state): State<AppState>,
+    _: AdminOnly,
+    ApiPath(event_id): ApiPath<Uuid>,
+) -> Result<Response, AppError> {
+    let mut conn = state.conn().await?;
+    let (provider, body) = inbox::raw_body(&mut conn, event_id)
+        .await?
+        .ok_or(intake::IntakeError::NotFound(event_id))?;
+    let Some(body) = body else {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "WEBHOOK_BODY_PRUNED",
+            "Webhook body pruned",
+        )
+        .with_detail("the raw body is past its retention (INBOX_RETENTION_DAYS) and was pruned")
+        .with_member("event_id", event_id)
+        .into());
+    };
+    let content_type = match provider {
+        ProviderName::Payhere => "application/x-www-form-urlencoded",
+        _ => "application/json",
+    };
+    tracing::info!(inbox_id = %event_id, %provider, "raw webhook body read (development mode)");
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }

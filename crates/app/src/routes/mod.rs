@@ -10,6 +10,7 @@ mod api_keys;
 mod brands;
 mod campaign_life;
 mod campaigns;
+mod customer_subscription;
 mod eligibility;
 mod health;
 mod holds;
@@ -19,6 +20,7 @@ mod query;
 mod recipients;
 mod responses;
 mod subscription;
+mod top_ups;
 mod wallet;
 
 use axum::{Json, Router, routing::get};
@@ -112,13 +114,29 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(wallet::freeze))
         .routes(routes!(wallet::unfreeze))
         .routes(routes!(wallet::reconcile_wallet))
+        .routes(routes!(top_ups::create_top_up))
+        .routes(routes!(top_ups::get_top_up))
         .routes(routes!(admin::reconcile_all))
         .routes(routes!(admin::expire_holds))
-        .routes(routes!(subscription::get_subscription))
+        .routes(routes!(
+            subscription::get_subscription,
+            customer_subscription::start_subscription
+        ))
+        .routes(routes!(customer_subscription::cancel_subscription))
+        .routes(routes!(customer_subscription::pause_subscription))
+        .routes(routes!(customer_subscription::resume_subscription))
+        .routes(routes!(customer_subscription::payment_method_link))
         .routes(routes!(subscription::subscription_history))
         .routes(routes!(subscription::list_entitlements))
         .routes(routes!(subscription::get_entitlement))
-        .routes(routes!(admin_subscriptions::admin_get_subscription))
+        .routes(routes!(
+            admin_subscriptions::admin_get_subscription,
+            customer_subscription::admin_start_subscription
+        ))
+        .routes(routes!(customer_subscription::admin_cancel_subscription))
+        .routes(routes!(customer_subscription::admin_pause_subscription))
+        .routes(routes!(customer_subscription::admin_resume_subscription))
+        .routes(routes!(customer_subscription::admin_payment_method_link))
         .routes(routes!(admin_subscriptions::admin_subscription_history))
         .routes(routes!(admin_subscriptions::admin_subscription_events))
         .routes(routes!(admin_subscriptions::admin_entitlements))
@@ -156,6 +174,16 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin_campaigns::resolve_recipient))
 }
 
+/// The webhook routes the development mode serves, one process being the whole system
+/// (production: the webhook-receiver). [`DevWebhooks::default`] serves none.
+#[derive(Debug, Clone, Default)]
+pub struct DevWebhooks {
+    /// `POST /webhooks/{provider}` (and the raw bodies the local webhook tool replays).
+    pub providers: bool,
+    /// `POST /webhooks/twilio/messages`, when Twilio and its callback URL are configured.
+    pub twilio: Option<std::sync::Arc<webhooks::TwilioCallbacks>>,
+}
+
 /// The OpenAPI document served at `/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut openapi = documented_routes().split_for_parts().1;
@@ -166,14 +194,22 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete application router: routes, `/openapi.json`, 404/405 problems, the body limit
 /// and request logging; with `serve_webhooks` (the development mode, where one process is the
-/// whole system) also the webhook receiver's `POST /webhooks/{provider}`.
-pub fn router(state: AppState, body_limit_bytes: usize, serve_webhooks: bool) -> Router {
+/// whole system) also the webhook receiver's `POST /webhooks/{provider}` and, for replaying
+/// those deliveries with the local webhook tool, their raw bodies (admin only, undocumented:
+/// production never serves them).
+pub fn router(state: AppState, body_limit_bytes: usize, dev_webhooks: DevWebhooks) -> Router {
     let (routes, mut openapi) = documented_routes().split_for_parts();
     responses::SharedResponses.modify(&mut openapi);
     let webhook_state = webhooks::WebhookState {
         pool: state.pool.clone(),
         intake: state.intake.clone(),
     };
+    let twilio_state = webhooks::TwilioState {
+        pool: state.pool.clone(),
+        campaigns: state.campaigns.clone(),
+        callbacks: dev_webhooks.twilio,
+    };
+    let body_route = get(admin_webhooks::webhook_event_body).with_state(state.clone());
     let mut routes = routes
         .route(
             "/openapi.json",
@@ -183,8 +219,13 @@ pub fn router(state: AppState, body_limit_bytes: usize, serve_webhooks: bool) ->
             }),
         )
         .with_state(state);
-    if serve_webhooks {
-        routes = routes.merge(webhooks::routes(webhook_state));
+    if dev_webhooks.providers {
+        routes = routes
+            .merge(webhooks::routes(webhook_state))
+            .route("/v1/admin/webhook-events/{event_id}/body", body_route);
+    }
+    if twilio_state.callbacks.is_some() {
+        routes = routes.merge(webhooks::twilio_routes(twilio_state));
     }
     httpkit::server::finish(routes, body_limit_bytes)
 }

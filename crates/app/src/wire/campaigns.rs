@@ -6,7 +6,8 @@
 
 use crate::entitlement::DenialReasonBody;
 use campaigns::{
-    Brand, BrandId, Campaign, CampaignSummary, MessagingStatus, Recipient, RecipientCounts, Sender,
+    Brand, BrandId, Campaign, CampaignSummary, DeliveryCounts, MessagingStatus, Recipient,
+    RecipientCounts, Sender,
     eligibility::{Blocker, Facts},
 };
 use chrono::{DateTime, Utc};
@@ -273,6 +274,40 @@ impl From<RecipientCounts> for RecipientCountsView {
     }
 }
 
+/// How many of the campaign's messages are in each delivery status, as Twilio last reported
+/// (the send's answer, then its status callbacks). A recipient Twilio has said nothing about
+/// (not sent, or refused before a message existed) is in none, so `total` can be less than the
+/// recipients'.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryCountsView {
+    /// Waiting in Twilio's queue.
+    pub queued: i64,
+    pub sending: i64,
+    /// Handed to the carrier; no delivery receipt yet.
+    pub sent: i64,
+    pub delivered: i64,
+    /// The carrier could not deliver it (Twilio's error code is on the recipient); it was sent
+    /// and is paid for.
+    pub undelivered: i64,
+    /// Twilio could not send it; not charged.
+    pub failed: i64,
+    pub total: i64,
+}
+
+impl From<DeliveryCounts> for DeliveryCountsView {
+    fn from(counts: DeliveryCounts) -> Self {
+        Self {
+            queued: counts.queued,
+            sending: counts.sending,
+            sent: counts.sent,
+            delivered: counts.delivered,
+            undelivered: counts.undelivered,
+            failed: counts.failed,
+            total: counts.total(),
+        }
+    }
+}
+
 /// The campaign's money, over all its holds: `reserved = held - captured - released`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignMoneyView {
@@ -292,11 +327,12 @@ pub struct CampaignMoneyView {
     pub reserved: String,
 }
 
-/// A campaign with its recipient counts and money.
+/// A campaign with its recipient counts, its messages' delivery counts and money.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignSummaryResponse {
     pub campaign: CampaignView,
     pub recipients: RecipientCountsView,
+    pub deliveries: DeliveryCountsView,
     pub money: CampaignMoneyView,
 }
 
@@ -311,6 +347,7 @@ impl From<CampaignSummary> for CampaignSummaryResponse {
                 reserved: decimal(summary.reserved),
             },
             recipients: summary.recipients.into(),
+            deliveries: summary.deliveries.into(),
             campaign: summary.campaign.into(),
         }
     }

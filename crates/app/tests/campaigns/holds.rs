@@ -69,6 +69,15 @@ async fn the_hold_routes_refuse_a_campaigns_hold_and_the_campaign_still_pays_its
     let summary = app.summary(&org, id).await;
     assert_eq!(summary["campaign"]["status"], "completed");
     assert_eq!(summary["money"]["captured"], "0.20");
+    // Twilio answered each send `queued`: the delivery counts say so until callbacks come.
+    assert_eq!(
+        summary["deliveries"]["queued"],
+        summary["recipients"]["sent"]
+    );
+    assert_eq!(
+        summary["deliveries"]["total"],
+        summary["recipients"]["sent"]
+    );
     assert_settled(&summary);
     let hold = app.hold_details(&org, &hold_id).await;
     assert_eq!(hold["status"], "captured", "{hold}");

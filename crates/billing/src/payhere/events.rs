@@ -171,7 +171,8 @@ struct Context<'a> {
     amount: Money,
     /// PayHere's `payment_id` (digits), for [`BillingEvent::payment_reference`].
     payment_id: Option<&'a str>,
-    /// The signed order id, for [`BillingEvent::order_reference`].
+    /// The signed order id, for [`BillingEvent::order_reference`] (and a top-up's
+    /// [`BillingEvent::checkout_reference`]).
     order_id: &'a str,
     /// PayHere's `status_message` (unsigned, cleaned), for failed payments.
     status_message: Option<String>,
@@ -241,6 +242,10 @@ impl Context<'_> {
                 .clone()
                 .filter(|_| kind == BillingEventKind::PaymentFailed),
             order_reference: Some(self.order_id.to_owned()),
+            // Only a signed `TOPUP-` order's payment completes a top-up: its order id is the
+            // checkout the top-up was started as.
+            checkout_reference: (kind == BillingEventKind::WalletTopUpCompleted)
+                .then(|| self.order_id.to_owned()),
             provider_event_type: self.event_type.clone(),
         }
     }

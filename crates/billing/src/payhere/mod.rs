@@ -76,7 +76,7 @@
 //!
 //! | notification | `status_code` | events | subscription id | amount | payment reference | period end |
 //! |---|---|---|---|---|---|---|
-//! | one-off, order `TOPUP-...` | 2 | `WalletTopUpCompleted` | | yes | `payment_id` | |
+//! | one-off, order `TOPUP-...` | 2 | `WalletTopUpCompleted` (checkout reference: the order id) | | yes | `payment_id` | |
 //! | one-off, order `SUB-...` (a manual payment) | 2 | `PaymentSucceeded` | | yes | `payment_id` | |
 //! | one-off, order `TOPUP-...`/`SUB-...` | -3 | `Chargeback` | | yes | `payment_id` | |
 //! | one-off, order `TOPUP-...`/`SUB-...` | 0, -1, -2 | ignored: no money moved | | | | |
@@ -98,10 +98,14 @@
 //!
 //! Every event carries the signed `order_id` as [`BillingEvent::order_reference`](crate::BillingEvent::order_reference)
 //! (the receiver binds a subscription created under its order id to PayHere's
-//! `subscription_id` when the first authorization arrives); a `PaymentFailed` carries PayHere's
-//! unsigned `status_message` (cleaned and bounded) as `failure_reason`. `subscription_status`
-//! and `trial_end` are always `None`: PayHere's notifications carry neither. A charge-back
-//! (status -3) is `Chargeback`, the money being gone already; PayHere reports no disputes.
+//! `subscription_id` when the first authorization arrives). A top-up's `WalletTopUpCompleted`
+//! carries it as [`BillingEvent::checkout_reference`](crate::BillingEvent::checkout_reference)
+//! too, the checkout [`BillingProvider::create_top_up`] returned; every other event's is `None`
+//! (a charge-back of a top-up names its order as `order_reference` only). A `PaymentFailed`
+//! carries PayHere's unsigned `status_message` (cleaned and bounded) as `failure_reason`.
+//! `subscription_status` and `trial_end` are always `None`: PayHere's notifications carry
+//! neither. A charge-back (status -3) is `Chargeback`, the money being gone already; PayHere
+//! reports no disputes.
 //!
 //! # Calls
 //!
@@ -123,7 +127,7 @@
 //! HTTP call; it returns that form:
 //!
 //! - the plan is looked up in `plans` (unknown: `Config` naming it); the request must carry a
-//!   [`Payer`](crate::Payer) with every field filled (PayHere's checkout requires them), a
+//!   [`Payer`] with every field filled (PayHere's checkout requires them), a
 //!   `return_url` and a `cancel_url`, else `Config`;
 //! - the order id is [`OrderRef`] `SUB-{organization_ref}.{nonce}`, with `nonce` the first 16
 //!   hex digits (lower case) of SHA-256 of the `idempotency_key` (which must not be empty):
@@ -138,6 +142,20 @@
 //! `AUTHORIZATION_SUCCESS` notification (whose signed `order_id` is this order id), and the
 //! receiver links it to the pending subscription. The API calls above take that
 //! `subscription_id`, not the order id.
+//!
+//! # Top-ups and the other customer calls
+//!
+//! [`BillingProvider::create_top_up`] makes no HTTP call either: it returns the signed one-off
+//! checkout form, built by the same rules (payer with every field, `return_url`,
+//! `cancel_url`, a description as `items`, the amount with two decimals) with the order id
+//! `TOPUP-{organization_ref}.{nonce}` (the nonce from the idempotency key as above, so each
+//! top-up needs its own key: a paid order id is credited once). `checkout_reference` is that
+//! order id, `approval_url` the form's action, `approval_form` its fields; PayHere states no
+//! expiry. The notification of its payment (one-off, status 2, signed `TOPUP-` order id)
+//! credits the wallet of the organization in the order id.
+//!
+//! `cancel_at_period_end` cancels now (PayHere schedules no cancellation; the trait's default),
+//! and there is no payment-method link or capture ([`ProviderError::Unsupported`]).
 
 mod api;
 mod checkout;
@@ -168,9 +186,10 @@ use errors::config_error;
 use crate::config::Env;
 use crate::http::{ApiClient, RetryPolicy};
 use crate::{
-    BillingProvider, ConfigError, CreateSubscription, CreatedSubscription, ParsedWebhook,
-    ProviderError, ProviderName, ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome,
-    VerifiedWebhook, VerifyError, WebhookRequest,
+    BillingProvider, ConfigError, CreateSubscription, CreateTopUp, CreatedSubscription,
+    ParsedWebhook, Payer, ProviderError, ProviderName, ProviderSubscription,
+    ProviderSubscriptionStatus, RetryOutcome, TopUpCheckout, VerifiedWebhook, VerifyError,
+    WebhookRequest,
 };
 
 const PAYHERE: ProviderName = ProviderName::Payhere;
@@ -180,18 +199,69 @@ const PAYER_NEEDED: &str = "PayHere's checkout needs the payer's name, email, ph
 /// Hex digits of the idempotency key's SHA-256 that make a subscription order's nonce.
 const NONCE_HEX_DIGITS: usize = 16;
 
-/// The nonce of a subscription's order id: the first 16 hex digits of SHA-256 of the
-/// idempotency key, so a retried creation yields the same order id and any key fits.
-fn subscription_nonce(idempotency_key: &str) -> Result<String, ProviderError> {
+/// The nonce of an order id: the first 16 hex digits of SHA-256 of the idempotency key, so a
+/// retried creation yields the same order id and any key fits. `what` names the checkout in
+/// the error.
+fn order_nonce(idempotency_key: &str, what: &str) -> Result<String, ProviderError> {
     if idempotency_key.is_empty() {
-        return Err(config_error(
-            "a PayHere subscription needs an idempotency key (its order id derives from it)"
-                .to_owned(),
-        ));
+        return Err(config_error(format!(
+            "a PayHere {what} needs an idempotency key (its order id derives from it)"
+        )));
     }
     let mut nonce = hex::encode(Sha256::digest(idempotency_key.as_bytes()));
     nonce.truncate(NONCE_HEX_DIGITS);
     Ok(nonce)
+}
+
+/// The payer as PayHere's checkout needs them: every field filled.
+fn checkout_customer(payer: Option<&Payer>) -> Result<CheckoutCustomer, ProviderError> {
+    let payer = payer
+        .ok_or_else(|| config_error(format!("{PAYER_NEEDED} (the request carries no payer)")))?;
+    let customer = CheckoutCustomer {
+        first_name: payer.first_name.clone(),
+        last_name: payer.last_name.clone(),
+        email: payer.email.clone(),
+        phone: payer.phone.clone(),
+        address: payer.address.clone(),
+        city: payer.city.clone(),
+        country: payer.country.clone(),
+    };
+    for (name, value) in [
+        ("first_name", &customer.first_name),
+        ("last_name", &customer.last_name),
+        ("email", &customer.email),
+        ("phone", &customer.phone),
+        ("address", &customer.address),
+        ("city", &customer.city),
+        ("country", &customer.country),
+    ] {
+        if value.trim().is_empty() {
+            return Err(config_error(format!("{PAYER_NEEDED} ({name} is empty)")));
+        }
+    }
+    Ok(customer)
+}
+
+/// A URL the customer is sent back to, trimmed; blank or absent is an error naming it.
+fn required_url(value: Option<&str>, name: &str) -> Result<String, ProviderError> {
+    value
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            config_error(format!(
+                "PayHere's checkout needs a {name} to send the customer back to"
+            ))
+        })
+}
+
+/// The order id a checkout form carries.
+fn form_order_id(form: &CheckoutForm) -> Result<String, ProviderError> {
+    form.fields
+        .iter()
+        .find(|(name, _)| name == "order_id")
+        .map(|(_, value)| value.clone())
+        .ok_or_else(|| config_error("the checkout form has no order_id".to_owned()))
 }
 
 /// The environment variables [`PayHereConfig::from_lookup`] reads.
@@ -457,50 +527,14 @@ impl PayHereProvider {
                 request.plan_id
             ))
         })?;
-        let payer = request.payer.as_ref().ok_or_else(|| {
-            config_error(format!("{PAYER_NEEDED} (the request carries no payer)"))
-        })?;
-        let customer = CheckoutCustomer {
-            first_name: payer.first_name.clone(),
-            last_name: payer.last_name.clone(),
-            email: payer.email.clone(),
-            phone: payer.phone.clone(),
-            address: payer.address.clone(),
-            city: payer.city.clone(),
-            country: payer.country.clone(),
-        };
-        for (name, value) in [
-            ("first_name", &customer.first_name),
-            ("last_name", &customer.last_name),
-            ("email", &customer.email),
-            ("phone", &customer.phone),
-            ("address", &customer.address),
-            ("city", &customer.city),
-            ("country", &customer.country),
-        ] {
-            if value.trim().is_empty() {
-                return Err(config_error(format!("{PAYER_NEEDED} ({name} is empty)")));
-            }
-        }
-        let url = |value: &Option<String>, name: &str| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|url| !url.is_empty())
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    config_error(format!(
-                        "PayHere's checkout needs a {name} to send the customer back to"
-                    ))
-                })
-        };
-        let return_url = url(&request.return_url, "return_url")?;
-        let cancel_url = url(&request.cancel_url, "cancel_url")?;
+        let customer = checkout_customer(request.payer.as_ref())?;
+        let return_url = required_url(request.return_url.as_deref(), "return_url")?;
+        let cancel_url = required_url(request.cancel_url.as_deref(), "cancel_url")?;
         Ok(CheckoutRequest {
             order: OrderRef::new(
                 OrderPurpose::Subscription,
                 request.organization_ref.as_str(),
-                subscription_nonce(&request.idempotency_key)?,
+                order_nonce(&request.idempotency_key, "subscription")?,
             )?,
             amount: plan.amount,
             items: plan.title.clone(),
@@ -508,6 +542,31 @@ impl PayHereProvider {
             return_url,
             cancel_url,
             recurrence: Some(plan.recurrence.clone()),
+        })
+    }
+
+    /// The [`CheckoutRequest`] of a [`CreateTopUp`]: a one-off payment of the amount, ordered
+    /// as `TOPUP-{organization}.{nonce}` with the nonce derived from the idempotency key.
+    fn top_up_checkout(&self, request: &CreateTopUp) -> Result<CheckoutRequest, ProviderError> {
+        let customer = checkout_customer(request.payer.as_ref())?;
+        let items = request.description.trim();
+        if items.is_empty() {
+            return Err(config_error(
+                "PayHere's checkout needs a description of the item paid for".to_owned(),
+            ));
+        }
+        Ok(CheckoutRequest {
+            order: OrderRef::new(
+                OrderPurpose::TopUp,
+                request.organization_ref.as_str(),
+                order_nonce(&request.idempotency_key, "top-up")?,
+            )?,
+            amount: request.amount,
+            items: items.to_owned(),
+            customer,
+            return_url: required_url(Some(&request.return_url), "return_url")?,
+            cancel_url: required_url(Some(&request.cancel_url), "cancel_url")?,
+            recurrence: None,
         })
     }
 
@@ -537,17 +596,26 @@ impl BillingProvider for PayHereProvider {
         request: &CreateSubscription,
     ) -> Result<CreatedSubscription, ProviderError> {
         let form = self.checkout_form(&self.subscription_checkout(request)?)?;
-        let order_id = form
-            .fields
-            .iter()
-            .find(|(name, _)| name == "order_id")
-            .map(|(_, value)| value.clone())
-            .ok_or_else(|| config_error("the checkout form has no order_id".to_owned()))?;
+        let order_id = form_order_id(&form)?;
         Ok(CreatedSubscription {
             provider_subscription_id: order_id,
             approval_url: Some(form.action),
             approval_form: Some(form.fields),
             status: ProviderSubscriptionStatus::Pending,
+        })
+    }
+
+    /// The signed one-off checkout form of the top-up (`TOPUP-{organization}.{nonce}`), for the
+    /// customer's browser to post to `approval_url`; no HTTP call is made. The notification of
+    /// its payment (status 2, signed order id `TOPUP-...`) credits the wallet.
+    async fn create_top_up(&self, request: &CreateTopUp) -> Result<TopUpCheckout, ProviderError> {
+        let form = self.checkout_form(&self.top_up_checkout(request)?)?;
+        Ok(TopUpCheckout {
+            checkout_reference: form_order_id(&form)?,
+            approval_url: form.action,
+            approval_form: Some(form.fields),
+            // PayHere states none: the form may be posted until the order is paid.
+            expires_at: None,
         })
     }
 

@@ -1,4 +1,4 @@
-//! The Subscriptions REST calls. Every call carries a Bearer token from [`TokenSource`]; a 401
+//! The Subscriptions and Orders v2 REST calls. Every call carries a Bearer token from [`TokenSource`]; a 401
 //! drops that token and the call is sent once more with a fresh one (PayPal revokes tokens
 //! before their stated expiry now and then). Every POST carries `PayPal-Request-Id` = the
 //! caller's idempotency key, identical on every retry, so PayPal acts on it at most once.
@@ -13,11 +13,16 @@ use super::oauth::TokenSource;
 use super::{values, wire};
 use crate::http::{ApiClient, ApiRequest, ApiResponse, at, decode};
 use crate::{
-    CreateSubscription, CreatedSubscription, ProviderError, ProviderName, ProviderSubscription,
-    RetryOutcome,
+    CreateSubscription, CreateTopUp, CreatedSubscription, ProviderError, ProviderName,
+    ProviderSubscription, RetryOutcome, TopUpCheckout,
 };
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("paypal-request-id");
+/// The issue PayPal answers (422) to a capture of an order that was captured already.
+const ORDER_ALREADY_CAPTURED: &str = "ORDER_ALREADY_CAPTURED";
+/// PayPal's limits on a purchase unit's `custom_id` and `description`.
+const MAX_CUSTOM_ID_CHARS: usize = 127;
+const MAX_DESCRIPTION_CHARS: usize = 127;
 const DUNNING_NOTE: &str = "Outstanding balance collected after a failed payment";
 
 /// The state changes PayPal offers on a subscription, each `POST .../{id}/{action}`.
@@ -176,6 +181,97 @@ impl PayPalApi {
         })
     }
 
+    /// An Orders v2 order (intent `CAPTURE`) for one top-up, with the organization as the
+    /// purchase unit's `custom_id`, which PayPal copies onto the capture.
+    pub(crate) async fn create_order(
+        &self,
+        top_up: &CreateTopUp,
+    ) -> Result<TopUpCheckout, ProviderError> {
+        let custom_id = top_up.organization_ref.trim();
+        if custom_id.is_empty() || custom_id.chars().count() > MAX_CUSTOM_ID_CHARS {
+            return Err(config(format!(
+                "an organization reference must have 1 to {MAX_CUSTOM_ID_CHARS} characters to be PayPal's custom_id"
+            )));
+        }
+        let description: String = top_up
+            .description
+            .trim()
+            .chars()
+            .take(MAX_DESCRIPTION_CHARS)
+            .collect();
+        if description.is_empty() {
+            return Err(config("a PayPal top-up needs a description".into()));
+        }
+        let (return_url, cancel_url) = (top_up.return_url.trim(), top_up.cancel_url.trim());
+        if return_url.is_empty() || cancel_url.is_empty() {
+            return Err(config(
+                "a PayPal top-up needs a return_url and a cancel_url".into(),
+            ));
+        }
+        let body = wire::CreateOrder {
+            intent: "CAPTURE",
+            purchase_units: [wire::NewPurchaseUnit {
+                custom_id,
+                description,
+                amount: values::wire_money(top_up.amount)?,
+            }],
+            payment_source: wire::PaymentSource {
+                paypal: wire::PayPalSource {
+                    experience_context: wire::ExperienceContext {
+                        return_url,
+                        cancel_url,
+                        user_action: "PAY_NOW",
+                        shipping_preference: "NO_SHIPPING",
+                    },
+                },
+            },
+        };
+        let call = keyed(
+            ApiRequest::new(Method::POST, "/v2/checkout/orders").json(to_json(&body)?),
+            &top_up.idempotency_key,
+        )?;
+        let order: wire::Order = decode(&self.call(call).await?, ProviderName::Paypal)?;
+        let id = order
+            .id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| decode_error("the created order has no id".into()))?;
+        let approval_url = order
+            .links
+            .iter()
+            .find(|link| link.rel == "payer-action" || link.rel == "approve")
+            .map(|link| link.href.clone())
+            .ok_or_else(|| decode_error(format!("order {id} has no payer-action link")))?;
+        Ok(TopUpCheckout {
+            checkout_reference: id,
+            approval_url,
+            approval_form: None,
+            // PayPal states no expiry on an order; an unapproved one lapses on its own.
+            expires_at: None,
+        })
+    }
+
+    /// Captures an approved order. An order captured already (by an earlier attempt whose
+    /// answer was lost, or under another key) is done, not an error: its capture's
+    /// completion credits the wallet once either way.
+    pub(crate) async fn capture_order(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        let path = checked_path("/v2/checkout/orders", id, "order id", Some("capture"))?;
+        let call = keyed(
+            ApiRequest::new(Method::POST, path).json(serde_json::json!({})),
+            idempotency_key,
+        )?;
+        match self.call(call).await {
+            Ok(_) => Ok(()),
+            Err(ProviderError::Api {
+                status: 422, code, ..
+            }) if code == ORDER_ALREADY_CAPTURED => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn fetch_subscription(&self, id: &str) -> Result<wire::Subscription, ProviderError> {
         let call = ApiRequest::new(Method::GET, subscription_path(id, None)?);
         decode(&self.call(call).await?, ProviderName::Paypal)
@@ -222,21 +318,37 @@ fn keyed(request: ApiRequest, idempotency_key: &str) -> Result<ApiRequest, Provi
 /// `/v1/billing/subscriptions/{id}[/{action}]`, refusing ids that are not PayPal ids so that
 /// no caller-supplied text can change the path.
 fn subscription_path(id: &str, action: Option<&str>) -> Result<String, ProviderError> {
-    let is_id = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !is_id {
-        return Err(ProviderError::Config {
-            provider: ProviderName::Paypal,
-            message: "subscription id is not a PayPal id".into(),
-        });
+    checked_path("/v1/billing/subscriptions", id, "subscription id", action)
+}
+
+/// `{collection}/{id}[/{action}]` for an id that is a PayPal id.
+fn checked_path(
+    collection: &str,
+    id: &str,
+    what: &str,
+    action: Option<&str>,
+) -> Result<String, ProviderError> {
+    if !values::is_id(id) {
+        return Err(config(format!("{what} is not a PayPal id")));
     }
     Ok(match action {
-        Some(action) => format!("/v1/billing/subscriptions/{id}/{action}"),
-        None => format!("/v1/billing/subscriptions/{id}"),
+        Some(action) => format!("{collection}/{id}/{action}"),
+        None => format!("{collection}/{id}"),
     })
+}
+
+fn config(message: String) -> ProviderError {
+    ProviderError::Config {
+        provider: ProviderName::Paypal,
+        message,
+    }
+}
+
+fn decode_error(message: String) -> ProviderError {
+    ProviderError::Decode {
+        provider: ProviderName::Paypal,
+        message,
+    }
 }
 
 fn to_json(body: &impl Serialize) -> Result<serde_json::Value, ProviderError> {

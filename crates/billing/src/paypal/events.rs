@@ -1,7 +1,11 @@
 //! PayPal webhook events to normalized [`BillingEvent`]s.
 //!
 //! Our model of PayPal: subscriptions (Subscriptions v1 API) are paid through v1 *sales* that
-//! carry the subscription as `billing_agreement_id`; wallet top-ups are Orders v2 *captures*.
+//! carry the subscription as `billing_agreement_id`; wallet top-ups are Orders v2 orders
+//! (intent `CAPTURE`, our organization as `purchase_units[0].custom_id`): the buyer approves
+//! the order (`CHECKOUT.ORDER.APPROVED`, `TopUpApproved`, which credits nothing), we capture it,
+//! and the *capture*'s `PAYMENT.CAPTURE.COMPLETED`, carrying the purchase unit's `custom_id`,
+//! credits the wallet.
 //!
 //! | PayPal event | normalized | `payment_reference` | `period_end` |
 //! |---|---|---|---|
@@ -16,7 +20,7 @@
 //! | `PAYMENT.SALE.COMPLETED` without | ignored: a one-off v1 sale this platform never creates | | |
 //! | `PAYMENT.SALE.REFUNDED` | ignored: a refund of a subscription payment is the merchant's own act; it touches no wallet and changes no access | | |
 //! | `PAYMENT.SALE.REVERSED` | `Chargeback` (subscription id when present) | the reversed sale's id | none |
-//! | `PAYMENT.CAPTURE.COMPLETED` | `WalletTopUpCompleted` (gross amount) | the capture id | none |
+//! | `PAYMENT.CAPTURE.COMPLETED` | `WalletTopUpCompleted` (gross amount; checkout reference `supplementary_data.related_ids.order_id` when present) | the capture id | none |
 //! | `PAYMENT.CAPTURE.REFUNDED` | `TopUpRefunded` | the refunded capture's id | none |
 //! | `PAYMENT.CAPTURE.REVERSED` | `Chargeback` | the reversed capture's id | none |
 //! | `PAYMENT.CAPTURE.DENIED` | `PaymentFailed` without a subscription (a top-up that failed) | the capture id | none |
@@ -24,6 +28,8 @@
 //! | `CUSTOMER.DISPUTE.RESOLVED`, outcome `RESOLVED_SELLER_FAVOUR` | `DisputeWon` | as above | none |
 //! | `CUSTOMER.DISPUTE.RESOLVED`, outcome `RESOLVED_BUYER_FAVOUR` | `DisputeLost` | as above | none |
 //! | `CUSTOMER.DISPUTE.RESOLVED`, any other outcome; `CUSTOMER.DISPUTE.UPDATED` | ignored | | |
+//! | `CHECKOUT.ORDER.APPROVED`, intent `CAPTURE` | `TopUpApproved` (amount of `purchase_units[0]`; checkout reference the order id): capture it, nothing is credited yet | the order id | none |
+//! | `CHECKOUT.ORDER.APPROVED`, any other intent | ignored: not an order this platform creates | | |
 //! | anything else | ignored | | |
 //!
 //! `Chargeback` means money PayPal already took back (a reversal); a dispute is
@@ -37,7 +43,13 @@
 //! `status`, mapped as [`crate::BillingProvider::subscription`] maps it (a status we do not
 //! know is `None`, never an error); on `BILLING.SUBSCRIPTION.PAYMENT.FAILED`, `failure_reason`
 //! is `last_failed_payment.reason_code`, and on `PAYMENT.CAPTURE.DENIED` the capture's
-//! `status_details.reason`. `trial_end` and `order_reference` are always `None`.
+//! `status_details.reason`. `checkout_reference` names the top-up's order (what
+//! [`crate::BillingProvider::create_top_up`] returned as its checkout): the order id on
+//! `CHECKOUT.ORDER.APPROVED`, and on `PAYMENT.CAPTURE.COMPLETED` the capture's
+//! `supplementary_data.related_ids.order_id`, which PayPal sends for captures of Orders v2
+//! orders (a capture without it has none; its `payment_reference`, the capture id, still
+//! credits it); `None` on every other event. `trial_end` and `order_reference` are always
+//! `None`.
 //!
 //! `payment_reference` names the payment money moved for, so every event about one payment
 //! carries the same one. A sale's is its `id`. A v1 refund or reversal names its sale as
@@ -46,8 +58,11 @@
 //! reversals of one sale share the sale's id. `parent_payment` is never used: it is the v1
 //! `PAY-...` payment, not the sale, so it would not match the `PAYMENT.SALE.COMPLETED` event.
 //! A capture's is its `id`; a v2 refund or reversal names its capture by its `rel: up` link
-//! (`.../v2/payments/captures/{id}`), else its own `id` is used. Subscription events name no
-//! payment. A resource without an id has none.
+//! (`.../v2/payments/captures/{id}`), else its own `id` is used. An approved order's is the
+//! order id (the capture that follows has its own id: approving moves no money, so the two
+//! never meet in the ledger). Subscription events name no payment. A resource without an id
+//! has none, except an approved order, which without an id is a decode error (there would be
+//! nothing to capture).
 //!
 //! `period_end` is the subscription's `billing_info.next_billing_time`, on every subscription
 //! event that carries it, passed on as PayPal reports it (on `PAYMENT.FAILED` PayPal's sample
@@ -82,6 +97,7 @@ enum Meaning {
     Capture(BillingEventKind),
     DisputeCreated,
     DisputeResolved,
+    OrderApproved,
 }
 
 fn meaning(event_type: &str) -> Option<Meaning> {
@@ -104,6 +120,7 @@ fn meaning(event_type: &str) -> Option<Meaning> {
         "PAYMENT.CAPTURE.DENIED" => Meaning::Capture(K::PaymentFailed),
         "CUSTOMER.DISPUTE.CREATED" => Meaning::DisputeCreated,
         "CUSTOMER.DISPUTE.RESOLVED" => Meaning::DisputeResolved,
+        "CHECKOUT.ORDER.APPROVED" => Meaning::OrderApproved,
         _ => return None,
     })
 }
@@ -129,6 +146,7 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
         trial_end: None,
         failure_reason: None,
         order_reference: None,
+        checkout_reference: None,
         provider_event_type: event.event_type.clone(),
     };
     let resource_times: [Option<String>; 3];
@@ -196,6 +214,13 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
             normalized.amount = Some(magnitude(money(&amount.value, &amount.currency_code)?)?);
             normalized.organization_ref = reference([capture.custom_id.as_deref()]);
             normalized.payment_reference = capture_reference(&capture, kind);
+            if kind == BillingEventKind::WalletTopUpCompleted {
+                normalized.checkout_reference = reference([capture
+                    .supplementary_data
+                    .as_ref()
+                    .and_then(|data| data.related_ids.as_ref())
+                    .and_then(|ids| ids.order_id.as_deref())]);
+            }
             if kind == BillingEventKind::PaymentFailed {
                 normalized.failure_reason = capture
                     .status_details
@@ -246,6 +271,29 @@ pub(crate) fn parse(body: &[u8], now: DateTime<Utc>) -> Result<ParsedWebhook, Pr
             ]);
             normalized.payment_reference = Some(payment_reference);
             resource_times = [dispute.update_time, dispute.create_time, None];
+        }
+        Meaning::OrderApproved => {
+            let order: wire::Order = resource(&event)?;
+            // Our top-ups are `CAPTURE` orders; an authorization is not one of ours to capture.
+            if order.intent.as_deref() != Some("CAPTURE") {
+                return Ok(ignored(event));
+            }
+            let id = reference([order.id.as_deref()])
+                .ok_or_else(|| decode("approved order has no id".into()))?;
+            let unit = order
+                .purchase_units
+                .first()
+                .ok_or_else(|| decode(format!("approved order {id} has no purchase unit")))?;
+            let amount = unit
+                .amount
+                .as_ref()
+                .ok_or_else(|| decode(format!("approved order {id} has no amount")))?;
+            normalized.kind = BillingEventKind::TopUpApproved;
+            normalized.amount = Some(magnitude(money(&amount.value, &amount.currency_code)?)?);
+            normalized.organization_ref = reference([unit.custom_id.as_deref()]);
+            normalized.checkout_reference = Some(id.clone());
+            normalized.payment_reference = Some(id);
+            resource_times = [order.update_time, order.create_time, None];
         }
     }
     normalized.occurred_at = std::iter::once(event.create_time.as_deref())
@@ -374,7 +422,7 @@ mod tests {
 
     #[test]
     fn unknown_types_are_ignored_and_bad_dates_fall_back() {
-        let body = br#"{"id":"WH-2","event_type":"CHECKOUT.ORDER.APPROVED","resource":{}}"#;
+        let body = br#"{"id":"WH-2","event_type":"CHECKOUT.ORDER.COMPLETED","resource":{}}"#;
         assert!(matches!(
             parse(body, now()),
             Ok(ParsedWebhook::Ignored { .. })

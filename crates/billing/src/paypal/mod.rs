@@ -6,9 +6,20 @@
 //! - `certs`: where a signing certificate may come from (`https` on `paypal.com` or
 //!   `*.paypal.com`, checked before any I/O), fetching it, caching it by URL and validating its
 //!   chain, validity and name.
-//! - `oauth`: the access-token cache; `api`: the REST calls; `errors`: PayPal's error answers,
-//!   read alike for both; `events`: webhook bodies to normalized events; `wire`: PayPal's JSON
-//!   shapes, kept apart from the domain types.
+//! - `oauth`: the access-token cache; `api`: the REST calls (Subscriptions v1, Orders v2 for
+//!   top-ups); `errors`: PayPal's error answers, read alike for both; `events`: webhook bodies
+//!   to normalized events; `wire`: PayPal's JSON shapes, kept apart from the domain types;
+//!   `web`: links to PayPal's web pages (no call).
+//!
+//! Customer calls: a top-up is an Orders v2 order (`POST /v2/checkout/orders`, intent
+//! `CAPTURE`, the organization as `purchase_units[0].custom_id`, the buyer sent to its
+//! `payer-action` link), captured after the buyer approved (`POST
+//! /v2/checkout/orders/{id}/capture`; `ORDER_ALREADY_CAPTURED` counts as done); the capture's
+//! `PAYMENT.CAPTURE.COMPLETED` credits the wallet. The payment-method link is the buyer's page
+//! of the subscription, `{web}/myaccount/autopay/connect/{id}`, where `{web}` is
+//! [`SANDBOX_WEB_URL`] when the API root is under `sandbox.paypal.com` and [`LIVE_WEB_URL`]
+//! otherwise. PayPal cannot schedule a cancellation: `cancel_at_period_end` cancels now (the
+//! trait's default).
 //!
 //! Configuration: [`PayPalConfig`], in code or from the environment
 //! ([`PayPalConfig::from_lookup`], variables in [`VARIABLES`]; `PAYPAL_WEBHOOK_IDS` enables
@@ -25,6 +36,7 @@ mod events;
 mod oauth;
 mod values;
 mod verify;
+mod web;
 mod wire;
 
 use primitives::config::Variable;
@@ -38,9 +50,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::Env;
 use crate::http::{ApiClient, RetryPolicy};
 use crate::{
-    BillingProvider, ConfigError, CreateSubscription, CreatedSubscription, ParsedWebhook,
-    ProviderError, ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError,
-    WebhookRequest,
+    BillingProvider, ConfigError, CreateSubscription, CreateTopUp, CreatedSubscription,
+    ParsedWebhook, PaymentMethodLink, ProviderError, ProviderName, ProviderSubscription,
+    RetryOutcome, TopUpCheckout, VerifiedWebhook, VerifyError, WebhookRequest,
 };
 
 pub use certs::{
@@ -48,6 +60,7 @@ pub use certs::{
     FetchFuture, HttpCertFetcher, StaticCertFetcher, check_cert_url, is_message_verification_name,
 };
 pub use verify::{AUTH_ALGO, HEADERS, signed_message};
+pub use web::{LIVE_WEB_URL, SANDBOX_WEB_URL};
 
 /// PayPal's live REST API root.
 pub const LIVE_API_BASE_URL: &str = "https://api-m.paypal.com";
@@ -280,6 +293,8 @@ pub struct PayPalProvider {
     api: Option<api::PayPalApi>,
     verifier: verify::WebhookVerifier,
     clock: Arc<dyn Clock>,
+    /// [`LIVE_WEB_URL`] or [`SANDBOX_WEB_URL`], after the API root.
+    web_root: &'static str,
 }
 
 impl PayPalProvider {
@@ -329,6 +344,7 @@ impl PayPalProvider {
             max_age: config.max_transmission_age,
             max_skew: config.max_clock_skew,
         };
+        let web_root = web::web_root(&config.api_base_url);
         let api = match config.credentials {
             Some(credentials) => {
                 if credentials.client_id.trim().is_empty()
@@ -359,6 +375,7 @@ impl PayPalProvider {
             api,
             verifier,
             clock,
+            web_root,
         })
     }
 
@@ -446,6 +463,34 @@ impl BillingProvider for PayPalProvider {
                 idempotency_key,
             )
             .await
+    }
+
+    /// An Orders v2 order (intent `CAPTURE`); the approval URL is its `payer-action` link.
+    /// Once the buyer approved (`CHECKOUT.ORDER.APPROVED`), [`Self::capture_top_up`] takes the
+    /// money and the capture's `PAYMENT.CAPTURE.COMPLETED` credits the wallet.
+    async fn create_top_up(&self, request: &CreateTopUp) -> Result<TopUpCheckout, ProviderError> {
+        self.api()?.create_order(request).await
+    }
+
+    /// `POST /v2/checkout/orders/{id}/capture`; an order captured already counts as done.
+    async fn capture_top_up(
+        &self,
+        checkout_reference: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.api()?
+            .capture_order(checkout_reference, idempotency_key)
+            .await
+    }
+
+    /// The buyer's page of the subscription in their PayPal account, where they change the
+    /// funding source: no API call (so no credentials needed), and no way back to
+    /// `return_url`, which PayPal's page does not take.
+    async fn payment_method_link(
+        &self,
+        request: &PaymentMethodLink,
+    ) -> Result<String, ProviderError> {
+        web::subscription_page(self.web_root, &request.provider_subscription_id)
     }
 
     async fn retry_payment(

@@ -126,12 +126,93 @@ pub(crate) struct Capture {
     /// (`.../v2/payments/captures/{id}`); a capture's own `up` is its order.
     #[serde(default)]
     pub links: Vec<Link>,
+    /// What the capture belongs to; on a capture of an Orders v2 order, its order id.
+    #[serde(default)]
+    pub supplementary_data: Option<SupplementaryData>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SupplementaryData {
+    #[serde(default)]
+    pub related_ids: Option<RelatedIds>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RelatedIds {
+    /// The order the capture captured (the top-up's checkout).
+    #[serde(default)]
+    pub order_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct StatusDetails {
     #[serde(default)]
     pub reason: Option<String>,
+}
+
+/// An Orders v2 order (`CHECKOUT.ORDER.*` resource and the create call's answer alike).
+#[derive(Debug, Deserialize)]
+pub(crate) struct Order {
+    #[serde(default)]
+    pub id: Option<String>,
+    /// `CAPTURE` or `AUTHORIZE`.
+    #[serde(default)]
+    pub intent: Option<String>,
+    #[serde(default)]
+    pub purchase_units: Vec<PurchaseUnit>,
+    #[serde(default)]
+    pub create_time: Option<String>,
+    #[serde(default)]
+    pub update_time: Option<String>,
+    /// The create call's answer links where the buyer approves (`payer-action`, or `approve`
+    /// for orders created with the older `application_context`).
+    #[serde(default)]
+    pub links: Vec<Link>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PurchaseUnit {
+    #[serde(default)]
+    pub amount: Option<Money>,
+    #[serde(default)]
+    pub custom_id: Option<String>,
+}
+
+/// `POST /v2/checkout/orders`: one purchase unit, paid through PayPal.
+#[derive(Debug, Serialize)]
+pub(crate) struct CreateOrder<'a> {
+    pub intent: &'static str,
+    pub purchase_units: [NewPurchaseUnit<'a>; 1],
+    pub payment_source: PaymentSource<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct NewPurchaseUnit<'a> {
+    /// Our organization reference; PayPal copies it onto the capture, so the capture's
+    /// `PAYMENT.CAPTURE.COMPLETED` names it.
+    pub custom_id: &'a str,
+    pub description: String,
+    pub amount: Money,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PaymentSource<'a> {
+    pub paypal: PayPalSource<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PayPalSource<'a> {
+    pub experience_context: ExperienceContext<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ExperienceContext<'a> {
+    pub return_url: &'a str,
+    pub cancel_url: &'a str,
+    /// `PAY_NOW`: the buyer's last step at PayPal says "Pay Now", since we capture right after.
+    pub user_action: &'static str,
+    /// `NO_SHIPPING`: a wallet top-up ships nothing.
+    pub shipping_preference: &'static str,
 }
 
 /// A customer dispute (`CUSTOMER.DISPUTE.*` resource, Disputes API v1).

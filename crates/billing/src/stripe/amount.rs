@@ -37,6 +37,29 @@ pub(crate) fn money(amount: i64, currency: &str, field: &str) -> Result<Money, P
     Ok(Money::from_minor(minor, parsed))
 }
 
+/// What Stripe calls the amount of `amount`: its integer in the currency's smallest unit as
+/// Stripe writes it, and the lower-case currency code. The inverse of [`money`]: ISK and UGX
+/// are multiplied by 100. Only positive amounts are sent.
+pub(crate) fn wire_amount(amount: Money) -> Result<(i64, String), ProviderError> {
+    let config = |message: String| ProviderError::Config {
+        provider: ProviderName::Stripe,
+        message,
+    };
+    if !amount.is_positive() {
+        return Err(config("an amount sent to Stripe must be positive".into()));
+    }
+    let code = amount.currency().code();
+    let minor = if TWO_DECIMAL_ON_THE_WIRE.contains(&code) {
+        amount
+            .minor()
+            .checked_mul(100)
+            .ok_or_else(|| config(format!("{amount} is too large for Stripe")))?
+    } else {
+        amount.minor()
+    };
+    Ok((minor, code.to_ascii_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use primitives::Currency;
@@ -57,5 +80,22 @@ mod tests {
         assert!(money(50_050, "isk", "amount").is_err());
         assert!(money(-1, "usd", "amount").is_err());
         assert!(money(1, "xyz", "amount").is_err());
+    }
+
+    #[test]
+    fn wire_amounts_are_the_inverse() {
+        let usd = Money::from_minor(1999, Currency::USD);
+        assert_eq!(wire_amount(usd).ok(), Some((1999, "usd".to_owned())));
+        let isk = Money::from_minor(500, Currency::ISK);
+        assert_eq!(wire_amount(isk).ok(), Some((50_000, "isk".to_owned())));
+        let jpy = Money::from_minor(500, Currency::JPY);
+        assert_eq!(wire_amount(jpy).ok(), Some((500, "jpy".to_owned())));
+        for sent in [usd, isk, jpy] {
+            let (minor, currency) = wire_amount(sent).unwrap_or_default();
+            assert_eq!(money(minor, &currency, "amount").ok(), Some(sent));
+        }
+        assert!(wire_amount(Money::from_minor(0, Currency::USD)).is_err());
+        assert!(wire_amount(Money::from_minor(-5, Currency::USD)).is_err());
+        assert!(wire_amount(Money::from_minor(i64::MAX, Currency::UGX)).is_err());
     }
 }

@@ -6,14 +6,17 @@ use chrono::DateTime;
 use http::{HeaderName, Method, StatusCode};
 use secrecy::SecretString;
 
-use super::amount::money;
-use super::events::ORGANIZATION_METADATA_KEY;
+use super::amount::{money, wire_amount};
+use super::events::{
+    ORGANIZATION_METADATA_KEY, PURPOSE_METADATA_KEY, PURPOSE_WALLET_TOPUP,
+    PURPOSE_WALLET_TOPUP_CHECKOUT,
+};
 use super::status::subscription_status;
 use super::wire;
 use crate::http::{ApiClient, ApiRequest, ApiResponse, at, decode as decode_answer};
 use crate::{
-    CreateSubscription, CreatedSubscription, ProviderError, ProviderName, ProviderSubscription,
-    ProviderSubscriptionStatus, RetryOutcome,
+    CreateSubscription, CreateTopUp, CreatedSubscription, PaymentMethodLink, ProviderError,
+    ProviderName, ProviderSubscription, ProviderSubscriptionStatus, RetryOutcome, TopUpCheckout,
 };
 
 const STRIPE: ProviderName = ProviderName::Stripe;
@@ -21,6 +24,8 @@ const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
 /// Stripe's limit on idempotency keys.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// Appended to a subscription's idempotency key for the customer created with it.
+const CUSTOMER_KEY_SUFFIX: &str = ":customer";
 /// Stripe's limit on `cancellation_details[comment]`.
 const MAX_COMMENT_CHARS: usize = 500;
 /// Provider messages are kept for logs and operators, not whole pages of them.
@@ -51,6 +56,31 @@ fn path_id<'a>(id: &'a str, what: &str) -> Result<&'a str, ProviderError> {
     } else {
         Err(config(format!("{what} {id:?} is not a Stripe id")))
     }
+}
+
+fn check_idempotency_key(key: &str) -> Result<(), ProviderError> {
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(config(format!(
+            "an idempotency key must have 1 to {MAX_IDEMPOTENCY_KEY} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// A request field that must not be blank, trimmed.
+fn required<'a>(value: &'a str, what: &str) -> Result<&'a str, ProviderError> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(config(format!("the request's {what} is blank")))
+    } else {
+        Ok(value)
+    }
+}
+
+/// The reason as `cancellation_details[comment]`, bounded; none when blank.
+fn comment(reason: &str) -> Option<String> {
+    let comment: String = reason.trim().chars().take(MAX_COMMENT_CHARS).collect();
+    (!comment.is_empty()).then_some(comment)
 }
 
 /// The REST side of the adapter.
@@ -95,11 +125,7 @@ impl Api {
         path: String,
         idempotency_key: &str,
     ) -> Result<ApiRequest, ProviderError> {
-        if idempotency_key.is_empty() || idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
-            return Err(config(format!(
-                "an idempotency key must have 1 to {MAX_IDEMPOTENCY_KEY} bytes"
-            )));
-        }
+        check_idempotency_key(idempotency_key)?;
         self.request(method, path)?
             .idempotency_key(IDEMPOTENCY_KEY, idempotency_key)
             .map_err(at(STRIPE))
@@ -118,20 +144,34 @@ impl Api {
         }
     }
 
+    /// Creates the subscription for `create.customer_id`, or for a customer created first
+    /// when there is none. `default_incomplete`: the first invoice is never charged
+    /// unattended, so a customer without a saved payment method can start too; an
+    /// `incomplete` subscription's hosted invoice is where the customer pays, and the method
+    /// paid with becomes the subscription's default for its renewals.
     pub(crate) async fn create_subscription(
         &self,
         create: &CreateSubscription,
     ) -> Result<CreatedSubscription, ProviderError> {
-        let customer = create
-            .customer_id
-            .as_deref()
-            .ok_or_else(|| config("a Stripe subscription needs the customer id".into()))?;
+        check_idempotency_key(&create.idempotency_key)?;
+        let customer = match create.customer_id.as_deref().map(str::trim) {
+            Some(customer) if !customer.is_empty() => customer.to_owned(),
+            _ => self.create_customer(create).await?,
+        };
         let fields = vec![
-            ("customer".to_owned(), customer.to_owned()),
+            ("customer".to_owned(), customer),
             ("items[0][price]".to_owned(), create.plan_id.clone()),
             (
                 format!("metadata[{ORGANIZATION_METADATA_KEY}]"),
                 create.organization_ref.clone(),
+            ),
+            (
+                "payment_behavior".to_owned(),
+                "default_incomplete".to_owned(),
+            ),
+            (
+                "payment_settings[save_default_payment_method]".to_owned(),
+                "on_subscription".to_owned(),
             ),
             // The hosted invoice of an `incomplete` subscription is where the customer pays.
             ("expand[0]".to_owned(), "latest_invoice".to_owned()),
@@ -157,6 +197,155 @@ impl Api {
             approval_form: None,
             status,
         })
+    }
+
+    /// A customer for an organization that has none at Stripe yet, under a key derived from
+    /// the subscription's, so a retried creation makes one customer and one subscription.
+    async fn create_customer(&self, create: &CreateSubscription) -> Result<String, ProviderError> {
+        let mut fields = vec![(
+            format!("metadata[{ORGANIZATION_METADATA_KEY}]"),
+            create.organization_ref.clone(),
+        )];
+        if let Some(payer) = &create.payer {
+            let name = format!("{} {}", payer.first_name.trim(), payer.last_name.trim());
+            if !name.trim().is_empty() {
+                fields.push(("name".to_owned(), name.trim().to_owned()));
+            }
+            if !payer.email.trim().is_empty() {
+                fields.push(("email".to_owned(), payer.email.trim().to_owned()));
+            }
+        }
+        if create.idempotency_key.len() + CUSTOMER_KEY_SUFFIX.len() > MAX_IDEMPOTENCY_KEY {
+            return Err(config(format!(
+                "an idempotency key must have at most {} bytes when the customer is created too",
+                MAX_IDEMPOTENCY_KEY - CUSTOMER_KEY_SUFFIX.len()
+            )));
+        }
+        let key = format!("{}{CUSTOMER_KEY_SUFFIX}", create.idempotency_key);
+        let request = self
+            .write(Method::POST, "/v1/customers".into(), &key)?
+            .form(fields);
+        let customer: wire::Object = self.call(&request).await?;
+        Ok(customer.id)
+    }
+
+    /// A Checkout Session in `payment` mode for one top-up. The session carries
+    /// `purpose=wallet_topup` and the organization, so its completion credits the wallet; its
+    /// PaymentIntent carries the organization and `purpose=wallet_topup_checkout`, so the
+    /// charge's refunds and disputes are attributed while its own `payment_intent.succeeded`
+    /// credits nothing a second time.
+    pub(crate) async fn create_top_up(
+        &self,
+        top_up: &CreateTopUp,
+    ) -> Result<TopUpCheckout, ProviderError> {
+        let (unit_amount, currency) = wire_amount(top_up.amount)?;
+        let organization = required(&top_up.organization_ref, "organization reference")?;
+        let name = required(&top_up.description, "description")?;
+        let success_url = required(&top_up.return_url, "return_url")?;
+        let cancel_url = required(&top_up.cancel_url, "cancel_url")?;
+        let mut fields = vec![
+            ("mode", "payment".to_owned()),
+            ("line_items[0][price_data][currency]", currency),
+            (
+                "line_items[0][price_data][unit_amount]",
+                unit_amount.to_string(),
+            ),
+            (
+                "line_items[0][price_data][product_data][name]",
+                name.to_owned(),
+            ),
+            ("line_items[0][quantity]", "1".to_owned()),
+            ("success_url", success_url.to_owned()),
+            ("cancel_url", cancel_url.to_owned()),
+            ("client_reference_id", organization.to_owned()),
+        ];
+        if let Some(customer) = top_up
+            .customer_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|customer| !customer.is_empty())
+        {
+            fields.push(("customer", customer.to_owned()));
+        }
+        let mut fields: Vec<(String, String)> = fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        for (prefix, purpose) in [
+            ("metadata", PURPOSE_WALLET_TOPUP),
+            (
+                "payment_intent_data[metadata]",
+                PURPOSE_WALLET_TOPUP_CHECKOUT,
+            ),
+        ] {
+            fields.push((
+                format!("{prefix}[{ORGANIZATION_METADATA_KEY}]"),
+                organization.to_owned(),
+            ));
+            fields.push((
+                format!("{prefix}[{PURPOSE_METADATA_KEY}]"),
+                purpose.to_owned(),
+            ));
+        }
+        let request = self
+            .write(
+                Method::POST,
+                "/v1/checkout/sessions".into(),
+                &top_up.idempotency_key,
+            )?
+            .form(fields);
+        let session: wire::CheckoutSession = self.call(&request).await?;
+        let approval_url = session.url.ok_or_else(|| {
+            decode(format!(
+                "Checkout Session {} was answered without its url",
+                session.id
+            ))
+        })?;
+        let expires_at = match session.expires_at {
+            Some(secs) => Some(DateTime::from_timestamp(secs, 0).ok_or_else(|| {
+                decode(format!(
+                    "Checkout Session {} expires at {secs}, not a time",
+                    session.id
+                ))
+            })?),
+            None => None,
+        };
+        Ok(TopUpCheckout {
+            checkout_reference: session.id,
+            approval_url,
+            approval_form: None,
+            expires_at,
+        })
+    }
+
+    /// A billing portal session for the subscription's customer, where they change their
+    /// payment method. No idempotency key: a portal session moves no money and expires within
+    /// minutes, so a repeat may simply make a second one (and a key would hand back a stale
+    /// one for a day).
+    pub(crate) async fn payment_method_link(
+        &self,
+        link: &PaymentMethodLink,
+    ) -> Result<String, ProviderError> {
+        let id = path_id(&link.provider_subscription_id, "subscription id")?;
+        let return_url = required(&link.return_url, "return_url")?;
+        let sub: wire::Subscription = self
+            .call(&self.request(Method::GET, format!("/v1/subscriptions/{id}"))?)
+            .await?;
+        let customer = sub
+            .customer
+            .as_ref()
+            .map(wire::Expandable::id)
+            .filter(|customer| !customer.is_empty())
+            .ok_or_else(|| decode(format!("subscription {} names no customer", sub.id)))?;
+        let request = self
+            .request(Method::POST, "/v1/billing_portal/sessions".into())?
+            .repeatable()
+            .form(vec![
+                ("customer".to_owned(), customer.to_owned()),
+                ("return_url".to_owned(), return_url.to_owned()),
+            ]);
+        let session: wire::PortalSession = self.call(&request).await?;
+        Ok(session.url)
     }
 
     pub(crate) async fn subscription(
@@ -197,19 +386,43 @@ impl Api {
         idempotency_key: &str,
     ) -> Result<(), ProviderError> {
         let id = path_id(id, "subscription id")?;
-        let comment: String = reason.trim().chars().take(MAX_COMMENT_CHARS).collect();
         // Stripe reads DELETE parameters from the query string, as its own libraries send them.
-        let path = if comment.is_empty() {
-            format!("/v1/subscriptions/{id}")
-        } else {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("cancellation_details[comment]", &comment)
-                .finish();
-            format!("/v1/subscriptions/{id}?{query}")
+        let path = match comment(reason) {
+            None => format!("/v1/subscriptions/{id}"),
+            Some(comment) => {
+                let query = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("cancellation_details[comment]", &comment)
+                    .finish();
+                format!("/v1/subscriptions/{id}?{query}")
+            }
         };
         // DELETE is idempotent by definition; the key is sent anyway so every write of this
         // adapter can be traced by its key.
         let request = self.write(Method::DELETE, path, idempotency_key)?;
+        let _: wire::Subscription = self.call(&request).await?;
+        Ok(())
+    }
+
+    /// Stops renewal: the subscription stays active until its period ends, then Stripe cancels
+    /// it (`customer.subscription.deleted`).
+    pub(crate) async fn cancel_at_period_end(
+        &self,
+        id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        let id = path_id(id, "subscription id")?;
+        let mut fields = vec![("cancel_at_period_end".to_owned(), "true".to_owned())];
+        if let Some(comment) = comment(reason) {
+            fields.push(("cancellation_details[comment]".to_owned(), comment));
+        }
+        let request = self
+            .write(
+                Method::POST,
+                format!("/v1/subscriptions/{id}"),
+                idempotency_key,
+            )?
+            .form(fields);
         let _: wire::Subscription = self.call(&request).await?;
         Ok(())
     }

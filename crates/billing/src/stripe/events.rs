@@ -44,6 +44,7 @@ struct Mapped {
     subscription_status: Option<ProviderSubscriptionStatus>,
     trial_end: Option<DateTime<Utc>>,
     failure_reason: Option<String>,
+    checkout_reference: Option<String>,
 }
 
 impl Mapped {
@@ -65,6 +66,7 @@ impl Mapped {
             subscription_status: None,
             trial_end: None,
             failure_reason: None,
+            checkout_reference: None,
         }
     }
 }
@@ -128,6 +130,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<ParsedWebhook, ProviderError> {
                 trial_end: mapped.trial_end,
                 failure_reason: mapped.failure_reason,
                 order_reference: None,
+                checkout_reference: mapped.checkout_reference,
                 provider_event_type: event.event_type,
             }],
         },
@@ -208,6 +211,7 @@ fn subscription(
         subscription_status: status,
         trial_end,
         failure_reason: None,
+        checkout_reference: None,
     })
 }
 
@@ -343,14 +347,20 @@ fn checkout_topup(
     };
     // The PaymentIntent, as the PaymentIntent's own events and its charge's refunds and
     // disputes name it; a paid session always has one, its own id is the last resort.
-    let payment_reference = id_of(session.payment_intent.as_ref()).unwrap_or(session.id);
-    Ok(Some(Mapped::payment(
-        BillingEventKind::WalletTopUpCompleted,
-        organization(&session.metadata),
-        None,
-        money(total, currency, "amount_total")?,
-        payment_reference,
-    )))
+    let payment_reference =
+        id_of(session.payment_intent.as_ref()).unwrap_or_else(|| session.id.clone());
+    // The session is the checkout our top-up row was recorded under.
+    let checkout_reference = Some(session.id).filter(|id| !id.is_empty());
+    Ok(Some(Mapped {
+        checkout_reference,
+        ..Mapped::payment(
+            BillingEventKind::WalletTopUpCompleted,
+            organization(&session.metadata),
+            None,
+            money(total, currency, "amount_total")?,
+            payment_reference,
+        )
+    }))
 }
 
 fn payment_intent_topup(

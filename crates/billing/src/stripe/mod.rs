@@ -3,8 +3,6 @@
 //!
 //! # Configuration ([`StripeConfig`])
 //!
-//! | field | meaning | default |
-//! |---|---|---|
 //! | field | env ([`StripeConfig::from_lookup`]) | meaning | default |
 //! |---|---|---|---|
 //! | `webhook_secrets` | `STRIPE_WEBHOOK_SECRETS` (comma-separated; enables Stripe) | the endpoint's signing secrets `whsec_...`; during a rotation both the old and the new one (any may match) | required, at least one |
@@ -56,7 +54,7 @@
 //! | `invoice.paid` | invoice of a subscription | `PaymentSucceeded` | `parent.subscription_details.subscription`, legacy `subscription` | `amount_paid` | legacy `payment_intent`, else `id` (`in_...`) | latest `lines.data[].period.end`, one-off invoice-item lines left out |
 //! | `invoice.payment_failed` | invoice of a subscription | `PaymentFailed` | as above | `amount_due` | as above | |
 //! | `invoice.payment_action_required` | invoice of a subscription | `PaymentActionRequired` | as above | `amount_due` | as above | |
-//! | `checkout.session.completed`, `checkout.session.async_payment_succeeded` | mode `payment`, `purpose=wallet_topup`, `payment_status=paid` | `WalletTopUpCompleted` | | `amount_total` | `payment_intent` (`pi_...`), else the session's `id` | |
+//! | `checkout.session.completed`, `checkout.session.async_payment_succeeded` | mode `payment`, `purpose=wallet_topup`, `payment_status=paid` | `WalletTopUpCompleted` (checkout reference: the session's `id`, `cs_...`) | | `amount_total` | `payment_intent` (`pi_...`), else the session's `id` | |
 //! | `payment_intent.succeeded` | `purpose=wallet_topup` | `WalletTopUpCompleted` | | `amount_received` | `id` (`pi_...`) | |
 //! | `charge.refunded` | `purpose` `wallet_topup` or `wallet_topup_checkout` | `TopUpRefunded` | | this refund: `amount_refunded` less the previous attributes' | `payment_intent`, else the charge's `id` (`ch_...`) | |
 //! | `charge.dispute.created` | | `DisputeOpened` | | `amount` | `payment_intent`, else `charge` | |
@@ -89,7 +87,10 @@
 //! error), and `trial_end` while the subscription is `trialing` (and on `trial_will_end`).
 //! `invoice.payment_failed` carries `failure_reason`: the invoice's
 //! `last_finalization_error.message`, else the failure message of its charge when the charge
-//! is expanded in the delivery, else none. `order_reference` is always `None`.
+//! is expanded in the delivery, else none. `checkout_reference` is the Checkout Session's `id`
+//! (`cs_...`, what [`BillingProvider::create_top_up`] returned as the top-up's checkout) on the
+//! two `checkout.session.*` top-up events, and `None` on every other event (a PaymentIntent
+//! created directly was started through no checkout). `order_reference` is always `None`.
 //!
 //! The period end of subscription events is the latest `items.data[].current_period_end` (API
 //! versions since 2025-03-31), else the legacy `current_period_end`: the next billing date,
@@ -113,14 +114,24 @@
 //!
 //! # Calls
 //!
-//! Create `POST /v1/subscriptions` (`customer`, `items[0][price]`,
-//! `metadata[organization_id]`, `expand[0]=latest_invoice`; an `incomplete` subscription
-//! returns its hosted invoice URL as the approval URL); get `GET /v1/subscriptions/{id}`; cancel
-//! `DELETE /v1/subscriptions/{id}` (the reason as `cancellation_details[comment]`); pause
-//! `POST /v1/subscriptions/{id}` with `pause_collection[behavior]=void`; reactivate the same with
-//! `pause_collection=` (cleared); retry `GET /v1/invoices?subscription={id}&status=open&limit=1`
-//! then `POST /v1/invoices/{invoice}/pay` (402 is `Declined`, no open invoice `NothingDue`).
-//! Every POST and DELETE carries the caller's `Idempotency-Key`.
+//! | call | request |
+//! |---|---|
+//! | create | without a `customer_id`, first `POST /v1/customers` (`metadata[organization_id]`, the payer's `name` and `email` when given) under the key `{key}:customer`; then `POST /v1/subscriptions` (`customer`, `items[0][price]`, `metadata[organization_id]`, `payment_behavior=default_incomplete`, `payment_settings[save_default_payment_method]=on_subscription`, `expand[0]=latest_invoice`); an `incomplete` subscription returns its hosted invoice URL as the approval URL |
+//! | get | `GET /v1/subscriptions/{id}` |
+//! | cancel | `DELETE /v1/subscriptions/{id}` (the reason as `cancellation_details[comment]`) |
+//! | cancel at period end | `POST /v1/subscriptions/{id}` with `cancel_at_period_end=true` (and the comment) |
+//! | pause / reactivate | `POST /v1/subscriptions/{id}` with `pause_collection[behavior]=void` / `pause_collection=` (cleared) |
+//! | retry | `GET /v1/invoices?subscription={id}&status=open&limit=1`, then `POST /v1/invoices/{invoice}/pay` (402 is `Declined`, no open invoice `NothingDue`) |
+//! | top-up | `POST /v1/checkout/sessions`: `mode=payment`, `line_items[0][price_data][currency]` (lower case), `[unit_amount]` (Stripe's minor units, ISK and UGX times 100), `[product_data][name]` (the description), `line_items[0][quantity]=1`, `success_url`, `cancel_url`, `client_reference_id` (the organization), `customer` when known, `metadata[organization_id]`, `metadata[purpose]=wallet_topup`, `payment_intent_data[metadata][organization_id]`, `payment_intent_data[metadata][purpose]=wallet_topup_checkout`; returns the session id, its `url` and `expires_at` |
+//! | payment-method link | `GET /v1/subscriptions/{id}` for its `customer`, then `POST /v1/billing_portal/sessions` (`customer`, `return_url`); returns the portal `url` |
+//! | capture a top-up | none: Checkout captures by itself ([`ProviderError::Unsupported`]) |
+//!
+//! Every POST and DELETE carries the caller's `Idempotency-Key` (1 to 255 bytes; 246 when a
+//! customer is created too), except the billing portal session: it moves no money and lives
+//! for minutes, so it is resent after a 5xx without a key (a key would hand back a stale
+//! session for a day). A top-up is credited only by its session's completion
+//! (`checkout.session.completed`, or `checkout.session.async_payment_succeeded` for methods that
+//! settle later), never by the customer's return to `success_url`.
 
 mod amount;
 mod api;
@@ -145,9 +156,9 @@ pub use events::{
 use crate::config::Env;
 use crate::http::{ApiClient, RetryPolicy};
 use crate::{
-    BillingProvider, ConfigError, CreateSubscription, CreatedSubscription, ParsedWebhook,
-    ProviderError, ProviderName, ProviderSubscription, RetryOutcome, VerifiedWebhook, VerifyError,
-    WebhookRequest,
+    BillingProvider, ConfigError, CreateSubscription, CreateTopUp, CreatedSubscription,
+    ParsedWebhook, PaymentMethodLink, ProviderError, ProviderName, ProviderSubscription,
+    RetryOutcome, TopUpCheckout, VerifiedWebhook, VerifyError, WebhookRequest,
 };
 
 const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("stripe-signature");
@@ -387,8 +398,8 @@ impl BillingProvider for StripeProvider {
         self.api.is_some()
     }
 
-    /// `return_url` and `cancel_url` are not used: Stripe collects through the customer's saved
-    /// payment method or the hosted invoice.
+    /// `return_url` and `cancel_url` are not used: the customer pays the first invoice on its
+    /// hosted page (the approval URL). Without `customer_id` a customer is created first.
     async fn create_subscription(
         &self,
         request: &CreateSubscription,
@@ -412,6 +423,32 @@ impl BillingProvider for StripeProvider {
         self.api()?
             .cancel(provider_subscription_id, reason, idempotency_key)
             .await
+    }
+
+    /// `cancel_at_period_end=true`: Stripe keeps the subscription until the period it was paid
+    /// for ends, then cancels it.
+    async fn cancel_at_period_end(
+        &self,
+        provider_subscription_id: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        self.api()?
+            .cancel_at_period_end(provider_subscription_id, reason, idempotency_key)
+            .await
+    }
+
+    /// A Checkout Session (mode `payment`); its completion webhook credits the wallet.
+    async fn create_top_up(&self, request: &CreateTopUp) -> Result<TopUpCheckout, ProviderError> {
+        self.api()?.create_top_up(request).await
+    }
+
+    /// A billing portal session for the subscription's customer.
+    async fn payment_method_link(
+        &self,
+        request: &PaymentMethodLink,
+    ) -> Result<String, ProviderError> {
+        self.api()?.payment_method_link(request).await
     }
 
     /// Stripe has no field for a pause reason; the caller records it.

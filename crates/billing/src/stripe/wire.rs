@@ -94,6 +94,9 @@ pub(crate) struct Subscription {
     /// Unix seconds; set while (and after) the subscription has a trial.
     #[serde(default)]
     pub trial_end: Option<i64>,
+    /// The customer who pays it (`cus_...`), for the billing portal.
+    #[serde(default)]
+    pub customer: Option<Expandable<Object>>,
 }
 
 impl Subscription {
@@ -248,6 +251,18 @@ pub(crate) struct CheckoutSession {
     /// session that needed no payment).
     #[serde(default)]
     pub payment_intent: Option<Expandable<Object>>,
+    /// The hosted page, while the session is open (`null` once it is complete or expired).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Unix seconds: when an open session stops accepting payment.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// A `billing_portal.session` object.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PortalSession {
+    pub url: String,
 }
 
 /// A `payment_intent` object.

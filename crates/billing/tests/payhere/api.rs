@@ -407,6 +407,29 @@ async fn cancel_posts_the_subscription_id() {
     server.verify().await;
 }
 
+/// PayHere schedules no cancellation: cancelling at the period's end cancels at PayHere now
+/// (nothing more is charged) and leaves the paid period to our side.
+#[tokio::test]
+async fn cancel_at_period_end_cancels_now() {
+    let (server, clock) = setup().await;
+    token_mock("tok-1").expect(1).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(CANCEL_PATH))
+        .and(header("authorization", bearer("tok-1").as_str()))
+        .and(body_json(json!({"subscription_id": 420075032251u64})))
+        .respond_with(ok(
+            json!({"status": 1, "msg": "Successfully cancelled the subscription", "data": null}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    provider(&server, &clock)
+        .cancel_at_period_end(SUB_ID, "customer asked", "c-1")
+        .await
+        .unwrap();
+    server.verify().await;
+}
+
 #[tokio::test]
 async fn a_refused_cancel_succeeds_when_the_subscription_is_already_canceled() {
     for (listed, succeeds) in [("CANCELLED", true), ("ACTIVE", false)] {

@@ -13,5 +13,6 @@ mod events;
 mod props;
 mod secrets;
 mod support;
+mod top_up;
 mod vectors;
 mod verify;

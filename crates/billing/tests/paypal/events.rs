@@ -56,7 +56,7 @@ const SIGNED_HERE: [&str; 11] = [
     "sale_reversed.json",
     "capture_denied.json",
     "capture_completed_jpy.json",
-    "order_approved_unknown.json",
+    "order_approved.json",
     "dispute_created.json",
     "dispute_resolved_seller_favour.json",
     "dispute_resolved_buyer_favour.json",
@@ -88,6 +88,8 @@ async fn every_documented_type_maps_to_its_kind() {
     let sale = r#"{"id":"S-1","amount":{"total":"9.99","currency":"EUR"},"billing_agreement_id":"I-1","custom":"org_9"}"#;
     let capture =
         r#"{"id":"C-1","amount":{"currency_code":"EUR","value":"9.99"},"custom_id":"org_9"}"#;
+    // An approved order: its reference is the order's id (here written like the capture's).
+    let order = r#"{"id":"C-1","intent":"CAPTURE","status":"APPROVED","purchase_units":[{"custom_id":"org_9","amount":{"currency_code":"EUR","value":"9.99"}}]}"#;
     let dispute = |outcome: &str| {
         format!(
             r#"{{"dispute_id":"PP-D-1","disputed_transactions":[{{"seller_transaction_id":"C-1","custom":"org_9"}}],"dispute_amount":{{"currency_code":"EUR","value":"9.99"}},"dispute_outcome":{{"outcome_code":"{outcome}"}}}}"#
@@ -151,6 +153,7 @@ async fn every_documented_type_maps_to_its_kind() {
         ("PAYMENT.CAPTURE.REFUNDED", capture, Some(K::TopUpRefunded)),
         ("PAYMENT.CAPTURE.REVERSED", capture, Some(K::Chargeback)),
         ("PAYMENT.CAPTURE.DENIED", capture, Some(K::PaymentFailed)),
+        ("CHECKOUT.ORDER.APPROVED", order, Some(K::TopUpApproved)),
         ("CUSTOMER.DISPUTE.CREATED", &opened, Some(K::DisputeOpened)),
         ("CUSTOMER.DISPUTE.RESOLVED", &won, Some(K::DisputeWon)),
         ("CUSTOMER.DISPUTE.RESOLVED", &lost, Some(K::DisputeLost)),
@@ -397,6 +400,85 @@ async fn malformed_resources_are_decode_errors() {
             "{}: {parsed:?}",
             String::from_utf8_lossy(&body)
         );
+    }
+}
+
+/// The one event the fixture `file` (under the PayPal fixtures), signed with our test chain,
+/// parses to.
+async fn fixture_event(file: &str) -> BillingEvent {
+    let setup = Setup::generated_valid();
+    let body = std::fs::read(fixtures().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let verified = setup
+        .verify(&signed(&body, now()), &body)
+        .await
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    match setup.provider.parse_webhook(&verified) {
+        Ok(ParsedWebhook::Events { mut events }) if events.len() == 1 => events.remove(0),
+        other => panic!("{file}: {other:?}"),
+    }
+}
+
+/// A top-up's order is its checkout: the approval names it, and so does the completed capture
+/// through `supplementary_data.related_ids.order_id`; no other event does.
+#[tokio::test]
+async fn the_approval_and_the_completed_capture_name_the_order_they_complete() {
+    let approved = fixture_event("events/order_approved.json").await;
+    assert_eq!(approved.kind, BillingEventKind::TopUpApproved);
+    assert_eq!(
+        approved.checkout_reference.as_deref(),
+        Some("5O190127TN364715T")
+    );
+    // PayPal's simulator capture carries its order as supplementary data.
+    let captured = fixture_event("simulator/cap_completed.json").await;
+    assert_eq!(captured.kind, BillingEventKind::WalletTopUpCompleted);
+    assert_eq!(
+        captured.checkout_reference.as_deref(),
+        Some("1AB234567A1234567")
+    );
+    assert_eq!(
+        captured.payment_reference.as_deref(),
+        Some("12A34567BC123456S")
+    );
+    // A capture without it still credits (by its capture id) but names no checkout.
+    let bare = fixture_event("events/capture_completed_jpy.json").await;
+    assert_eq!(bare.kind, BillingEventKind::WalletTopUpCompleted);
+    assert_eq!(bare.checkout_reference, None);
+    assert_eq!(bare.payment_reference.as_deref(), Some("8UL64672ZC914325T"));
+
+    let amount = r#""amount":{"currency_code":"USD","value":"5.00"}"#;
+    let with_order = |order: &str| {
+        format!(
+            r#"{{"id":"CAP1",{amount},"supplementary_data":{{"related_ids":{{"order_id":{order}}}}}}}"#
+        )
+    };
+    for (order, expected) in [
+        (r#""ORDER1""#, Some("ORDER1")),
+        (r#"" ORDER1 ""#, Some("ORDER1")),
+        (r#""  ""#, None),
+        ("null", None),
+    ] {
+        let event = one_event("PAYMENT.CAPTURE.COMPLETED", &with_order(order)).await;
+        assert_eq!(event.checkout_reference.as_deref(), expected, "{order}");
+    }
+    let no_related_ids = format!(r#"{{"id":"CAP1",{amount},"supplementary_data":{{}}}}"#);
+    let event = one_event("PAYMENT.CAPTURE.COMPLETED", &no_related_ids).await;
+    assert_eq!(event.checkout_reference, None);
+    // Refunds, reversals and denials of a capture complete nothing, whatever they carry.
+    for event_type in [
+        "PAYMENT.CAPTURE.REFUNDED",
+        "PAYMENT.CAPTURE.REVERSED",
+        "PAYMENT.CAPTURE.DENIED",
+    ] {
+        let event = one_event(event_type, &with_order(r#""ORDER1""#)).await;
+        assert_eq!(event.checkout_reference, None, "{event_type}");
+    }
+    for file in [
+        "events/sale_completed_subscription.json",
+        "events/dispute_created.json",
+        "events/sub_activated.json",
+        "simulator/cap_refunded.json",
+    ] {
+        assert_eq!(fixture_event(file).await.checkout_reference, None, "{file}");
     }
 }
 

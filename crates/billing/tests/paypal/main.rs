@@ -5,6 +5,7 @@
 
 mod cert_dir;
 mod certs;
+mod customer;
 mod events;
 mod pki;
 mod props;

@@ -779,3 +779,110 @@ async fn another_adapter_plugs_in_by_name_as_a_trait_object() {
     ));
     assert!(providers.get(ProviderName::Payhere).is_none());
 }
+
+/// The customer's calls dispatch by name too; an adapter that implements none of them gets the
+/// trait's defaults: a cancel at the period's end is its cancel now, the rest `Unsupported`.
+#[tokio::test]
+async fn customer_calls_dispatch_by_name_and_default_for_other_adapters() {
+    let providers = Providers::none().with(Arc::new(OtherStripe));
+    let top_up = billing::CreateTopUp {
+        amount: primitives::Money::from_minor(500, primitives::Currency::USD),
+        organization_ref: "org_1".into(),
+        return_url: "https://app.example.com/wallet".into(),
+        cancel_url: "https://app.example.com/wallet".into(),
+        description: "Wallet top-up".into(),
+        customer_id: None,
+        payer: None,
+        idempotency_key: "k".into(),
+    };
+    let link = billing::PaymentMethodLink {
+        provider_subscription_id: "sub_9".into(),
+        return_url: "https://app.example.com/billing".into(),
+    };
+    let unsupported = |operation| ProviderError::Unsupported {
+        provider: ProviderName::Stripe,
+        operation,
+    };
+    assert_eq!(
+        providers
+            .cancel_at_period_end(ProviderName::Stripe, "sub_9", "r", "k")
+            .await
+            .unwrap_err(),
+        unsupported("cancel"),
+        "the default cancels now, through the adapter's own cancel"
+    );
+    assert_eq!(
+        providers
+            .create_top_up(ProviderName::Stripe, &top_up)
+            .await
+            .unwrap_err(),
+        unsupported("wallet top-ups")
+    );
+    assert_eq!(
+        providers
+            .capture_top_up(ProviderName::Stripe, "cs_1", "k")
+            .await
+            .unwrap_err(),
+        unsupported("capturing top-ups")
+    );
+    assert_eq!(
+        providers
+            .payment_method_link(ProviderName::Stripe, &link)
+            .await
+            .unwrap_err(),
+        unsupported("payment-method links")
+    );
+    let not_configured = ProviderError::NotConfigured {
+        provider: ProviderName::Paypal,
+    };
+    assert_eq!(
+        providers
+            .create_top_up(ProviderName::Paypal, &top_up)
+            .await
+            .unwrap_err(),
+        not_configured
+    );
+    assert_eq!(
+        providers
+            .capture_top_up(ProviderName::Paypal, "5O19", "k")
+            .await
+            .unwrap_err(),
+        not_configured
+    );
+    assert_eq!(
+        providers
+            .payment_method_link(ProviderName::Paypal, &link)
+            .await
+            .unwrap_err(),
+        not_configured
+    );
+    assert_eq!(
+        providers
+            .cancel_at_period_end(ProviderName::Paypal, "I-1", "r", "k")
+            .await
+            .unwrap_err(),
+        not_configured
+    );
+
+    // Ours, by name: PayPal's link needs no call (and no credentials).
+    let pki = PayPalPki::generate(now());
+    let ours = Providers::from_lookup(
+        lookup(&all(&pki, &fresh_dir("customer-calls"), UNREACHABLE_STRIPE)),
+        clock(),
+    )
+    .unwrap();
+    assert_eq!(
+        ours.payment_method_link(
+            ProviderName::Paypal,
+            &billing::PaymentMethodLink {
+                provider_subscription_id: "I-BW452GLLEP1G".into(),
+                return_url: String::new(),
+            },
+        )
+        .await
+        .unwrap(),
+        "https://www.paypal.com/myaccount/autopay/connect/I-BW452GLLEP1G"
+    );
+}
+
+const UNREACHABLE_STRIPE: &str = "http://127.0.0.1:9";

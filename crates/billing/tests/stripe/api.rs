@@ -97,6 +97,11 @@ async fn create_posts_the_form_with_the_callers_idempotency_key() {
                 "metadata[organization_id]",
                 "0195f3a2-7c1e-7b3a-9f1d-2c4e6a8b0d12"
             ),
+            ("payment_behavior", "default_incomplete"),
+            (
+                "payment_settings[save_default_payment_method]",
+                "on_subscription"
+            ),
             ("expand[0]", "latest_invoice"),
         ])
     );
@@ -129,15 +134,16 @@ async fn an_incomplete_subscription_returns_its_hosted_invoice() {
 }
 
 #[tokio::test]
-async fn create_without_a_customer_or_key_sends_nothing() {
+async fn create_without_a_key_sends_nothing() {
     let (server, provider) = server().await;
-    let mut no_customer = create_request();
-    no_customer.customer_id = None;
     let mut no_key = create_request();
     no_key.idempotency_key = String::new();
     let mut long_key = create_request();
     long_key.idempotency_key = "k".repeat(256);
-    for request in [no_customer, no_key, long_key] {
+    let mut no_customer_no_key = create_request();
+    no_customer_no_key.customer_id = None;
+    no_customer_no_key.idempotency_key = String::new();
+    for request in [no_key, long_key, no_customer_no_key] {
         assert!(matches!(
             provider.create_subscription(&request).await,
             Err(ProviderError::Config { .. })

@@ -395,6 +395,49 @@ async fn a_checkout_topup_its_payment_intent_refunds_and_disputes_share_one_refe
     }
 }
 
+/// The Checkout Session of the top-up fixtures, as `create_top_up` returned it.
+const CHECKOUT_SESSION: &str = "cs_test_a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ0123456789abcdEFGH";
+
+fn checkout(parsed: &ParsedWebhook) -> Option<&str> {
+    single(parsed).checkout_reference.as_deref()
+}
+
+#[tokio::test]
+async fn a_checkout_topup_names_its_session_as_the_checkout_it_completes() {
+    // Paid at once, or settled later: either completion names the session.
+    for name in [
+        "checkout.session.completed.topup",
+        "checkout.session.async_payment_succeeded",
+    ] {
+        let parsed = parsed(name).await;
+        assert_eq!(
+            kind(&parsed),
+            BillingEventKind::WalletTopUpCompleted,
+            "{name}"
+        );
+        assert_eq!(checkout(&parsed), Some(CHECKOUT_SESSION), "{name}");
+        // The credit is still keyed by the payment, not by the checkout.
+        assert_eq!(reference(&parsed), Some(CHECKOUT_INTENT), "{name}");
+    }
+    // Without a PaymentIntent the session is both the payment and the checkout.
+    let session = parsed_edited("checkout.session.completed.topup", |event| {
+        event["data"]["object"]["payment_intent"] = Value::Null;
+    })
+    .await
+    .unwrap();
+    assert_eq!(checkout(&session), Some(CHECKOUT_SESSION));
+    // A PaymentIntent top-up went through no checkout; refunds, disputes and invoices name none.
+    for name in [
+        "payment_intent.succeeded.topup",
+        "charge.refunded",
+        "charge.dispute.created",
+        "invoice.paid",
+        "customer.subscription.created",
+    ] {
+        assert_eq!(checkout(&parsed(name).await), None, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn one_off_payments_fall_back_to_their_own_ids_without_a_payment_intent() {
     let session = parsed_edited("checkout.session.completed.topup", |event| {

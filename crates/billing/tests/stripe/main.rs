@@ -9,6 +9,7 @@
 
 mod api;
 mod common;
+mod customer;
 mod events;
 mod props;
 mod retry;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use primitives::Money;
 use twilio::{MessageStatus, SentMessage, TwilioError};
 
-use crate::{RecipientStatus, input::message_sid};
+use crate::{RecipientStatus, delivery::DeliveryStatus, input::message_sid};
 
 /// Error texts stored on a recipient are at most this long.
 const MAX_ERROR_CHARS: usize = 500;
@@ -23,6 +23,8 @@ pub(crate) enum Outcome {
     Refused {
         code: Option<u32>,
         message: String,
+        /// Twilio created the message and reports it failed (a final status in its answer).
+        delivery: Option<DeliveryStatus>,
     },
     Unsent {
         message: String,
@@ -41,6 +43,7 @@ impl Outcome {
                 return Self::Refused {
                     code: None,
                     message: format!("Twilio reports the message {:?}", message.status),
+                    delivery: DeliveryStatus::from_twilio(&message.status),
                 };
             }
             Ok(message) => return Self::Accepted(message),
@@ -51,6 +54,7 @@ impl Outcome {
             TwilioError::InvalidInput { .. } => Self::Refused {
                 code: None,
                 message,
+                delivery: None,
             },
             TwilioError::Config(_) | TwilioError::Transport { connect: true, .. } => {
                 Self::Unsent { message }
@@ -62,7 +66,11 @@ impl Outcome {
                 ..
             } => Self::Unsent { message },
             TwilioError::Api { status, code, .. } if (400..500).contains(&status) => {
-                Self::Refused { code, message }
+                Self::Refused {
+                    code,
+                    message,
+                    delivery: None,
+                }
             }
             TwilioError::Api { .. }
             | TwilioError::Transport { .. }
@@ -103,6 +111,7 @@ impl Outcome {
             price_unit: None,
             error_code: None,
             error: None,
+            delivery: None,
         };
         match self {
             Self::Accepted(message) => {
@@ -117,10 +126,16 @@ impl Outcome {
                     .price_unit
                     .as_deref()
                     .and_then(|u| bounded(u.to_owned(), 8));
+                row.delivery = DeliveryStatus::from_twilio(&message.status);
             }
-            Self::Refused { code, message } => {
+            Self::Refused {
+                code,
+                message,
+                delivery,
+            } => {
                 row.error_code = code.and_then(|code| i32::try_from(code).ok());
                 row.error = Some(sanitize(message));
+                row.delivery = *delivery;
             }
             Self::Unsent { message } | Self::Unknown { message } => {
                 row.error = Some(sanitize(message));
@@ -144,6 +159,8 @@ pub(crate) struct RowUpdate {
     pub price_unit: Option<String>,
     pub error_code: Option<i32>,
     pub error: Option<String>,
+    /// What the answer says about delivery (kept only if no callback said more already).
+    pub delivery: Option<DeliveryStatus>,
 }
 
 fn is_final_failure(status: &MessageStatus) -> bool {
@@ -259,6 +276,7 @@ mod tests {
         assert_eq!(row.charged, 7);
         assert_eq!(row.sent_at, Some(now));
         assert_eq!(row.twilio_status.as_deref(), Some("queued"));
+        assert_eq!(row.delivery, Some(DeliveryStatus::Queued));
         assert_eq!(row.price.as_deref(), Some("-0.00750"));
         let odd = SentMessage {
             sid: "not a sid".into(),
@@ -272,6 +290,12 @@ mod tests {
         assert_eq!((row.price, row.price_unit), (None, None));
         let refused = Outcome::classify(Err(api(400, Some(21211)))).row(cost, now);
         assert_eq!((refused.charged, refused.error_code), (0, Some(21211)));
+        assert_eq!(refused.delivery, None);
+        let failed = Outcome::classify(Ok(sent(MessageStatus::Failed))).row(cost, now);
+        assert_eq!(
+            (failed.charged, failed.delivery),
+            (0, Some(DeliveryStatus::Failed))
+        );
         assert_eq!(Outcome::NotAttempted.row(cost, now).attempted, 0);
         assert_eq!(sanitize(&"é\n".repeat(600)).chars().count(), 500);
     }

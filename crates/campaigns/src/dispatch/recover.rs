@@ -76,7 +76,7 @@ pub(crate) async fn abandoned(
 ) -> Result<usize, CampaignsError> {
     let rows: Vec<Abandoned> = diesel::sql_query(
         "UPDATE campaign_recipients SET status = 'unconfirmed', charged = $3, \
-             claimed_until = NULL, error = $4, updated_at = $2 \
+             claimed_until = NULL, error = $4, updated_at = $2, unconfirmed_at = $2 \
          WHERE campaign_id = $1 AND status = 'sending' AND claimed_until <= $2 \
          RETURNING id, batch_id",
     )

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     Campaigns, CampaignsError, RecipientStatus,
+    delivery::DeliveryStatus,
     funds::{self, Charged},
     reconcile::{self, Resolution},
     store,
@@ -103,14 +104,21 @@ async fn write_rows(
         rows.iter().map(|(_, row)| f(row)).collect()
     };
     let updated: Vec<Updated> = diesel::sql_query(
+        // A status callback may have come before this settlement (Twilio is fast): what it
+        // recorded (a later status, the SID) is kept, the send's answer only fills gaps.
         "UPDATE campaign_recipients AS r SET status = u.status, charged = u.charged, \
-             twilio_sid = u.sid, twilio_status = u.tstatus, twilio_price = u.price, \
-             twilio_price_unit = u.unit, error_code = u.code, error = u.error, \
-             sent_at = CASE WHEN u.status = 'sent' THEN $2 END, claimed_until = NULL, \
-             attempts = r.attempts + u.attempted, updated_at = $2 \
+             twilio_sid = coalesce(u.sid, r.twilio_sid), twilio_status = u.tstatus, \
+             twilio_price = u.price, twilio_price_unit = u.unit, error_code = u.code, \
+             error = u.error, sent_at = CASE WHEN u.status = 'sent' THEN $2 END, \
+             claimed_until = NULL, attempts = r.attempts + u.attempted, updated_at = $2, \
+             delivery_status = coalesce(r.delivery_status, u.delivery), \
+             delivery_updated_at = CASE WHEN r.delivery_status IS NULL AND u.delivery IS NOT NULL \
+                                        THEN $2 ELSE r.delivery_updated_at END, \
+             unconfirmed_at = CASE WHEN u.status = 'unconfirmed' THEN $2 END \
          FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], \
-                     $9::text[], $10::int[], $11::text[], $12::int[]) \
-              AS u (id, status, charged, sid, tstatus, price, unit, code, error, attempted) \
+                     $9::text[], $10::int[], $11::text[], $12::int[], $13::text[]) \
+              AS u (id, status, charged, sid, tstatus, price, unit, code, error, attempted, \
+                    delivery) \
          WHERE r.id = u.id AND r.batch_id = $1 AND r.status = 'sending' \
          RETURNING r.id",
     )
@@ -130,6 +138,11 @@ async fn write_rows(
     .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|(_, r)| r.error_code).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(column(|r| r.error.clone()))
     .bind::<Array<Integer>, _>(rows.iter().map(|(_, r)| r.attempted).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|(_, r)| r.delivery.map(DeliveryStatus::as_str))
+            .collect::<Vec<_>>(),
+    )
     .load(conn)
     .await?;
     Ok(updated.into_iter().map(|row| row.id).collect())
@@ -193,7 +206,9 @@ async fn resolve_late(
     };
     tracing::info!(campaign = %campaign.id, recipient = id, ?resolution,
         "late settlement resolves an unconfirmed recipient");
-    match reconcile::resolve_locked(conn, campaigns, campaign, id, &resolution).await {
+    match reconcile::resolve_locked(conn, campaigns, campaign, id, &resolution, funds::actor())
+        .await
+    {
         Ok(_) | Err(CampaignsError::NotUnconfirmed { .. }) => Ok(()),
         Err(error) => Err(error),
     }

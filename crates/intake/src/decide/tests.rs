@@ -32,6 +32,7 @@ fn event(kind: K) -> StoredEvent {
         trial_end: None,
         failure_reason: None,
         order_reference: None,
+        checkout_reference: None,
         provider_event_type: "test".into(),
     }
 }

@@ -6,6 +6,7 @@
     reason = "test helpers: a panic is how a test reports failure"
 )]
 
+mod capture;
 mod flows;
 mod idempotency;
 mod matching;
@@ -13,3 +14,5 @@ mod money;
 mod ordering;
 mod retries;
 mod support;
+mod sync;
+mod top_ups;

@@ -354,6 +354,7 @@ impl World {
             trial_end: None,
             failure_reason: None,
             order_reference: None,
+            checkout_reference: None,
             provider_event_type: format!("test.{}", kind.as_str()),
         }
     }

@@ -1,10 +1,10 @@
 //! Deliveries signed exactly as each billing provider signs them, so end-to-end tests and
 //! benchmarks can send the receiver genuine webhooks.
 //!
-//! Written from the providers' documented algorithms, and deliberately independent of the
-//! `billing` crate's verification code (testkit does not depend on billing): billing's test
-//! suites check that the two implementations agree, so a mistake in one is caught by the
-//! other.
+//! The algorithms are `devhooks::signing`'s (one implementation serves the tests and the local
+//! webhook tool), written from the providers' documented algorithms and deliberately
+//! independent of the `billing` crate's verification code: billing's test suites check that
+//! the two implementations agree, so a mistake in one is caught by the other.
 //!
 //! - [`PayPalPki`]: a certificate hierarchy generated per run (root CA, intermediate CA, an RSA
 //!   leaf named `messageverificationcerts.paypal.com`), the five `PAYPAL-*` headers signed
@@ -17,13 +17,10 @@
 //!
 //! Everything panics instead of returning errors: it is for tests only.
 
-mod payhere;
 mod paypal;
-mod stripe;
 
-pub use payhere::{PayHereNotification, payhere_md5sig};
-pub use paypal::{
-    PAYPAL_AUTH_ALGO, PAYPAL_LEAF_NAME, PayPalPki, paypal_cert_path, paypal_signed_message,
-    paypal_transmission_time, write_paypal_cert,
+pub use devhooks::signing::{
+    PAYPAL_AUTH_ALGO, PAYPAL_LEAF_NAME, PayHereNotification, payhere_md5sig, paypal_signed_message,
+    paypal_transmission_time, stripe_signature, stripe_signature_header,
 };
-pub use stripe::{stripe_signature, stripe_signature_header};
+pub use paypal::{PayPalPki, paypal_cert_path, write_paypal_cert};

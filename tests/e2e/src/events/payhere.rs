@@ -5,31 +5,15 @@
 
 use testkit::signing::PayHereNotification;
 
+use devhooks::events::payhere::status_message;
+/// Our order ids and PayHere's status messages are the local webhook tool's.
+pub use devhooks::events::payhere::{subscription_order, top_up_order};
+
 /// The merchant the receiver is configured for.
 #[derive(Debug, Clone)]
 pub struct Merchant {
     pub id: String,
     pub secret: String,
-}
-
-/// The order id of a subscription checkout.
-pub fn subscription_order(organization: &str, nonce: &str) -> String {
-    format!("SUB-{organization}.{nonce}")
-}
-
-/// The order id of a wallet top-up checkout.
-pub fn top_up_order(organization: &str, nonce: &str) -> String {
-    format!("TOPUP-{organization}.{nonce}")
-}
-
-fn status_message(status_code: &str) -> &'static str {
-    match status_code {
-        "2" => "Successfully completed the payment.",
-        "0" => "Payment pending.",
-        "-1" => "Payment canceled by the customer.",
-        "-2" => "Payment declined: insufficient funds.",
-        _ => "Payment charged back.",
-    }
 }
 
 /// One payment of a recurring subscription (`recurring=1`): the authorization or an

@@ -9,45 +9,11 @@ use serde_json::{Value, json};
 
 use crate::fakes::paypal::PayPalSubscriptionView;
 
-/// PayPal's `create_time` form: milliseconds, `Z`.
-fn millis(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+/// The envelope is the local webhook tool's (one definition of PayPal's event).
+use devhooks::events::paypal::envelope;
 
 fn seconds(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn envelope(
-    event_id: &str,
-    event_type: &str,
-    resource_type: &str,
-    summary: &str,
-    at: DateTime<Utc>,
-    resource: Value,
-) -> Value {
-    json!({
-        "id": event_id,
-        "event_version": "1.0",
-        "create_time": millis(at),
-        "resource_type": resource_type,
-        "resource_version": "2.0",
-        "event_type": event_type,
-        "summary": summary,
-        "resource": resource,
-        "links": [
-            {
-                "href": format!("https://api-m.paypal.com/v1/notifications/webhooks-events/{event_id}"),
-                "rel": "self",
-                "method": "GET",
-            },
-            {
-                "href": format!("https://api-m.paypal.com/v1/notifications/webhooks-events/{event_id}/resend"),
-                "rel": "resend",
-                "method": "POST",
-            },
-        ],
-    })
 }
 
 /// `BILLING.SUBSCRIPTION.{kind}` (`ACTIVATED`, `SUSPENDED`, `CANCELLED` ...) at `at`, its

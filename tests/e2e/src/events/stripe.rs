@@ -5,36 +5,14 @@
 //! `metadata.purpose=wallet_topup` on the session, and the PaymentIntent (so its charge) behind
 //! one carries `wallet_topup_checkout`.
 
+use primitives::{Currency, Money};
 use serde_json::{Value, json};
 
-pub const API_VERSION: &str = "2025-03-31.basil";
+/// The envelope and API version are the local webhook tool's (one definition of Stripe's event).
+pub use devhooks::events::stripe::{API_VERSION, event};
+
 pub const CUSTOMER: &str = "cus_S2kMnOpQrStUvW";
 pub const PRICE: &str = "price_1R8mJkLkdIwHu7ixPro0Month";
-
-/// The event envelope around `object`.
-pub fn event(
-    id: &str,
-    event_type: &str,
-    created: i64,
-    object: Value,
-    previous_attributes: Option<Value>,
-) -> Value {
-    let mut data = json!({"object": object});
-    if let Some(previous) = previous_attributes {
-        data["previous_attributes"] = previous;
-    }
-    json!({
-        "id": id,
-        "object": "event",
-        "api_version": API_VERSION,
-        "created": created,
-        "data": data,
-        "livemode": false,
-        "pending_webhooks": 1,
-        "request": {"id": null, "idempotency_key": null},
-        "type": event_type,
-    })
-}
 
 /// A subscription invoice.
 #[derive(Debug, Clone)]
@@ -160,7 +138,7 @@ impl Invoice {
 }
 
 /// A `subscription` object (the answer of `GET /v1/subscriptions/{id}` and the object of
-/// `customer.subscription.*` events): its period on its item, as since API `2025-03-31`.
+/// `customer.subscription.*` events) at 49.00 USD a month: the local webhook tool's.
 pub fn subscription(
     id: &str,
     organization: &str,
@@ -168,53 +146,15 @@ pub fn subscription(
     period_start: i64,
     period_end: i64,
 ) -> Value {
-    json!({
-        "id": id,
-        "object": "subscription",
-        "billing_cycle_anchor": period_start,
-        "cancel_at": null,
-        "cancel_at_period_end": false,
-        "canceled_at": null,
-        "collection_method": "charge_automatically",
-        "created": period_start - 30 * 86_400,
-        "currency": "usd",
-        "customer": CUSTOMER,
-        "items": {
-            "object": "list",
-            "data": [{
-                "id": "si_S2kNoPqRsTuVwX",
-                "object": "subscription_item",
-                "created": period_start - 30 * 86_400,
-                "current_period_end": period_end,
-                "current_period_start": period_start,
-                "metadata": {},
-                "price": {
-                    "id": PRICE,
-                    "object": "price",
-                    "active": true,
-                    "currency": "usd",
-                    "lookup_key": "pro_monthly",
-                    "product": "prod_S2kLmNoPqRsTuV",
-                    "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"},
-                    "type": "recurring",
-                    "unit_amount": 4900,
-                },
-                "quantity": 1,
-                "subscription": id,
-            }],
-            "has_more": false,
-            "total_count": 1,
-            "url": format!("/v1/subscription_items?subscription={id}"),
-        },
-        "latest_invoice": null,
-        "livemode": false,
-        "metadata": {"organization_id": organization},
-        "pause_collection": null,
-        "start_date": period_start - 30 * 86_400,
-        "status": status,
-        "trial_end": null,
-        "trial_start": null,
-    })
+    let price = Money::from_minor(4900, Currency::USD);
+    devhooks::events::stripe::subscription_object(
+        id,
+        organization,
+        status,
+        &price,
+        period_start,
+        period_end,
+    )
 }
 
 /// `customer.subscription.updated` to `object`, whose `status` was `previous_status`.
@@ -233,7 +173,8 @@ pub fn subscription_updated(
     )
 }
 
-/// A Checkout Session of a wallet top-up, paid through `payment_intent`.
+/// A Checkout Session of a wallet top-up, paid through `payment_intent` (the local webhook
+/// tool's, at a fixed time).
 pub fn top_up_session(
     id: &str,
     organization: &str,
@@ -241,32 +182,16 @@ pub fn top_up_session(
     amount: i64,
     currency: &str,
 ) -> Value {
-    json!({
-        "id": id,
-        "object": "checkout.session",
-        "amount_subtotal": amount,
-        "amount_total": amount,
-        "cancel_url": "https://app.example.com/wallet?topup=canceled",
-        "client_reference_id": organization,
-        "created": 1_743_897_600,
-        "currency": currency,
-        "customer": CUSTOMER,
-        "customer_details": {"email": "billing@acme.example", "name": "Acme Ltd"},
-        "expires_at": 1_743_984_000,
-        "invoice": null,
-        "livemode": false,
-        "metadata": {"organization_id": organization, "purpose": "wallet_topup"},
-        "mode": "payment",
-        "payment_intent": payment_intent,
-        "payment_method_types": ["card"],
-        "payment_status": "paid",
-        "status": "complete",
-        "subscription": null,
-        "success_url": "https://app.example.com/wallet?topup=done",
-        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
-        "url": null,
-    })
+    let currency = primitives::parse_currency(&currency.to_ascii_uppercase())
+        .unwrap_or_else(|e| panic!("{currency}: {e}"));
+    let at = chrono::DateTime::from_timestamp(1_743_897_660, 0).unwrap_or_default();
+    devhooks::events::stripe::top_up_session(
+        id,
+        organization,
+        payment_intent,
+        &Money::from_minor(amount, currency),
+        at,
+    )
 }
 
 /// `checkout.session.completed` or `checkout.session.async_payment_succeeded` of `session`.

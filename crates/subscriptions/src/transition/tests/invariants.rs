@@ -146,12 +146,28 @@ proptest! {
             prop_assert!(terminal);
             return Ok(());
         }
-        // A payment from any non-terminal status restores access at once (G8).
+        // A payment from any non-terminal status restores access at once (G8), except the
+        // customer's pause, which no billing event lifts: the pause stays.
+        let paused = state.status == SubscriptionStatus::Paused;
         if is_payment(&event) {
             let transition = decision.transition().unwrap();
-            prop_assert_eq!(transition.to, SubscriptionStatus::Active);
+            let (status, posture) = if paused {
+                (SubscriptionStatus::Paused, Posture::of(SubscriptionStatus::Paused))
+            } else {
+                (SubscriptionStatus::Active, Posture::default())
+            };
+            prop_assert_eq!(transition.to, status);
             prop_assert!(transition.state.dunning.is_none());
-            prop_assert_eq!(apply_posture(Posture::of(state.status), &transition.effects), Posture::default());
+            prop_assert_eq!(apply_posture(Posture::of(state.status), &transition.effects), posture);
+        }
+        // No provider event but a resume lifts the customer's pause.
+        if paused
+            && !matches!(event, SubscriptionEvent::Resumed)
+            && let Some(transition) = decision.transition()
+        {
+            let lifted = transition.to == SubscriptionStatus::Active
+                || transition.to == SubscriptionStatus::Trialing;
+            prop_assert!(!lifted, "{:?} lifted a pause", event);
         }
         // The provider's word that nothing is outstanding restores like a payment, wherever
         // something was owed or access was off.
@@ -159,6 +175,10 @@ proptest! {
             if state.status == SubscriptionStatus::Active && state.dunning.is_none() {
                 let already = matches!(decision, Decision::Ignored { reason: IgnoreReason::AlreadyActive });
                 prop_assert!(already);
+            } else if paused {
+                let transition = decision.transition().unwrap();
+                prop_assert_eq!(transition.to, SubscriptionStatus::Paused);
+                prop_assert!(transition.state.dunning.is_none());
             } else {
                 let transition = decision.transition().unwrap();
                 prop_assert_eq!(transition.to, SubscriptionStatus::Active);

@@ -6,10 +6,14 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// The header Stripe signs with.
+pub const STRIPE_SIGNATURE_HEADER: &str = "Stripe-Signature";
+
 /// The hex `v1` signature of `body` sent at `unix_ts`.
 pub fn stripe_signature(secret: &str, unix_ts: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|e| panic!("HMAC key: {e}"));
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        unreachable!("HMAC takes keys of any length")
+    };
     mac.update(unix_ts.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);

@@ -20,8 +20,8 @@ pub fn payhere_md5sig(
 }
 
 /// A notification as PayHere posts it: the signed fields, `md5sig`, then any unsigned fields
-/// added with [`PayHereNotification::field`], in order.
-#[derive(Debug, Clone)]
+/// added with [`PayHereNotification::field`], in order. `Debug` shows no secret.
+#[derive(Clone)]
 pub struct PayHereNotification {
     merchant_id: String,
     merchant_secret: String,
@@ -30,6 +30,18 @@ pub struct PayHereNotification {
     currency: String,
     status_code: String,
     extra: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for PayHereNotification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PayHereNotification")
+            .field("merchant_id", &self.merchant_id)
+            .field("order_id", &self.order_id)
+            .field("amount", &self.amount)
+            .field("currency", &self.currency)
+            .field("status_code", &self.status_code)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PayHereNotification {

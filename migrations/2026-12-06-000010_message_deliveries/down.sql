@@ -1,0 +1,13 @@
+DROP INDEX campaign_recipients_twilio_sid;
+DROP INDEX campaign_recipients_lookup;
+ALTER TABLE campaign_recipients
+    DROP CONSTRAINT campaign_recipients_unconfirmed_since,
+    DROP CONSTRAINT campaign_recipients_delivery,
+    DROP COLUMN lookup_note,
+    DROP COLUMN lookup_stopped,
+    DROP COLUMN lookup_next_at,
+    DROP COLUMN lookup_attempts,
+    DROP COLUMN unconfirmed_at,
+    DROP COLUMN delivery_updated_at,
+    DROP COLUMN delivery_error_code,
+    DROP COLUMN delivery_status;

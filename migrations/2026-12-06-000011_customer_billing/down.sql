@@ -1,0 +1,2 @@
+DROP TABLE customer_requests;
+DROP TABLE top_ups;
