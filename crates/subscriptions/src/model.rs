@@ -79,6 +79,11 @@ pub struct Subscription {
     /// A runner has the due action in hand (a retry in flight at the provider, say) until then.
     pub action_leased_until: Option<DateTime<Utc>>,
     pub last_event_at: Option<DateTime<Utc>>,
+    /// When the provider sync last settled it (in agreement, applied or held); a provider
+    /// error that may pass leaves it as it was. None until the first sync.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// Why the last provider sync left it for a person; None when it settled by itself.
+    pub last_sync_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -35,6 +35,8 @@ pub(crate) struct SubscriptionRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub trial_ending_notified: bool,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub last_sync_error: Option<String>,
 }
 
 impl SubscriptionRow {
@@ -69,6 +71,8 @@ impl SubscriptionRow {
             next_action_at: self.next_action_at,
             action_leased_until: self.action_leased_until,
             last_event_at: self.last_event_at,
+            last_synced_at: self.last_synced_at,
+            last_sync_error: self.last_sync_error,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

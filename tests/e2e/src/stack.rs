@@ -37,6 +37,10 @@ pub struct StackOptions {
     pub worker_env: Vec<(&'static str, String)>,
     /// Start no worker until [`Stack::start_workers`]: work piles up first.
     pub defer_workers: bool,
+    /// Twilio's status callbacks: the workers ask for them at the receiver's
+    /// `/webhooks/twilio/messages` (`TWILIO_STATUS_CALLBACK_URL`), and the receiver verifies them
+    /// with the parent account's credentials and the fake Twilio's subaccount tokens.
+    pub twilio_callbacks: bool,
 }
 
 /// An organization and its own API key.
@@ -118,11 +122,25 @@ impl Stack {
         );
 
         let receiver_port = free_port();
+        let callback_url = options
+            .twilio_callbacks
+            .then(|| format!("http://127.0.0.1:{receiver_port}{}", twilio::CALLBACK_PATH));
         let mut receiver_env = common.clone();
         receiver_env.push((
             "WEBHOOK_ADDR".to_owned(),
             format!("127.0.0.1:{receiver_port}"),
         ));
+        if let Some(callback_url) = &callback_url {
+            receiver_env.extend(
+                [
+                    ("TWILIO_ACCOUNT_SID", twilio::PARENT_SID.to_owned()),
+                    ("TWILIO_AUTH_TOKEN", twilio::AUTH_TOKEN.to_owned()),
+                    ("TWILIO_BASE_URL", twilio.uri()),
+                    ("TWILIO_STATUS_CALLBACK_URL", callback_url.clone()),
+                ]
+                .map(|(name, value)| (name.to_owned(), value)),
+            );
+        }
         let receiver = Process::spawn(
             "webhook-receiver",
             &receiver_env,
@@ -163,6 +181,9 @@ impl Stack {
             ]
             .map(|(name, value)| (name.to_owned(), value)),
         );
+        if let Some(callback_url) = callback_url {
+            worker_env.push(("TWILIO_STATUS_CALLBACK_URL".to_owned(), callback_url));
+        }
         // A test's own settings win over the defaults above (the process sees the last value).
         worker_env.extend(
             options

@@ -456,6 +456,30 @@ pub struct RecipientView {
     pub error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// What Twilio last reported for the message (the send's answer, a status callback or the
+    /// lookup): `queued`, `sending`, `sent`, `delivered`, `undelivered` or `failed`; it only
+    /// moves forward. Null until Twilio reports. It says what became of the message; `status`
+    /// says what the recipient cost (a `delivered` or `undelivered` message is `sent`).
+    #[schema(example = "delivered")]
+    pub delivery_status: Option<String>,
+    /// Twilio's error code of an `undelivered` or `failed` message (null otherwise).
+    #[schema(example = json!(null))]
+    pub delivery_error_code: Option<i32>,
+    /// When `delivery_status` was last recorded (null with it).
+    pub delivery_updated_at: Option<DateTime<Utc>>,
+    /// When the recipient became `unconfirmed` (its send may or may not have reached Twilio);
+    /// kept once it is resolved. Null for a recipient that never was.
+    #[schema(example = json!(null))]
+    pub unconfirmed_at: Option<DateTime<Utc>>,
+    /// The lookup job's note on an unconfirmed recipient: why it has not resolved it yet (it
+    /// waits for Twilio's list, its lookups fail) or left it to a person (`left to a person:
+    /// ...`, `message lookup failed (N times): ...`), or how it resolved it. Null when the
+    /// lookup never looked at it.
+    #[schema(
+        example = "left to a person: 2 candidate messages, 2 with the campaign's text: \
+                   SM0123456789abcdef0123456789abcdef, SM00000000000000000000000000000002"
+    )]
+    pub lookup_note: Option<String>,
 }
 
 impl From<Recipient> for RecipientView {
@@ -475,6 +499,13 @@ impl From<Recipient> for RecipientView {
             error: recipient.error,
             sent_at: recipient.sent_at,
             updated_at: recipient.updated_at,
+            delivery_status: recipient
+                .delivery_status
+                .map(|status| status.as_str().to_owned()),
+            delivery_error_code: recipient.delivery_error_code,
+            delivery_updated_at: recipient.delivery_updated_at,
+            unconfirmed_at: recipient.unconfirmed_at,
+            lookup_note: recipient.lookup_note,
         }
     }
 }

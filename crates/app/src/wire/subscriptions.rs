@@ -60,6 +60,18 @@ pub struct SubscriptionResponse {
     pub dunning: Option<DunningView>,
     /// When the lifecycle acts next (a retry, the end of the grace period, the suspension).
     pub next_action_at: Option<DateTime<Utc>>,
+    /// When the provider sync last fetched the provider's view and settled it (in agreement,
+    /// applied or held for a person). Null until the first sync, and for a subscription
+    /// without a provider; a provider error that may pass leaves it as it was.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// Why the last provider sync left the subscription for a person (a contradiction it would
+    /// not resolve, an id the provider does not know): the `PROVIDER SYNC HELD` reason. Null
+    /// when the last sync settled by itself.
+    #[schema(
+        example = "paid here until 2027-01-31T00:00:00+00:00, but the provider reports it past \
+                   due: a payment outside the provider, or a mistake; a person must look"
+    )]
+    pub last_sync_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -84,6 +96,8 @@ impl From<Subscription> for SubscriptionResponse {
                 retries_failed: episode.retries_failed,
             }),
             next_action_at: subscription.next_action_at,
+            last_synced_at: subscription.last_synced_at,
+            last_sync_error: subscription.last_sync_error,
             created_at: subscription.created_at,
             updated_at: subscription.updated_at,
         }

@@ -20,6 +20,8 @@ async fn an_organization_reads_its_own_subscription_and_no_other() {
     assert_eq!(subscription["trial_end"], json!(null));
     assert_eq!(subscription["cancel_at_period_end"], false);
     assert_eq!(subscription["dunning"], json!(null));
+    assert_eq!(subscription["last_synced_at"], json!(null));
+    assert_eq!(subscription["last_sync_error"], json!(null));
     let period_end: DateTime<Utc> =
         serde_json::from_value(subscription["current_period_end"].clone()).unwrap();
     assert!(period_end > app.clock_now() + TimeDelta::days(29));
@@ -72,6 +74,42 @@ async fn an_organization_reads_its_own_subscription_and_no_other() {
         app.refused_billing(send(request), 401, "UNAUTHORIZED")
             .await;
     }
+}
+
+#[tokio::test]
+async fn both_views_show_what_the_last_provider_sync_left() {
+    let app = TestApp::spawn().await;
+    let acme = app.subscribed("Acme").await;
+    let synced_at = app.clock_now();
+    let problem = "the provider says canceled, the subscription is active: left to a person";
+    // As the sync job records a held contradiction (crates/intake/src/sync/store.rs).
+    {
+        use db::schema::subscriptions::dsl as s;
+        use diesel::{ExpressionMethods, QueryDsl};
+        use diesel_async::RunQueryDsl;
+        let organization: uuid::Uuid = acme.id.parse().unwrap();
+        let updated = diesel::update(s::subscriptions.filter(s::organization_id.eq(organization)))
+            .set((
+                s::last_synced_at.eq(Some(synced_at)),
+                s::last_sync_error.eq(Some(problem)),
+            ))
+            .execute(&mut app.conn().await)
+            .await
+            .unwrap();
+        assert_eq!(updated, 1);
+    }
+
+    let own = app.own_subscription(&acme).await;
+    assert_eq!(own["last_synced_at"], json!(synced_at));
+    assert_eq!(own["last_sync_error"], problem);
+    let admin_view = ok(app
+        .get_as(
+            ADMIN_TOKEN,
+            &format!("/v1/admin/organizations/{}/subscription", acme.id),
+        )
+        .await)
+    .await;
+    assert_eq!(admin_view, own);
 }
 
 #[tokio::test]

@@ -357,6 +357,8 @@ mod tests {
             next_action_at: None,
             action_leased_until: None,
             last_event_at: None,
+            last_synced_at: None,
+            last_sync_error: None,
             created_at: now,
             updated_at: now,
         }

@@ -1,5 +1,7 @@
 //! Twilio on loopback: messages are accepted (after a configurable delay, so a campaign keeps
-//! running while a test acts on it) and subaccount status changes are applied and echoed.
+//! running while a test acts on it) and subaccount status changes are applied and echoed. A test
+//! may also have it give a subaccount's auth token (as Twilio gives it to the parent account)
+//! and refuse a subaccount's next send with a 5xx (the answer a dispatcher cannot trust).
 
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
@@ -14,6 +16,8 @@ use super::{Recorded, basic_auth, form, recorded};
 /// The parent Twilio account the api authenticates as.
 pub const PARENT_SID: &str = "ACe2e0e2e0e2e0e2e0e2e0e2e0e2e0e2e0";
 pub const AUTH_TOKEN: &str = "e2e-twilio-auth-token";
+/// The receiver's route for message status callbacks.
+pub const CALLBACK_PATH: &str = "/webhooks/twilio/messages";
 
 /// A brand subaccount SID, distinct per `n`.
 pub fn subaccount(n: u32) -> String {
@@ -96,6 +100,55 @@ impl FakeTwilio {
 
     pub fn uri(&self) -> String {
         self.server.uri()
+    }
+
+    /// Answers `GET /2010-04-01/Accounts/{subaccount}.json` with the subaccount and its
+    /// `auth_token`, as Twilio answers its parent account. Any caller gets it: tests assert on
+    /// the credentials recorded ([`FakeTwilio::token_reads`]), so a wrong one shows up there.
+    pub async fn serve_auth_token(&self, subaccount: &str, auth_token: &str) {
+        Mock::given(matchers::method("GET"))
+            .and(matchers::path(format!(
+                "/2010-04-01/Accounts/{subaccount}.json"
+            )))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "sid": subaccount,
+                "friendly_name": "brand subaccount",
+                "owner_account_sid": PARENT_SID,
+                "auth_token": auth_token,
+                "status": "active",
+                "type": "Full",
+            })))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The next message sent through `subaccount` is answered 500 (Twilio may or may not have
+    /// taken it); later ones are accepted again.
+    pub async fn fail_next_send(&self, subaccount: &str) {
+        Mock::given(matchers::method("POST"))
+            .and(matchers::path(format!(
+                "/2010-04-01/Accounts/{subaccount}/Messages.json"
+            )))
+            .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+                "code": 20500,
+                "message": "Internal Server Error",
+                "status": 500,
+            })))
+            .up_to_n_times(1)
+            // Before the mock that accepts every message.
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Every `GET` of Twilio's API: reads of subaccounts' auth tokens (and nothing else in a
+    /// test that gives tokens and lists no messages).
+    pub async fn token_reads(&self) -> Vec<Recorded> {
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|request| request.method == "GET")
+            .collect()
     }
 
     /// Every request, in the order received.
