@@ -98,6 +98,16 @@ pub(crate) enum Request {
     },
 }
 
+impl Request {
+    /// Gives a capture or release the hold it names, as loaded under the wallet lock.
+    pub(crate) fn attach_hold(&mut self, loaded: Option<HoldState>) {
+        match self {
+            Self::Capture { hold, .. } | Self::Release { hold, .. } => *hold = loaded,
+            _ => {}
+        }
+    }
+}
+
 /// How a hold row changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HoldChange {
@@ -441,6 +451,7 @@ fn balance_movement(
     }
 }
 
+pub(crate) mod batch;
 mod holds;
 
 use holds::{capture, close_hold, hold};

@@ -61,6 +61,10 @@ pub enum LedgerError {
     Busy,
     #[error("database error: {0}")]
     Database(diesel::result::Error),
+    /// The batching writer's transaction failed as a whole (`cause` is for the logs): nothing of
+    /// the batch was applied, and the same request may be retried.
+    #[error("the ledger could not write this request's batch: {cause}")]
+    Unavailable { cause: String },
 }
 
 impl LedgerError {
@@ -83,6 +87,7 @@ impl LedgerError {
             Self::InvalidExpiry { .. } => "INVALID_EXPIRY",
             Self::Input(input) => input.code,
             Self::Busy => "WALLET_BUSY",
+            Self::Unavailable { .. } => "LEDGER_UNAVAILABLE",
             Self::Corrupt(_) | Self::Database(_) => "INTERNAL",
         }
     }
@@ -105,7 +110,7 @@ impl LedgerError {
 
     /// True when the same request may succeed if simply retried later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Busy)
+        matches!(self, Self::Busy | Self::Unavailable { .. })
     }
 }
 
@@ -128,6 +133,7 @@ impl Classified for LedgerError {
             | Self::IdempotencyConflict { .. }
             | Self::HoldNotOpen { .. } => ErrorClass::Conflict,
             Self::Busy => ErrorClass::Busy,
+            Self::Unavailable { .. } => ErrorClass::Unavailable,
             Self::Corrupt(_) => ErrorClass::Internal,
             Self::Database(error) => db::error_class(error),
         }

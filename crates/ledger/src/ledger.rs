@@ -274,7 +274,7 @@ impl Ledger {
                 .await?
                 .map(|row| row.state())
                 .transpose()?;
-            attach_hold(&mut request, hold);
+            request.attach_hold(hold);
         }
         Ok((wallet, request, now))
     }
@@ -299,7 +299,7 @@ impl From<diesel::result::Error> for Attempt {
     }
 }
 
-fn log_movement(wallet: &WalletState, entry: &Entry, call: &MovementCall) {
+pub(crate) fn log_movement(wallet: &WalletState, entry: &Entry, call: &MovementCall) {
     tracing::info!(
         wallet_id = %wallet.id, kind = entry.kind.as_str(),
         amount = entry.amount.minor(), currency = wallet.currency.code(),
@@ -307,13 +307,6 @@ fn log_movement(wallet: &WalletState, entry: &Entry, call: &MovementCall) {
         reference = call.reference.as_str(), actor = call.actor.as_str(),
         "money movement"
     );
-}
-
-fn attach_hold(request: &mut Request, loaded: Option<crate::decide::HoldState>) {
-    match request {
-        Request::Capture { hold, .. } | Request::Release { hold, .. } => *hold = loaded,
-        _ => {}
-    }
 }
 
 /// A wallet's figures from its row, with the details of its freezes (read only when frozen).

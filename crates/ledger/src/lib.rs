@@ -7,7 +7,8 @@
 //!
 //! Layout: `model`, `input` and `request` hold the domain vocabulary, `decide` the pure rules
 //! (no I/O), `store` the SQL, and `ledger` (money movements), `freeze`, `expiry`, `history` and
-//! `reconcile` the operations that join the two.
+//! `reconcile` the operations that join the two. `writer` is the batching writer (group commit)
+//! over the same rules, for callers that do not need their own transaction.
 
 mod decide;
 mod error;
@@ -20,6 +21,7 @@ mod model;
 mod reconcile;
 mod request;
 mod store;
+mod writer;
 
 pub use decide::MAX_HOLD_TTL;
 pub use error::LedgerError;
@@ -36,3 +38,4 @@ pub use request::{
     CaptureRequest, CorrectionRequest, CreditRequest, DebitRequest, FreezeRequest, HoldRequest,
     ReleaseRequest, ReversalRequest, UnfreezeRequest,
 };
+pub use writer::{LedgerWriter, WriterConfig};

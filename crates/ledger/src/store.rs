@@ -1,5 +1,7 @@
 //! SQL for the ledger: row types and the queries the operations need. Nothing here decides
-//! anything; `decide` does.
+//! anything; `decide` does. `batch` holds the batching writer's set-at-a-time statements.
+
+pub(crate) mod batch;
 
 use chrono::{DateTime, Utc};
 use db::schema::{holds, ledger_entries, wallet_freeze_events, wallets};
@@ -67,7 +69,7 @@ fn parse_source(value: &str) -> Result<FreezeSource, LedgerError> {
         .ok_or_else(|| LedgerError::Corrupt(format!("unknown freeze source {value:?}")))
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = holds, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct HoldRow {
     pub id: Uuid,
@@ -118,7 +120,7 @@ impl HoldRow {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = ledger_entries, check_for_backend(diesel::pg::Pg))]
 pub(crate) struct EntryRow {
     pub id: Uuid,

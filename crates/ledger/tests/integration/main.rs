@@ -12,3 +12,4 @@ mod hardening;
 mod model;
 mod operations;
 mod reversals;
+mod writer;

@@ -260,8 +260,9 @@ async fn the_database_holds_the_shape_of_a_reversal() {
     let f = Fixture::new().await;
     f.fund(1_000).await;
     let mut conn = f.conn().await;
-    // Each statement runs in a transaction that is rolled back, so the deferred wallet check
-    // never gets a say: only the kind constraints answer.
+    // Each statement runs in a transaction that is rolled back. The kind constraints answer
+    // first; a well-shaped entry is then refused by the statement-level check, because its
+    // wallet did not follow it.
     let insert = |kind: &str, balance_change: i64, held_change: i64| {
         format!(
             "INSERT INTO ledger_entries (id, wallet_id, kind, amount, balance_change, held_change, \
@@ -287,7 +288,13 @@ async fn the_database_holds_the_shape_of_a_reversal() {
             })
             .await;
         match (result, refused_by) {
-            (Err(diesel::result::Error::RollbackTransaction), None) => {}
+            (Err(diesel::result::Error::DatabaseError(_, info)), None) => {
+                assert!(
+                    info.message().contains("differ from its latest entry"),
+                    "{statement}: {}",
+                    info.message()
+                );
+            }
             (Err(diesel::result::Error::DatabaseError(_, info)), Some(constraint)) => {
                 assert_eq!(info.constraint_name(), Some(constraint), "{statement}");
             }
