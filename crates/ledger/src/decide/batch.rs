@@ -4,7 +4,7 @@
 //! Pure like the rest of `decide`: the writer loads what the batch names under the wallets'
 //! locks, this plans every answer and write, and the writer writes the plan in one transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use primitives::{EntryId, HoldId, Money, WalletId};
@@ -98,22 +98,20 @@ pub(crate) fn plan(mut loaded: Loaded, calls: &[&MovementCall], now: DateTime<Ut
     let mut plan = Plan::default();
     // Where each reference written by this batch is, for a later request reusing it.
     let mut written: HashMap<(WalletId, Reference), usize> = HashMap::new();
-    let mut moved: Vec<WalletId> = Vec::new();
-    let mut created: Vec<HoldId> = Vec::new();
-    let mut changed: Vec<HoldId> = Vec::new();
+    let mut moved: HashSet<WalletId> = HashSet::new();
+    let mut created: HashSet<HoldId> = HashSet::new();
+    let mut changed: HashSet<HoldId> = HashSet::new();
     for call in calls {
         let verdict = decide_one(&mut loaded, &mut plan.writes, &mut written, call, now);
         if let Verdict::Applied { write, .. } = &verdict {
             let movement = &plan.writes[*write].movement;
-            if !moved.contains(&call.wallet_id) {
-                moved.push(call.wallet_id);
-            }
+            moved.insert(call.wallet_id);
             match &movement.hold {
-                Some(HoldChange::Create { id, .. }) => created.push(*id),
-                Some(HoldChange::Update { id, .. })
-                    if !created.contains(id) && !changed.contains(id) =>
-                {
-                    changed.push(*id);
+                Some(HoldChange::Create { id, .. }) => {
+                    created.insert(*id);
+                }
+                Some(HoldChange::Update { id, .. }) if !created.contains(id) => {
+                    changed.insert(*id);
                 }
                 _ => {}
             }
@@ -284,3 +282,6 @@ fn provisional_entry(
         seq: 0,
     }
 }
+
+#[cfg(test)]
+mod tests;
