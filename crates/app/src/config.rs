@@ -4,13 +4,16 @@
 //! (`jobs::JobsConfig`). Every variable is declared beside the struct that reads it; the
 //! README's table is checked against those declarations.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, ops::RangeInclusive, path::PathBuf, time::Duration};
 
 use db::DatabaseSettings;
 use jobs::JobsConfig;
+use ledger::WriterConfig;
 use primitives::config::{ConfigError, Env, Variable};
 use secrecy::SecretString;
 use services::ServicesConfig;
+
+use crate::auth;
 
 /// Where the admin credential comes from.
 #[derive(Debug, Clone)]
@@ -25,6 +28,13 @@ pub struct Config {
     pub addr: SocketAddr,
     pub admin_token: AdminTokenSource,
     pub body_limit_bytes: usize,
+    /// How long a found API key is used without asking the database again (zero: always ask);
+    /// at most one second, so a revoked key is refused within a second (`auth::cache`).
+    pub auth_cache_ttl: Duration,
+    /// The batching writer the wallet routes move money through: the most requests one
+    /// transaction writes, and how many batches are written at once (each on a connection of
+    /// the pool).
+    pub ledger_writer: WriterConfig,
     /// Directory for development state (`./.data`): the generated admin token.
     pub data_dir: PathBuf,
     pub database: DatabaseSettings,
@@ -42,6 +52,12 @@ pub struct Config {
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
+pub const DEFAULT_AUTH_CACHE_TTL_MS: u64 = 1000;
+pub const DEFAULT_AUTH_CACHE_TTL: Duration = Duration::from_millis(DEFAULT_AUTH_CACHE_TTL_MS);
+/// `LEDGER_WRITER_MAX_BATCH`'s range.
+pub const WRITER_MAX_BATCH: RangeInclusive<usize> = 1..=10_000;
+/// `LEDGER_WRITER_SHARDS`'s range.
+pub const WRITER_SHARDS: RangeInclusive<usize> = 1..=64;
 
 impl Config {
     pub const VARIABLES: &'static [Variable] = &[
@@ -60,6 +76,21 @@ impl Config {
             default: "65536",
             meaning: "largest accepted request body; larger ones get 413",
         },
+        Variable {
+            name: "AUTH_CACHE_TTL_MS",
+            default: "1000",
+            meaning: "how long (0 to 1000 ms) a found API key is used without asking the database again; a revoked key is refused within this time. 0: every request asks",
+        },
+        Variable {
+            name: "LEDGER_WRITER_MAX_BATCH",
+            default: "256",
+            meaning: "the most wallet requests (debits, credits, corrections, holds, captures, releases) the batching writer writes in one transaction, 1 to 10000",
+        },
+        Variable {
+            name: "LEDGER_WRITER_SHARDS",
+            default: "2",
+            meaning: "how many batches the ledger writer writes at once, 1 to 64; each holds a connection of the pool (`DATABASE_POOL_SIZE`) while it is written, and a wallet's requests always go to the same one",
+        },
     ];
 
     /// Defaults for everything but the database and the admin token, listening on a free
@@ -69,6 +100,8 @@ impl Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_token,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            auth_cache_ttl: DEFAULT_AUTH_CACHE_TTL,
+            ledger_writer: WriterConfig::default(),
             data_dir: PathBuf::from(".data"),
             database,
             services: ServicesConfig::default(),
@@ -100,6 +133,12 @@ impl Config {
                 1..=64 * 1024 * 1024,
                 DEFAULT_BODY_LIMIT_BYTES,
             )?,
+            auth_cache_ttl: Duration::from_millis(env.number(
+                "AUTH_CACHE_TTL_MS",
+                0..=auth::cache::MAX_TTL_MS,
+                DEFAULT_AUTH_CACHE_TTL_MS,
+            )?),
+            ledger_writer: writer_from_env(env)?,
             data_dir: PathBuf::from(".data"),
             database,
             services,
@@ -111,6 +150,48 @@ impl Config {
     pub fn is_dev_mode(&self) -> bool {
         self.database.is_embedded()
     }
+
+    /// Settings made in code (tests, embedding programs) are held to the environment's rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.auth_cache_ttl > auth::cache::MAX_TTL {
+            return Err(ConfigError::new(
+                "AUTH_CACHE_TTL_MS",
+                format!("at most {} ms", auth::cache::MAX_TTL_MS),
+            ));
+        }
+        let within = |name, value: usize, range: RangeInclusive<usize>| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    name,
+                    format!("expected {} to {}, got {value}", range.start(), range.end()),
+                ))
+            }
+        };
+        within(
+            "LEDGER_WRITER_MAX_BATCH",
+            self.ledger_writer.max_batch,
+            WRITER_MAX_BATCH,
+        )?;
+        within(
+            "LEDGER_WRITER_SHARDS",
+            self.ledger_writer.shards,
+            WRITER_SHARDS,
+        )
+    }
+}
+
+fn writer_from_env(env: &Env<'_>) -> Result<WriterConfig, ConfigError> {
+    let default = WriterConfig::default();
+    Ok(WriterConfig {
+        max_batch: env.number(
+            "LEDGER_WRITER_MAX_BATCH",
+            WRITER_MAX_BATCH,
+            default.max_batch,
+        )?,
+        shards: env.number("LEDGER_WRITER_SHARDS", WRITER_SHARDS, default.shards)?,
+    })
 }
 
 /// The providers the development mode configures with their development defaults
@@ -168,6 +249,10 @@ mod tests {
         assert!(config.is_dev_mode());
         assert!(matches!(config.admin_token, AdminTokenSource::Generate));
         assert_eq!(config.body_limit_bytes, 65536);
+        assert_eq!(config.auth_cache_ttl, Duration::from_secs(1));
+        assert_eq!(config.ledger_writer.max_batch, 256);
+        assert_eq!(config.ledger_writer.shards, 2);
+        config.validate().unwrap();
         assert!(config.jobs.is_some());
         // Blank is unset.
         let config = from(&[("DATABASE_URL", " "), ("ADMIN_TOKEN", "")]).unwrap();
@@ -220,6 +305,9 @@ mod tests {
             ("DATABASE_URL", "postgres://u:p@db/billing"),
             ("ADMIN_TOKEN", "t"),
             ("API_BODY_LIMIT_BYTES", "1024"),
+            ("AUTH_CACHE_TTL_MS", "0"),
+            ("LEDGER_WRITER_MAX_BATCH", "10000"),
+            ("LEDGER_WRITER_SHARDS", "64"),
             ("DATABASE_POOL_SIZE", "4"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "250"),
             ("BILLING_DUNNING_SCHEDULE", "2:retry+warning, 4:suspend"),
@@ -232,6 +320,10 @@ mod tests {
             matches!(&config.admin_token, AdminTokenSource::Given(t) if t.expose_secret() == "t")
         );
         assert_eq!(config.body_limit_bytes, 1024);
+        assert_eq!(config.auth_cache_ttl, Duration::ZERO);
+        assert_eq!(config.ledger_writer.max_batch, 10_000);
+        assert_eq!(config.ledger_writer.shards, 64);
+        config.validate().unwrap();
         assert_eq!(config.database.pool_size, 4);
         assert_eq!(
             config.database.statement_timeout,
@@ -244,11 +336,39 @@ mod tests {
     }
 
     #[test]
+    fn settings_made_in_code_are_held_to_the_same_ranges() {
+        let database = DatabaseSettings::from_env(&Env::from_pairs(&[])).unwrap();
+        let base = Config::new(database, AdminTokenSource::Generate);
+        base.validate().unwrap();
+        let mut config = base.clone();
+        config.auth_cache_ttl = Duration::from_millis(1001);
+        assert_eq!(config.validate().unwrap_err().variable, "AUTH_CACHE_TTL_MS");
+        let mut config = base.clone();
+        config.ledger_writer.max_batch = 0;
+        assert_eq!(
+            config.validate().unwrap_err().variable,
+            "LEDGER_WRITER_MAX_BATCH"
+        );
+        let mut config = base;
+        config.ledger_writer.shards = 65;
+        assert_eq!(
+            config.validate().unwrap_err().variable,
+            "LEDGER_WRITER_SHARDS"
+        );
+    }
+
+    #[test]
     fn names_the_variable_that_is_wrong_without_echoing_secrets() {
         for (name, value) in [
             ("API_ADDR", "localhost"),
             ("API_BODY_LIMIT_BYTES", "big"),
             ("API_BODY_LIMIT_BYTES", "0"),
+            ("AUTH_CACHE_TTL_MS", "1001"),
+            ("AUTH_CACHE_TTL_MS", "-1"),
+            ("LEDGER_WRITER_MAX_BATCH", "0"),
+            ("LEDGER_WRITER_MAX_BATCH", "10001"),
+            ("LEDGER_WRITER_SHARDS", "0"),
+            ("LEDGER_WRITER_SHARDS", "65"),
             ("DATABASE_POOL_SIZE", "-1"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "1.5"),
             ("HOLD_EXPIRY_INTERVAL_SECS", "soon"),

@@ -186,6 +186,21 @@ fn ledger_problem(error: &LedgerError) -> ApiError {
             .with_member("currency", balance.currency().code()),
         LedgerError::UnsupportedCurrency { code } => problem(error).with_member("currency", code),
         LedgerError::Busy => titled(error, "Wallet busy"),
+        // The batching writer's whole transaction failed: retryable, nothing applied. Its own
+        // code, but like every fault it says nothing of the cause (logged).
+        LedgerError::Unavailable { .. } => {
+            tracing::warn!(error = %error, "ledger writer unavailable");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                "Ledger unavailable",
+            )
+            .with_detail(
+                "the ledger could not write this request; nothing was applied: retry the same \
+                 request (with the same reference)",
+            )
+            .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
+        }
         LedgerError::Input(input) => problem(error).with_member("field", input.field),
         _ => problem(error),
     }

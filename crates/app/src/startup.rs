@@ -74,6 +74,7 @@ impl Application {
         // Settings made in code (tests, embedding programs) are held to the same rules as the
         // environment's.
         config.services.holds.validate()?;
+        config.validate()?;
         if let Some(jobs) = &config.jobs {
             jobs.validate(&config.services.holds)?;
         }
@@ -96,12 +97,15 @@ impl Application {
                  retries cannot reach a provider and no webhook route is served here"
             );
         }
+        let api_keys = ApiKeyAuthenticator::new(pool.clone(), config.auth_cache_ttl);
         let state = AppState::new(
-            pool.clone(),
-            Auth::new(admin, Arc::new(ApiKeyAuthenticator::new(pool))),
+            pool,
+            Auth::new(admin, Arc::new(api_keys.clone())),
+            api_keys,
             Arc::new(Readiness::new(!config.is_dev_mode())),
             &services,
             probes::recorder()?,
+            config.ledger_writer.clone(),
         );
         // In development one process is the whole system, so it receives webhooks too; in
         // production the webhook-receiver does.

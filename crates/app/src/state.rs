@@ -1,6 +1,9 @@
 //! What handlers share.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, PoisonError, RwLock},
+};
 
 use axum::extract::FromRef;
 use db::{DbPool, pool::PooledConnection};
@@ -8,20 +11,27 @@ use httpkit::{ApiError, Auth};
 
 use crate::entitlement::EntitlementCheck;
 use metrics_exporter_prometheus::PrometheusHandle;
-use primitives::OrganizationId;
+use primitives::{OrganizationId, WalletId};
 use subscriptions::{AccessDecision, Feature, Subscriptions};
 
 use db::readiness::Readiness;
 
-use crate::AppError;
+use crate::{AppError, auth::ApiKeyAuthenticator};
 
 /// Router state. Cheap to clone: everything inside is reference counted.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: DbPool,
     pub auth: Auth,
+    /// The API keys behind `auth`, so revoking a key here drops it from their cache at once.
+    pub api_keys: ApiKeyAuthenticator,
     pub readiness: Arc<Readiness>,
     pub ledger: ledger::Ledger,
+    /// The wallet routes' money movements, batched into shared transactions (group commit) on
+    /// `pool`; same answers as `ledger`'s.
+    pub writer: ledger::LedgerWriter,
+    /// Organizations' wallet ids, as found ([`AppState::wallet_id`]).
+    wallet_ids: WalletIds,
     /// The subscription lifecycle on the configured dunning schedule and grace period.
     pub subscriptions: Subscriptions,
     /// Applies subscription events with their effects (wallet freeze, notifications, outbox) in
@@ -45,15 +55,22 @@ impl AppState {
     pub fn new(
         pool: DbPool,
         auth: Auth,
+        api_keys: ApiKeyAuthenticator,
         readiness: Arc<Readiness>,
         services: &services::Services,
         metrics: PrometheusHandle,
+        writer: ledger::WriterConfig,
     ) -> Self {
+        // On the current runtime: the shard tasks stop once every clone of the state is gone.
+        let writer = ledger::LedgerWriter::start(pool.clone(), services.ledger.clone(), writer);
         Self {
             pool,
             auth,
+            api_keys,
             readiness,
             ledger: services.ledger.clone(),
+            writer,
+            wallet_ids: WalletIds::default(),
             subscriptions: services.subscriptions.clone(),
             enforcer: services.enforcer.clone(),
             outbox: services.outbox.clone(),
@@ -67,6 +84,53 @@ impl AppState {
     /// A pooled connection; an exhausted or unreachable pool is a 503.
     pub async fn conn(&self) -> Result<PooledConnection, AppError> {
         Ok(self.pool.get().await?)
+    }
+
+    /// The organization's wallet id, taking a connection only when it is not known yet
+    /// (`WALLET_NOT_FOUND` without a wallet).
+    pub async fn wallet_id(&self, organization: OrganizationId) -> Result<WalletId, AppError> {
+        if let Some(wallet_id) = self.wallet_ids.get(organization) {
+            return Ok(wallet_id);
+        }
+        let mut conn = self.conn().await?;
+        self.wallet_id_on(&mut conn, organization).await
+    }
+
+    /// [`AppState::wallet_id`] on a connection the caller holds anyway.
+    pub async fn wallet_id_on(
+        &self,
+        conn: &mut db::AsyncPgConnection,
+        organization: OrganizationId,
+    ) -> Result<WalletId, AppError> {
+        if let Some(wallet_id) = self.wallet_ids.get(organization) {
+            return Ok(wallet_id);
+        }
+        let wallet_id = self
+            .ledger
+            .wallet_for_organization(conn, organization)
+            .await?;
+        self.wallet_ids.remember(organization, wallet_id);
+        Ok(wallet_id)
+    }
+}
+
+/// Organizations' wallet ids, kept for the life of the process: a wallet is never deleted and
+/// its organization never changes (both enforced by the schema), so a found mapping stays true.
+/// "No wallet" is not kept: one may be opened at any time. One entry per organization whose
+/// wallet was used, a few dozen bytes each.
+#[derive(Clone, Default)]
+struct WalletIds(Arc<RwLock<HashMap<OrganizationId, WalletId>>>);
+
+impl WalletIds {
+    fn get(&self, organization: OrganizationId) -> Option<WalletId> {
+        // Inserts are single map operations, so a poisoned lock still holds a sound map.
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(&organization).copied()
+    }
+
+    fn remember(&self, organization: OrganizationId, wallet: WalletId) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        map.insert(organization, wallet);
     }
 }
 

@@ -11,6 +11,8 @@ mod common;
 use common::{ADMIN_TOKEN, BODY_LIMIT, TestApp, assert_problem};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use testkit::TestDb;
 
 #[tokio::test]
 async fn admin_creates_and_reads_an_organization() {
@@ -302,6 +304,8 @@ async fn api_key_lifecycle_issue_use_revoke() {
     };
     let response = revoke(key_id.clone()).await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    // At once, although the key was just used: revoking through this process drops the key
+    // from its cache (other processes refuse it within their cache's TTL).
     assert_problem(read_own().await.unwrap(), 401, "UNAUTHORIZED").await;
     assert_eq!(
         revoke(key_id).await.unwrap().status(),
@@ -310,6 +314,93 @@ async fn api_key_lifecycle_issue_use_revoke() {
     );
     let response = revoke(uuid::Uuid::now_v7().to_string()).await.unwrap();
     assert_problem(response, 404, "API_KEY_NOT_FOUND").await;
+}
+
+/// The bound of the API-key cache: a key revoked by another api process (or straight in the
+/// database), whose revocation this process's cache does not hear of, is refused here within
+/// `AUTH_CACHE_TTL_MS` (1000 by default) of the revocation's commit.
+#[tokio::test]
+async fn a_key_revoked_elsewhere_is_refused_within_the_cache_ttl() {
+    const TTL: Duration = Duration::from_millis(1000);
+    /// Scheduling and one request's round trip on a busy test machine.
+    const MARGIN: Duration = Duration::from_millis(400);
+
+    let app = TestApp::spawn().await;
+    let org = app.create_organization("Acme").await;
+    let (key_id, key) = app.issue_key(&org).await;
+    let read_own = || async {
+        app.client
+            .get(app.url(&format!("/v1/organizations/{org}")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // The read this request makes begins after `cached`, so its entry lasts until at least
+    // `cached + TTL`.
+    let cached = Instant::now();
+    assert_eq!(read_own().await, StatusCode::OK);
+
+    let organization_id = org
+        .parse()
+        .map(primitives::OrganizationId::from_uuid)
+        .unwrap();
+    let key_id = key_id.parse().map(primitives::ApiKeyId::from_uuid).unwrap();
+    tenancy::revoke_api_key(&mut app.conn().await, organization_id, key_id)
+        .await
+        .unwrap();
+    let revoked = Instant::now();
+
+    // Still served from the cache while the entry is young: the request asked no database.
+    let status = read_own().await;
+    if cached.elapsed() < TTL {
+        assert_eq!(status, StatusCode::OK, "the cache was not used");
+    }
+    let refused_after = loop {
+        if read_own().await == StatusCode::UNAUTHORIZED {
+            break revoked.elapsed();
+        }
+        assert!(
+            revoked.elapsed() <= TTL + MARGIN,
+            "a key revoked {:?} ago still works",
+            revoked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(refused_after <= TTL + MARGIN, "{refused_after:?}");
+    // And from then on, every time.
+    for _ in 0..3 {
+        assert_eq!(read_own().await, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// `AUTH_CACHE_TTL_MS=0`: every request asks the database, so a revocation made anywhere is
+/// refused at once.
+#[tokio::test]
+async fn without_the_cache_a_revoked_key_is_refused_at_once() {
+    let app = TestApp::spawn_with(TestDb::new().await, |config| {
+        config.auth_cache_ttl = Duration::ZERO;
+    })
+    .await;
+    let org = app.create_organization("Acme").await;
+    let (key_id, key) = app.issue_key(&org).await;
+    let read_own = || {
+        app.client
+            .get(app.url(&format!("/v1/organizations/{org}")))
+            .bearer_auth(&key)
+            .send()
+    };
+    assert_eq!(read_own().await.unwrap().status(), StatusCode::OK);
+    let organization_id = org
+        .parse()
+        .map(primitives::OrganizationId::from_uuid)
+        .unwrap();
+    let key_id = key_id.parse().map(primitives::ApiKeyId::from_uuid).unwrap();
+    tenancy::revoke_api_key(&mut app.conn().await, organization_id, key_id)
+        .await
+        .unwrap();
+    assert_problem(read_own().await.unwrap(), 401, "UNAUTHORIZED").await;
 }
 
 #[tokio::test]

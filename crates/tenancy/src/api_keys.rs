@@ -84,6 +84,25 @@ pub async fn issue_api_key(
     })
 }
 
+/// The SHA-256 of a presented string that has the shape of a key: what keys are stored and
+/// looked up by, so a cache can be keyed by it without keeping the key itself. Its `Debug`
+/// shows nothing of it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApiKeyDigest([u8; 32]);
+
+impl ApiKeyDigest {
+    /// `None` for a string that cannot be a key (no query is needed to refuse it).
+    pub fn of(presented: &str) -> Option<Self> {
+        looks_like_key(presented).then(|| Self(hash_key(presented)))
+    }
+}
+
+impl std::fmt::Debug for ApiKeyDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKeyDigest(..)")
+    }
+}
+
 /// Resolves a presented key to its organization; `None` for unknown, malformed or revoked keys.
 ///
 /// Strings that cannot be keys are refused without a query, so garbage credentials cost nothing.
@@ -91,11 +110,19 @@ pub async fn authenticate(
     conn: &mut AsyncPgConnection,
     presented: &str,
 ) -> Result<Option<ApiKeyIdentity>, TenancyError> {
-    if !looks_like_key(presented) {
-        return Ok(None);
+    match ApiKeyDigest::of(presented) {
+        Some(digest) => authenticate_digest(conn, &digest).await,
+        None => Ok(None),
     }
+}
+
+/// [`authenticate`] for a key already hashed: `None` for unknown or revoked keys.
+pub async fn authenticate_digest(
+    conn: &mut AsyncPgConnection,
+    digest: &ApiKeyDigest,
+) -> Result<Option<ApiKeyIdentity>, TenancyError> {
     let found: Option<(Uuid, Uuid)> = api_keys::table
-        .filter(api_keys::key_hash.eq(hash_key(presented).as_slice()))
+        .filter(api_keys::key_hash.eq(digest.0.as_slice()))
         .filter(api_keys::revoked_at.is_null())
         .select((api_keys::id, api_keys::organization_id))
         .first(conn)
@@ -184,6 +211,16 @@ mod tests {
         assert!(!looks_like_key(&key.replacen("bsk_", "xyz_", 1)));
         assert!(!looks_like_key(&format!("bsk_{}", "+".repeat(43))));
         assert!(!looks_like_key(&format!("bsk_{}", "é".repeat(21))));
+    }
+
+    #[test]
+    fn digests_exist_only_for_key_shaped_strings_and_show_nothing() {
+        let key = generate_key();
+        let digest = ApiKeyDigest::of(&key).unwrap();
+        assert_eq!(digest.0, hash_key(&key));
+        assert_eq!(ApiKeyDigest::of(&key), Some(digest));
+        assert_eq!(ApiKeyDigest::of("bsk_short"), None);
+        assert_eq!(format!("{digest:?}"), "ApiKeyDigest(..)");
     }
 
     #[test]

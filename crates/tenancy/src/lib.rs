@@ -11,7 +11,8 @@ mod name;
 mod organizations;
 
 pub use api_keys::{
-    ApiKeyIdentity, IssuedApiKey, KEY_PREFIX, authenticate, issue_api_key, revoke_api_key,
+    ApiKeyDigest, ApiKeyIdentity, IssuedApiKey, KEY_PREFIX, authenticate, authenticate_digest,
+    issue_api_key, revoke_api_key,
 };
 pub use email::BillingEmail;
 pub use error::TenancyError;

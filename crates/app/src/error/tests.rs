@@ -105,6 +105,14 @@ fn domain_errors_map_to_stable_codes_and_statuses() {
         ),
         (LedgerError::Busy.into(), 503, "WALLET_BUSY"),
         (
+            LedgerError::Unavailable {
+                cause: "connection reset (secret detail)".into(),
+            }
+            .into(),
+            503,
+            "LEDGER_UNAVAILABLE",
+        ),
+        (
             LedgerError::HoldNotOpen {
                 hold_id: HoldId::new(),
                 status: HoldStatus::Expired,
@@ -934,5 +942,28 @@ fn a_lost_database_connection_is_a_retryable_503_wherever_it_surfaces() {
     ] {
         let problem = ApiError::from(AppError::Database(other));
         assert_eq!(problem.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
+
+#[test]
+fn a_failed_writer_batch_is_a_retryable_503_that_hides_its_cause() {
+    let error = LedgerError::Unavailable {
+        cause: "connection reset by peer (secret detail)".into(),
+    };
+    for error in [
+        AppError::from(error),
+        AppError::Campaigns(CampaignsError::Ledger(LedgerError::Unavailable {
+            cause: "secret detail".into(),
+        })),
+    ] {
+        let problem = ApiError::from(error);
+        assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(problem.code(), "LEDGER_UNAVAILABLE");
+        assert_eq!(problem.body().title, "Ledger unavailable");
+        let body = serde_json::to_string(&problem.body()).unwrap_or_default();
+        assert!(!body.contains("secret"), "{body}");
+        assert!(body.contains("nothing was applied"), "{body}");
+        let response = problem.into_response();
+        assert_eq!(response.headers()[RETRY_AFTER], "1");
     }
 }

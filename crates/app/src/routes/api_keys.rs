@@ -74,6 +74,8 @@ pub async fn revoke_api_key(
 ) -> Result<StatusCode, AppError> {
     let mut conn = state.conn().await?;
     tenancy::revoke_api_key(&mut conn, organization_id, key_id).await?;
+    // Refused by this process at once; the others within their cache's TTL (at most 1 s).
+    state.api_keys.forget(key_id);
     tracing::info!(%organization_id, %key_id, "API key revoked");
     Ok(StatusCode::NO_CONTENT)
 }

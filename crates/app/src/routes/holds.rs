@@ -5,6 +5,9 @@
 //! (409 `HOLD_OWNED_BY_CAMPAIGN`) before the ledger is asked to change anything, since a release
 //! in the middle of a batch would leave messages Twilio accepted unpaid. Pausing or canceling
 //! the campaign releases it.
+//!
+//! Holds, captures and releases are written by the ledger's batching writer
+//! (`ledger::LedgerWriter`), after the input is validated; see `movements`.
 
 use axum::{extract::State, response::Response};
 use chrono::TimeDelta;
@@ -64,7 +67,8 @@ pub const MAX_HOLD_SECONDS: i64 = ledger::MAX_HOLD_TTL.num_seconds();
             `INVALID_COUNTERPARTY`, `VALIDATION_FAILED`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`WALLET_BUSY` (with `Retry-After`): the wallet is busy \
-            with other requests; retry.",
+            with other requests; retry. `LEDGER_UNAVAILABLE` (with `Retry-After`): the write \
+            failed and nothing was applied; retry with the same reference.",
             body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -91,11 +95,7 @@ pub async fn create_hold(
         .into());
     }
     let expires_at = state.ledger.now() + TimeDelta::seconds(seconds);
-    let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, caller.organization_id)
-        .await?;
+    let wallet_id = state.wallet_id(caller.organization_id).await?;
     let request = ledger::HoldRequest {
         wallet_id,
         amount,
@@ -104,7 +104,7 @@ pub async fn create_hold(
         reference,
         actor: caller.actor(),
     };
-    let outcome = state.ledger.hold(&mut conn, request).await?;
+    let outcome = state.writer.hold(request).await?;
     Ok(receipt(
         outcome.replayed,
         HoldReceiptResponse::new(outcome.value, outcome.replayed),
@@ -135,8 +135,7 @@ pub async fn get_hold(
 ) -> Result<ApiJson<HoldView>, AppError> {
     let mut conn = state.conn().await?;
     let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, caller.organization_id)
+        .wallet_id_on(&mut conn, caller.organization_id)
         .await?;
     let hold = state
         .ledger
@@ -181,7 +180,8 @@ pub async fn get_hold(
             `VALIDATION_FAILED`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`WALLET_BUSY` (with `Retry-After`): the wallet is busy \
-            with other requests; retry.",
+            with other requests; retry. `LEDGER_UNAVAILABLE` (with `Retry-After`): the write \
+            failed and nothing was applied; retry with the same reference.",
             body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -194,12 +194,7 @@ pub async fn capture(
 ) -> Result<Response, AppError> {
     let reference = reference(key, request.reference)?;
     let amount = positive_amount(&request.amount, &request.currency)?;
-    let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, caller.organization_id)
-        .await?;
-    refuse_campaign_hold(&state, &mut conn, wallet_id, hold_id).await?;
+    let wallet_id = wallet_of_changeable_hold(&state, caller.organization_id, hold_id).await?;
     let request = ledger::CaptureRequest {
         wallet_id,
         hold_id,
@@ -207,7 +202,7 @@ pub async fn capture(
         reference,
         actor: caller.actor(),
     };
-    let outcome = state.ledger.capture(&mut conn, request).await?;
+    let outcome = state.writer.capture(request).await?;
     Ok(entry_receipt(outcome))
 }
 
@@ -245,7 +240,8 @@ pub async fn capture(
             `INVALID_REFERENCE`, `VALIDATION_FAILED`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`WALLET_BUSY` (with `Retry-After`): the wallet is busy \
-            with other requests; retry.",
+            with other requests; retry. `LEDGER_UNAVAILABLE` (with `Retry-After`): the write \
+            failed and nothing was applied; retry with the same reference.",
             body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -259,20 +255,30 @@ pub async fn release(
 ) -> Result<Response, AppError> {
     let request: ReleaseRequest = optional_json(&headers, &body)?;
     let reference = reference(key, request.reference)?;
-    let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, caller.organization_id)
-        .await?;
-    refuse_campaign_hold(&state, &mut conn, wallet_id, hold_id).await?;
+    let wallet_id = wallet_of_changeable_hold(&state, caller.organization_id, hold_id).await?;
     let request = ledger::ReleaseRequest {
         wallet_id,
         hold_id,
         reference,
         actor: caller.actor(),
     };
-    let outcome = state.ledger.release(&mut conn, request).await?;
+    let outcome = state.writer.release(request).await?;
     Ok(entry_receipt(outcome))
+}
+
+/// The organization's wallet, for a capture or release of `hold_id` that is not a campaign's
+/// (see [`refuse_campaign_hold`]). The connection this takes is back in the pool when it
+/// returns: a handler must not hold one while it waits for the writer, whose batches need
+/// connections of the same pool.
+async fn wallet_of_changeable_hold(
+    state: &AppState,
+    organization: OrganizationId,
+    hold_id: HoldId,
+) -> Result<WalletId, AppError> {
+    let mut conn = state.conn().await?;
+    let wallet_id = state.wallet_id_on(&mut conn, organization).await?;
+    refuse_campaign_hold(state, &mut conn, wallet_id, hold_id).await?;
+    Ok(wallet_id)
 }
 
 /// 409 `HOLD_OWNED_BY_CAMPAIGN` if a campaign placed the hold. Another wallet's hold answers the

@@ -1,7 +1,9 @@
 //! Debits, credits and corrections: `/v1/organizations/{organization_id}/wallet/...`.
 //!
-//! Every input is validated before a connection is taken, so refused input writes nothing; the
-//! ledger then decides under the wallet's row lock (funds, freezes, replays).
+//! Every input is validated before the request is queued, so refused input writes nothing. The
+//! ledger's batching writer (`ledger::LedgerWriter`) then decides under the wallet's row lock
+//! (funds, freezes, replays), in a transaction it shares with other requests; the handler holds
+//! no connection meanwhile.
 
 use axum::{extract::State, response::Response};
 use httpkit::{ApiJson, IdempotencyKey, ProblemBody};
@@ -52,7 +54,8 @@ use crate::{
             `INVALID_IDEMPOTENCY_KEY`, `INVALID_COUNTERPARTY`, `VALIDATION_FAILED`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`WALLET_BUSY` (with `Retry-After`): the wallet is busy \
-            with other requests; retry.",
+            with other requests; retry. `LEDGER_UNAVAILABLE` (with `Retry-After`): the write \
+            failed and nothing was applied; retry with the same reference.",
             body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -69,11 +72,7 @@ pub async fn debit(
             .counterparty
             .unwrap_or_else(|| DEFAULT_COUNTERPARTY.to_owned()),
     )?;
-    let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, caller.organization_id)
-        .await?;
+    let wallet_id = state.wallet_id(caller.organization_id).await?;
     let request = ledger::DebitRequest {
         wallet_id,
         amount,
@@ -81,7 +80,7 @@ pub async fn debit(
         reference,
         actor: caller.actor(),
     };
-    let outcome = state.ledger.debit(&mut conn, request).await?;
+    let outcome = state.writer.debit(request).await?;
     Ok(entry_receipt(outcome))
 }
 
@@ -120,7 +119,8 @@ pub async fn debit(
             `VALIDATION_FAILED`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`WALLET_BUSY` (with `Retry-After`): the wallet is busy \
-            with other requests; retry.",
+            with other requests; retry. `LEDGER_UNAVAILABLE` (with `Retry-After`): the write \
+            failed and nothing was applied; retry with the same reference.",
             body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -133,11 +133,7 @@ pub async fn credit(
     let reference = reference(key, request.reference)?;
     let amount = positive_amount(&request.amount, &request.currency)?;
     let counterparty = Counterparty::parse(request.counterparty)?;
-    let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, admin.organization_id)
-        .await?;
+    let wallet_id = state.wallet_id(admin.organization_id).await?;
     let request = ledger::CreditRequest {
         wallet_id,
         amount,
@@ -145,7 +141,7 @@ pub async fn credit(
         reference,
         actor: admin.actor(),
     };
-    let outcome = state.ledger.credit(&mut conn, request).await?;
+    let outcome = state.writer.credit(request).await?;
     Ok(entry_receipt(outcome))
 }
 
@@ -185,7 +181,8 @@ pub async fn credit(
             `VALIDATION_FAILED`.",
             body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`WALLET_BUSY` (with `Retry-After`): the wallet is busy \
-            with other requests; retry.",
+            with other requests; retry. `LEDGER_UNAVAILABLE` (with `Retry-After`): the write \
+            failed and nothing was applied; retry with the same reference.",
             body = ProblemBody, content_type = "application/problem+json"),
     )
 )]
@@ -198,11 +195,7 @@ pub async fn correct(
     let reference = reference(key, request.reference)?;
     let amount = signed_amount(&request.amount, &request.currency)?;
     let reason = Reason::parse(request.reason)?;
-    let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, admin.organization_id)
-        .await?;
+    let wallet_id = state.wallet_id(admin.organization_id).await?;
     let request = ledger::CorrectionRequest {
         wallet_id,
         amount,
@@ -210,6 +203,6 @@ pub async fn correct(
         reference,
         actor: admin.actor(),
     };
-    let outcome = state.ledger.correct(&mut conn, request).await?;
+    let outcome = state.writer.correct(request).await?;
     Ok(entry_receipt(outcome))
 }

@@ -192,8 +192,7 @@ pub async fn get_wallet(
 ) -> Result<ApiJson<WalletResponse>, AppError> {
     let mut conn = state.conn().await?;
     let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, caller.organization_id)
+        .wallet_id_on(&mut conn, caller.organization_id)
         .await?;
     let wallet = state.ledger.balance(&mut conn, wallet_id).await?;
     Ok(ApiJson(wallet.into()))
@@ -226,8 +225,7 @@ pub async fn list_entries(
     let query = history_query(params)?;
     let mut conn = state.conn().await?;
     let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, caller.organization_id)
+        .wallet_id_on(&mut conn, caller.organization_id)
         .await?;
     let page = state.ledger.history(&mut conn, wallet_id, query).await?;
     Ok(ApiJson(page.into()))
@@ -318,10 +316,7 @@ async fn set_freeze(
         .into());
     }
     let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, admin.organization_id)
-        .await?;
+    let wallet_id = state.wallet_id_on(&mut conn, admin.organization_id).await?;
     let outcome = if freeze {
         let request = ledger::FreezeRequest {
             wallet_id,
@@ -362,10 +357,7 @@ pub async fn reconcile_wallet(
     admin: WalletAdmin,
 ) -> Result<ApiJson<ReconciliationResponse>, AppError> {
     let mut conn = state.conn().await?;
-    let wallet_id = state
-        .ledger
-        .wallet_for_organization(&mut conn, admin.organization_id)
-        .await?;
+    let wallet_id = state.wallet_id_on(&mut conn, admin.organization_id).await?;
     let reconciliation = state.ledger.reconcile(&mut conn, wallet_id).await?;
     Ok(ApiJson(reconciliation.into()))
 }

@@ -4,6 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
+use testkit::TestDb;
+
 use crate::common::{TestApp, created, key, send};
 
 #[tokio::test]
@@ -119,6 +121,54 @@ async fn concurrent_debits_and_retries_over_http_never_overdraw_or_double_charge
     assert_eq!((applied, replayed), (1, 7), "{statuses:?}");
     app.assert_figures(&org.id, "4.00", "0.00", "4.00").await;
     assert_eq!(app.count_entries(&org.id).await, 8);
+}
+
+/// The wallet routes hold no connection while the ledger's batching writer writes their
+/// request, whose batches take connections from the same pool: one connection serves
+/// concurrent debits, holds and captures, none waiting for a connection another holds.
+#[tokio::test]
+async fn a_pool_of_one_connection_serves_concurrent_movements() {
+    let app = TestApp::spawn_with(TestDb::new().await, |config| {
+        config.database.pool_size = 1;
+    })
+    .await;
+    let org = app.org_with_key("Acme").await;
+    app.fund(&org.id, "10.00").await;
+    let hold_id = app.open_hold(&org, &key(), "4.00").await;
+    let other = app.org_with_key("Globex").await;
+    app.fund(&other.id, "0.03").await;
+
+    let debits = (0..8).map(|_| async { app.debit(&org, Some(&key()), "1.00").await.status() });
+    let captures =
+        (0..6).map(|_| async { app.capture(&org, &hold_id, &key(), "1.00").await.status() });
+    let holds = (0..5).map(|_| async {
+        let body = json!({"amount": "0.01", "currency": "USD"});
+        app.hold(&other, &key(), &body).await.status()
+    });
+    let (debits, captures, holds) = tokio::join!(
+        futures::future::join_all(debits),
+        futures::future::join_all(captures),
+        futures::future::join_all(holds),
+    );
+    let applied = |statuses: &[StatusCode]| {
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count()
+    };
+    let all = [&debits, &captures, &holds];
+    assert!(
+        all.iter()
+            .all(|statuses| !statuses.contains(&StatusCode::SERVICE_UNAVAILABLE)),
+        "{all:?}"
+    );
+    assert_eq!(
+        (applied(&debits), applied(&captures), applied(&holds)),
+        (6, 4, 3),
+        "{all:?}"
+    );
+    app.assert_figures(&org.id, "0.00", "0.00", "0.00").await;
+    app.assert_figures(&other.id, "0.03", "0.03", "0.00").await;
 }
 
 #[tokio::test]
