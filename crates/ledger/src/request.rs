@@ -1,7 +1,7 @@
 //! What callers ask the ledger to do. Every money movement names its wallet, a reference (the
 //! idempotency key, unique per wallet) and the actor doing it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use primitives::{HoldId, Money, WalletId};
 
 use crate::{
@@ -160,7 +160,9 @@ impl From<HoldRequest> for MovementCall {
         let request = Request::Hold {
             amount: r.amount,
             counterparty: r.counterparty,
-            expires_at: r.expires_at,
+            // As stored (PostgreSQL keeps microseconds), so the rules judge the deadline the
+            // database will hold and an answer equals what is read back.
+            expires_at: r.expires_at.trunc_subsecs(6),
         };
         Self::new(r.wallet_id, None, request, r.reference, r.actor)
     }

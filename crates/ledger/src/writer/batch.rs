@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use db::{AsyncPgConnection, DbPool};
 use diesel_async::AsyncConnection;
 use primitives::{HoldId, WalletId};
@@ -106,7 +106,7 @@ async fn commit_batch(
         .get()
         .await
         .map_err(|error| BatchFailure::Unavailable(format!("no database connection: {error}")))?;
-    let (plan, seqs) = conn
+    let committed = conn
         .transaction(async |conn| {
             let (plan, now) = decide_locked(conn, ledger, calls).await?;
             let seqs = if plan.writes.is_empty() {
@@ -119,7 +119,16 @@ async fn commit_batch(
             };
             Ok::<_, BatchFailure>((plan, seqs))
         })
-        .await?;
+        .await;
+    let (plan, seqs) = match committed {
+        Ok(committed) => committed,
+        Err(failure) => {
+            // A commit the server never answered does not mark the connection broken, and the
+            // pool's quick recycling check would hand it to the next batch: never reuse it.
+            drop(db::pool::PooledConnection::take(conn));
+            return Err(failure);
+        }
+    };
     answers(plan, calls, &seqs)
 }
 
@@ -134,7 +143,8 @@ async fn decide_locked(
     wallet_ids.sort_unstable();
     wallet_ids.dedup();
     let locked = sql::lock_wallets(conn, &wallet_ids).await?;
-    let now = ledger.now();
+    // PostgreSQL keeps microseconds: the answers must equal what a replay or the history reads.
+    let now = ledger.now().trunc_subsecs(6);
     let mut loaded = Loaded::default();
     for row in &locked {
         loaded
