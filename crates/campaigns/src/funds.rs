@@ -4,15 +4,18 @@
 //! - `campaign:{id}:hold:{n}`: the n-th hold (start is 1; each resume or renewal adds one);
 //! - `campaign:{id}:batch:{batch}`: what a batch's accepted messages cost;
 //! - `campaign:{id}:batch:{batch}:unconfirmed`: a batch's recipients whose worker stopped;
+//! - `campaign:{id}:batch:{batch}:void`: giving back a batch's charge booked after it had been
+//!   recorded as uncharged (see `charges`);
 //! - `campaign:{id}:release:{n}`: giving back what hold n still reserves.
 //!
-//! Every function runs on the caller's transaction, under the campaign's row lock.
+//! Every function runs on the caller's transaction, under the campaign's row lock, except a
+//! [`book`] through the batching writer, which runs on none (see `charges`).
 
 use chrono::{DateTime, Duration, Utc};
 use db::AsyncPgConnection;
 use ledger::{
-    Actor, CaptureRequest, Counterparty, DebitRequest, HoldRequest, Ledger, LedgerError, Reference,
-    ReleaseRequest,
+    Actor, CaptureRequest, Counterparty, DebitRequest, Entry, EntryKind, HoldRequest, Ledger,
+    LedgerError, LedgerWriter, Outcome, Reference, ReleaseRequest,
 };
 use primitives::{HoldId, Money, WalletId};
 
@@ -96,7 +99,8 @@ pub(crate) async fn place_hold(
 }
 
 /// Gives back what the open hold still reserves, unless a batch is still in flight (its
-/// settlement will call this again). Returns whether the campaign now holds nothing.
+/// settlement will call this again) or a settled batch's charge on it is still due (whoever
+/// books it calls this again). Returns whether the campaign now holds nothing.
 pub(crate) async fn release_if_idle(
     conn: &mut AsyncPgConnection,
     ledger: &Ledger,
@@ -106,6 +110,10 @@ pub(crate) async fn release_if_idle(
         return Ok(true);
     };
     if store::count_in(conn, campaign.id, RecipientStatus::Sending, Some(1)).await? > 0 {
+        return Ok(false);
+    }
+    // Released now, the hold could no longer pay for messages already sent.
+    if store::charges_due(conn, campaign.id, Some(hold_id)).await? > 0 {
         return Ok(false);
     }
     release(conn, ledger, campaign, hold_id).await?;
@@ -145,59 +153,129 @@ pub(crate) enum Charged {
     Captured,
     /// The hold could not pay (closed behind the dispatcher's back): a plain debit did.
     Debited,
-    /// Nothing could pay: the messages went out uncharged (logged, counted, for a person).
-    Uncharged,
+    /// Nothing could pay (`code`: the debit's refusal): the messages went out uncharged (logged,
+    /// counted, for a person). Nothing is written in the ledger.
+    Uncharged { code: &'static str },
 }
 
-/// Charges `amount` for messages that went out (or may have), from `hold_id`. The messages
-/// are gone whatever the ledger says, so a refused capture falls back to a debit, and a refused
-/// debit is reported rather than failing the settlement (which would only lose the record of
-/// what was sent).
-pub(crate) async fn charge(
-    conn: &mut AsyncPgConnection,
-    ledger: &Ledger,
-    campaign: CampaignId,
-    wallet_id: WalletId,
-    hold_id: HoldId,
-    amount: Money,
-    reference_text: String,
+impl Charged {
+    /// Whether money moved (now or by an earlier booking under the same reference).
+    pub(crate) fn is_paid(self) -> bool {
+        !matches!(self, Self::Uncharged { .. })
+    }
+}
+
+/// Where a charge is booked: through the batching writer (its own transaction, after the
+/// caller's commit) or on the caller's transaction (atomic with what the caller records).
+pub(crate) enum Books<'a> {
+    Writer(&'a LedgerWriter),
+    InPlace(&'a Ledger, &'a mut AsyncPgConnection),
+}
+
+impl Books<'_> {
+    async fn capture(&mut self, request: CaptureRequest) -> Result<Outcome<Entry>, LedgerError> {
+        match self {
+            Self::Writer(writer) => writer.capture(request).await,
+            Self::InPlace(ledger, conn) => ledger.capture(conn, request).await,
+        }
+    }
+
+    async fn debit(&mut self, request: DebitRequest) -> Result<Outcome<Entry>, LedgerError> {
+        match self {
+            Self::Writer(writer) => writer.debit(request).await,
+            Self::InPlace(ledger, conn) => ledger.debit(conn, request).await,
+        }
+    }
+}
+
+/// What one charge is: `amount` for messages that went out (or may have), from `hold_id`,
+/// under `reference`.
+#[derive(Debug, Clone)]
+pub(crate) struct ChargeRequest {
+    pub campaign: CampaignId,
+    pub wallet_id: WalletId,
+    pub hold_id: HoldId,
+    pub amount: Money,
+    pub reference: String,
+}
+
+/// Books a charge. The messages are gone whatever the ledger says, so a refused capture falls
+/// back to a debit with the same reference, and a refused debit is reported (`Uncharged`)
+/// rather than failing (which would only lose the record of what was sent). Booking the same
+/// charge again answers what the first booking did: a capture replays; after a fallback debit,
+/// the capture meets the debit's reference and the debit replays.
+pub(crate) async fn book(
+    books: &mut Books<'_>,
+    charge: &ChargeRequest,
 ) -> Result<Charged, CampaignsError> {
-    if amount.minor() == 0 {
+    if charge.amount.minor() == 0 {
         return Ok(Charged::Captured);
     }
     let capture = CaptureRequest {
-        wallet_id,
-        hold_id,
-        amount,
-        reference: reference(reference_text.clone())?,
+        wallet_id: charge.wallet_id,
+        hold_id: charge.hold_id,
+        amount: charge.amount,
+        reference: reference(charge.reference.clone())?,
         actor: actor(),
     };
-    let refusal = match ledger.capture(conn, capture).await {
+    let refusal = match books.capture(capture).await {
         Ok(_) => return Ok(Charged::Captured),
-        Err(error) if is_refusal(&error) => error,
+        Err(error) if capture_falls_back(&error) => error,
         Err(error) => return Err(error.into()),
     };
-    tracing::warn!(%campaign, %hold_id, code = refusal.code(), "campaign hold could not pay for sent messages; debiting instead");
+    if !matches!(refusal, LedgerError::IdempotencyConflict { .. }) {
+        tracing::warn!(campaign = %charge.campaign, hold_id = %charge.hold_id, code = refusal.code(),
+            "campaign hold could not pay for sent messages; debiting instead");
+    }
     let debit = DebitRequest {
-        wallet_id,
-        amount,
+        wallet_id: charge.wallet_id,
+        amount: charge.amount,
         counterparty: revenue(),
-        reference: reference(reference_text)?,
+        reference: reference(charge.reference.clone())?,
         actor: actor(),
     };
-    match ledger.debit(conn, debit).await {
+    match books.debit(debit).await {
         Ok(_) => Ok(Charged::Debited),
-        Err(error) if is_refusal(&error) => {
-            tracing::error!(
-                event = "campaign_uncharged_messages",
-                %campaign, amount = amount.minor(), code = error.code(),
-                "CAMPAIGN MESSAGES UNCHARGED: sent messages could not be charged"
-            );
-            metrics::counter!("campaign_uncharged_messages_total").increment(1);
-            Ok(Charged::Uncharged)
-        }
+        Err(error) if is_refusal(&error) => Ok(Charged::Uncharged { code: error.code() }),
         Err(error) => Err(error.into()),
     }
+}
+
+/// Books a charge on the caller's transaction (see [`book`]) and raises the alarm if nothing
+/// could pay: for callers that record the result in that same transaction.
+pub(crate) async fn charge(
+    conn: &mut AsyncPgConnection,
+    ledger: &Ledger,
+    charge: &ChargeRequest,
+) -> Result<Charged, CampaignsError> {
+    let charged = book(&mut Books::InPlace(ledger, conn), charge).await?;
+    if let Charged::Uncharged { code } = charged {
+        alarm_uncharged(charge.campaign, charge.amount, code);
+    }
+    Ok(charged)
+}
+
+/// The error line and metric for messages that went out and could not be charged (runbook).
+pub(crate) fn alarm_uncharged(campaign: CampaignId, amount: Money, code: &str) {
+    tracing::error!(
+        event = "campaign_uncharged_messages",
+        %campaign, amount = amount.minor(), code,
+        "CAMPAIGN MESSAGES UNCHARGED: sent messages could not be charged"
+    );
+    metrics::counter!("campaign_uncharged_messages_total").increment(1);
+}
+
+/// A capture the ledger refused for the hold's sake, or because the reference already holds
+/// this charge's fallback debit: the debit decides.
+fn capture_falls_back(error: &LedgerError) -> bool {
+    is_refusal(error)
+        || matches!(
+            error,
+            LedgerError::IdempotencyConflict {
+                original_kind: EntryKind::Debit,
+                ..
+            }
+        )
 }
 
 fn is_refusal(error: &LedgerError) -> bool {

@@ -12,7 +12,8 @@
 //!   organization, driven by [`CampaignControlHandler`].
 //! - [`eligibility`]: every reason an organization may not send, from the sources of truth.
 //! - [`Dispatcher`]: claims batches with `FOR UPDATE SKIP LOCKED`, sends through a
-//!   [`twilio::MessageSender`], charges what was accepted from the hold, releases the rest.
+//!   [`twilio::MessageSender`], charges what was accepted from the hold (a charge due in the
+//!   books, booked through the ledger's batching writer: `charges`), releases the rest.
 //! - [`delivery`]: what Twilio reports about each message (status callbacks), moving only
 //!   forward, and resolving unconfirmed recipients it proves were (or were not) sent.
 //! - [`Lookup`]: the job that resolves unconfirmed recipients from Twilio's message list.
@@ -20,6 +21,7 @@
 
 pub mod brands;
 mod campaign;
+mod charges;
 mod control;
 pub mod delivery;
 pub mod dispatch;

@@ -347,9 +347,10 @@ impl Campaigns {
 }
 
 impl Campaigns {
-    /// After a batch settled or abandoned claims were recovered: a running campaign with
-    /// nothing left completes; a paused, canceled or completed one releases its hold once no
-    /// batch is in flight. Returns whether the campaign completed now.
+    /// After a batch settled, its charge was booked or abandoned claims were recovered: a
+    /// running campaign with nothing left to send and no charge left to book completes; a
+    /// paused, canceled or completed one releases its hold once no batch is in flight and no
+    /// charge is due on it. Returns whether the campaign completed now.
     pub(crate) async fn settle_status(
         &self,
         conn: &mut AsyncPgConnection,
@@ -361,6 +362,11 @@ impl Campaigns {
                 .await?
                 + store::count_in(conn, campaign.id, RecipientStatus::Sending, Some(1)).await?;
             if left > 0 {
+                return Ok(false);
+            }
+            // Its last charges are not booked yet: it completes when they are (the booking
+            // settles the status again), so a completed campaign never holds money.
+            if store::charges_due(conn, campaign.id, None).await? > 0 {
                 return Ok(false);
             }
             store::set_status(conn, campaign.id, CampaignStatus::Completed, None, now).await?;

@@ -23,7 +23,7 @@ use primitives::{Money, OrganizationId};
 use uuid::Uuid;
 
 use crate::{
-    CampaignId, Campaigns, CampaignsError, RecipientStatus, campaign::Campaign,
+    CampaignId, Campaigns, CampaignsError, RecipientStatus, campaign::Campaign, charges,
     delivery::DeliveryStatus, funds, input::message_sid, store,
 };
 
@@ -178,8 +178,26 @@ impl Campaigns {
     }
 }
 
+async fn lock_recipient(
+    conn: &mut AsyncPgConnection,
+    campaign: &Campaign,
+    recipient: i64,
+) -> Result<Recipient, CampaignsError> {
+    recipients::table
+        .filter(recipients::campaign_id.eq(campaign.id.as_uuid()))
+        .filter(recipients::id.eq(recipient))
+        .for_update()
+        .select(RecipientRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(CampaignsError::RecipientNotFound)?
+        .into_recipient(campaign)
+}
+
 /// Resolves `recipient` of the locked `campaign`; `actor` is who decided, in the ledger and the
-/// log.
+/// log. Stays on the single ledger path, inside the caller's transaction: its refund or debit
+/// must commit with the recipient's new status (and resolutions are rare).
 pub(crate) async fn resolve_locked(
     conn: &mut AsyncPgConnection,
     campaigns: &Campaigns,
@@ -188,16 +206,15 @@ pub(crate) async fn resolve_locked(
     resolution: &Resolution,
     actor: Actor,
 ) -> Result<Recipient, CampaignsError> {
-    let row: RecipientRow = recipients::table
-        .filter(recipients::campaign_id.eq(campaign.id.as_uuid()))
-        .filter(recipients::id.eq(recipient))
-        .for_update()
-        .select(RecipientRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .ok_or(CampaignsError::RecipientNotFound)?;
-    let current = row.into_recipient(campaign)?;
+    let mut current = lock_recipient(conn, campaign, recipient).await?;
+    if let Some(batch) = current.batch_id
+        && current.status == RecipientStatus::Unconfirmed
+        && charges::book_in_place(conn, campaigns, campaign, batch).await?
+    {
+        // Its batch's charge was still due: booked now, on this transaction, so what follows
+        // refunds or keeps money actually taken (an uncharged batch set its `charged` to 0).
+        current = lock_recipient(conn, campaign, recipient).await?;
+    }
     if let Resolution::Sent {
         twilio_sid: Some(sid),
     } = resolution

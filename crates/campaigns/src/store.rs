@@ -372,6 +372,29 @@ pub(crate) async fn count_in(
     Ok(row.n)
 }
 
+/// What the campaign's settled batches still owe (charges decided and not yet booked, see
+/// `charges`), in minor units; only those to be captured from `hold` when given.
+pub(crate) async fn charges_due(
+    conn: &mut AsyncPgConnection,
+    campaign: CampaignId,
+    hold: Option<HoldId>,
+) -> Result<i64, CampaignsError> {
+    #[derive(diesel::QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = BigInt)]
+        due: i64,
+    }
+    let row: Due = diesel::sql_query(
+        "SELECT coalesce(sum(charge_due), 0)::bigint AS due FROM campaign_batches \
+         WHERE campaign_id = $1 AND charge_state = 'due' AND ($2::uuid IS NULL OR hold_id = $2)",
+    )
+    .bind::<SqlUuid, _>(campaign.as_uuid())
+    .bind::<diesel::sql_types::Nullable<SqlUuid>, _>(hold.map(|hold| hold.as_uuid()))
+    .get_result(conn)
+    .await?;
+    Ok(row.due)
+}
+
 /// Pending recipients of a campaign that stops for good become `canceled`.
 pub(crate) async fn cancel_pending(
     conn: &mut AsyncPgConnection,

@@ -246,6 +246,9 @@ diesel::table! {
         unconfirmed -> Int4,
         returned -> Int4,
         captured -> Int8,
+        charge_due -> Int8,
+        charge_state -> Nullable<Text>,
+        charge_retry_at -> Nullable<Timestamptz>,
     }
 }
 

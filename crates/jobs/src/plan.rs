@@ -12,6 +12,7 @@ use campaigns::{
 };
 use db::DbPool;
 use enforcement::{DunningRunner, PaymentRetrier, ProviderCommandHandler, ProviderRetrier};
+use ledger::{LedgerWriter, WriterConfig};
 use notifications::{NotificationHandler, Notifier};
 use outbox::{Handler, Message, Outbox};
 use services::Services;
@@ -224,14 +225,24 @@ impl Jobs {
         }
         if let Some(twilio) = &self.twilio {
             let dispatch = &self.config.dispatch;
+            // One batching writer for the process's dispatchers: their batches' charges share
+            // its transactions (group commit). On the campaigns' ledger, so on their clock.
+            let writer = LedgerWriter::start(
+                pool.clone(),
+                services.campaigns.ledger().clone(),
+                WriterConfig::default(),
+            );
             for n in 1..=dispatch.workers {
                 let config = dispatch.dispatch_config(format!("{}:{n}", self.name));
-                let dispatcher = Arc::new(Dispatcher::new(
-                    pool.clone(),
-                    services.campaigns.clone(),
-                    twilio.clone(),
-                    config,
-                ));
+                let dispatcher = Arc::new(
+                    Dispatcher::new(
+                        pool.clone(),
+                        services.campaigns.clone(),
+                        twilio.clone(),
+                        config,
+                    )
+                    .with_writer(writer.clone()),
+                );
                 jobs.push(Periodic::spawn_draining(
                     "dispatcher",
                     dispatch.interval,

@@ -75,8 +75,9 @@ pub(crate) async fn claim(
         }
         let mut hold = usable_hold(conn, campaigns, &campaign, now).await?;
         if hold.is_none() {
-            // Renewing releases the old hold: only possible with nothing in flight on it.
-            if sending > 0 {
+            // Renewing releases the old hold: only possible with nothing in flight on it and no
+            // charge due from it.
+            if sending > 0 || store::charges_due(conn, id, campaign.hold_id).await? > 0 {
                 return Ok(Claim::Report(BatchReport::Idle));
             }
             let all_pending = store::count_in(conn, id, RecipientStatus::Pending, None).await?;
@@ -91,6 +92,9 @@ pub(crate) async fn claim(
         let Some(hold) = hold else {
             return Err(CampaignsError::Corrupt(format!("campaign {id}: no hold after renewal")));
         };
+        // Charges due are not subtracted: one may already be captured (its booking committed,
+        // its record not yet), and the hold covers them anyway, being placed for every
+        // recipient it pays for.
         let in_flight = funds::times(campaign.cost_per_message, sending)?;
         let funding = Funding::Hold {
             remaining: hold.remaining.checked_sub(in_flight).map_err(|_| CampaignsError::CostOverflow)?,

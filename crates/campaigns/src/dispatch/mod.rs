@@ -8,26 +8,33 @@
 //!    `FOR UPDATE SKIP LOCKED`, under a lease;
 //! 2. **send**: call Twilio for each, `concurrency` at a time; an answer meaning Twilio refuses
 //!    the account or may be in trouble stops the batch (the rest go back to pending);
-//! 3. **settle** (one transaction): record each outcome, capture what accepted messages cost
-//!    from the hold, and release the hold if the campaign completed, paused or was canceled.
+//! 3. **settle** (one transaction): record each outcome and what accepted (and maybe-sent)
+//!    messages cost as the batch's charge, due; then, after the commit, **book** the charge
+//!    through the ledger's batching writer (a capture from the hold) and record it, releasing
+//!    the hold if the campaign completed, paused or was canceled (`charges`).
 //!
 //! A worker that dies between 1 and 3 leaves its recipients `sending`; once their lease runs
 //! out, the next claim marks them `unconfirmed` and charges them (Twilio may have sent them),
-//! never resending. See docs/campaigns.md, "The crash window".
+//! never resending. See docs/campaigns.md, "The crash window". One that dies between the
+//! settlement's commit and the booking leaves the charge due: recovery books it.
 
 mod claim;
 mod outcome;
 mod recover;
 mod settle;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicBool, Ordering},
+};
 
 use db::DbPool;
 use futures::{StreamExt, stream};
+use ledger::{LedgerWriter, WriterConfig};
 use primitives::Money;
 use twilio::{MessageSender, SendMessage};
 
-use crate::{CampaignId, Campaigns, CampaignsError, eligibility::Blocker};
+use crate::{CampaignId, Campaigns, CampaignsError, charges, eligibility::Blocker};
 
 use outcome::Outcome;
 
@@ -48,6 +55,9 @@ pub struct DispatchConfig {
     pub worker: String,
     /// Where Twilio posts delivery updates; `campaign` and `recipient` are added to its query.
     pub status_callback: Option<url::Url>,
+    /// How long a settled batch's charge may stay due before recovery books it instead of the
+    /// settling worker (which books it right after its settlement's commit).
+    pub charge_grace: chrono::Duration,
 }
 
 impl Default for DispatchConfig {
@@ -59,6 +69,7 @@ impl Default for DispatchConfig {
             trouble_backoff: chrono::Duration::seconds(30),
             worker: "dispatcher".to_owned(),
             status_callback: None,
+            charge_grace: chrono::Duration::seconds(5),
         }
     }
 }
@@ -88,6 +99,9 @@ pub struct BatchCounts {
     pub recovered: usize,
     /// Captured (or debited) for this batch.
     pub charged: i64,
+    /// What this batch's charge left due: its booking failed (the ledger was unavailable), so
+    /// recovery books it.
+    pub charge_due: i64,
     /// This batch was the campaign's last: it completed and its hold was released.
     pub completed: bool,
 }
@@ -102,6 +116,9 @@ pub struct RunReport {
     pub recovered: usize,
     pub paused: usize,
     pub completed: usize,
+    /// Charges left due by a settlement (a worker died or the ledger was unavailable) and
+    /// booked by this run's recovery.
+    pub charges: usize,
 }
 
 impl RunReport {
@@ -118,6 +135,8 @@ pub struct Dispatcher<S> {
     campaigns: Campaigns,
     sender: S,
     config: DispatchConfig,
+    /// Books the batches' charges; started on first use unless given ([`Dispatcher::with_writer`]).
+    writer: OnceLock<LedgerWriter>,
 }
 
 /// One claimed recipient.
@@ -143,12 +162,29 @@ pub(crate) struct Batch {
 }
 
 impl<S: MessageSender> Dispatcher<S> {
+    /// A dispatcher that books its batches' charges through a batching writer of its own,
+    /// started (on `pool`, with the default settings) the first time it books. A process that
+    /// runs several dispatchers gives them one writer with [`Dispatcher::with_writer`].
     pub fn new(pool: DbPool, campaigns: Campaigns, sender: S, config: DispatchConfig) -> Self {
         Self {
             pool,
             campaigns,
             sender,
             config,
+            writer: OnceLock::new(),
+        }
+    }
+
+    /// Books charges through `writer` (the process's, shared with its other dispatchers). It
+    /// must decide on the same clock as the campaigns' ledger.
+    #[must_use]
+    pub fn with_writer(self, writer: LedgerWriter) -> Self {
+        let cell = OnceLock::new();
+        // A fresh cell is always empty, so this cannot fail.
+        let _ = cell.set(writer);
+        Self {
+            writer: cell,
+            ..self
         }
     }
 
@@ -156,11 +192,24 @@ impl<S: MessageSender> Dispatcher<S> {
         &self.config
     }
 
-    /// Recovers abandoned claims everywhere, then dispatches one batch of every running
-    /// campaign that is due.
+    /// Only called from the async methods, so on a tokio runtime, which the writer's shard
+    /// tasks need.
+    fn writer(&self) -> &LedgerWriter {
+        self.writer.get_or_init(|| {
+            LedgerWriter::start(
+                self.pool.clone(),
+                self.campaigns.ledger.clone(),
+                WriterConfig::default(),
+            )
+        })
+    }
+
+    /// Recovers abandoned claims and charges left due everywhere, then dispatches one batch of
+    /// every running campaign that is due.
     pub async fn run_once(&self) -> Result<RunReport, CampaignsError> {
         let mut report = RunReport {
             recovered: recover::abandoned_everywhere(&self.pool, &self.campaigns).await?,
+            charges: self.redrive(None).await?,
             ..RunReport::default()
         };
         let due = {
@@ -168,7 +217,8 @@ impl<S: MessageSender> Dispatcher<S> {
             claim::due_campaigns(&mut conn, self.campaigns.now()).await?
         };
         for campaign in due {
-            match self.dispatch_batch(campaign).await? {
+            // Its charges left due were booked above.
+            match self.claim_send_settle(campaign).await? {
                 BatchReport::Idle => {}
                 BatchReport::Paused(_) => report.paused += 1,
                 BatchReport::Completed => report.completed += 1,
@@ -185,11 +235,29 @@ impl<S: MessageSender> Dispatcher<S> {
         Ok(report)
     }
 
-    /// Claims, sends and settles one batch of `campaign`.
+    /// Books `campaign`'s charges left due (all campaigns' when `None`).
+    async fn redrive(&self, campaign: Option<CampaignId>) -> Result<usize, CampaignsError> {
+        charges::redrive(
+            &self.pool,
+            &self.campaigns,
+            self.writer(),
+            self.config.charge_grace,
+            campaign,
+        )
+        .await
+    }
+
+    /// Books `campaign`'s charges left due, then claims, sends and settles one batch of it, and
+    /// books the batch's charge.
     pub async fn dispatch_batch(
         &self,
         campaign: CampaignId,
     ) -> Result<BatchReport, CampaignsError> {
+        self.redrive(Some(campaign)).await?;
+        self.claim_send_settle(campaign).await
+    }
+
+    async fn claim_send_settle(&self, campaign: CampaignId) -> Result<BatchReport, CampaignsError> {
         let batch = {
             let mut conn = self.pool.get().await?;
             match claim::claim(&mut conn, &self.campaigns, &self.config, campaign).await? {
@@ -198,9 +266,27 @@ impl<S: MessageSender> Dispatcher<S> {
             }
         };
         let outcomes = self.send_all(&batch).await;
-        let mut conn = self.pool.get().await?;
-        let counts =
-            settle::settle(&mut conn, &self.campaigns, &self.config, &batch, outcomes).await?;
+        let settled = {
+            let mut conn = self.pool.get().await?;
+            settle::settle(&mut conn, &self.campaigns, &self.config, &batch, outcomes).await?
+        };
+        let mut counts = settled.counts;
+        if let Some(charge) = settled.charge {
+            // The settlement is committed: whatever happens now, the charge is due in the books.
+            match charges::settle(&self.pool, &self.campaigns, self.writer(), &charge).await {
+                Ok((recorded, completed)) => {
+                    counts.charge_due = 0;
+                    counts.completed |= completed;
+                    if recorded.is_paid() {
+                        counts.charged = charge.request.amount.minor();
+                    }
+                }
+                Err(error) => tracing::warn!(
+                    campaign = %campaign, batch = %batch.id, %error,
+                    "batch charge not booked; it stays due and recovery books it"
+                ),
+            }
+        }
         Ok(BatchReport::Sent(counts))
     }
 

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::{
     CampaignId, Campaigns, CampaignsError, RecipientStatus,
     campaign::Campaign,
-    funds::{self, Charged},
+    funds::{self, ChargeRequest},
     store,
 };
 
@@ -105,17 +105,16 @@ pub(crate) async fn abandoned(
             .await?;
         let count = i64::try_from(ids.len()).map_err(|_| CampaignsError::CostOverflow)?;
         let amount = funds::times(campaign.cost_per_message, count)?;
-        let charged = funds::charge(
-            conn,
-            &campaigns.ledger,
-            campaign.id,
+        let request = ChargeRequest {
+            campaign: campaign.id,
             wallet_id,
-            HoldId::from_uuid(hold_id),
+            hold_id: HoldId::from_uuid(hold_id),
             amount,
-            format!("campaign:{}:batch:{batch}:unconfirmed", campaign.id),
-        )
-        .await?;
-        if charged == Charged::Uncharged {
+            reference: format!("campaign:{}:batch:{batch}:unconfirmed", campaign.id),
+        };
+        // On the single path, in this transaction: atomic with marking them unconfirmed.
+        let charged = funds::charge(conn, &campaigns.ledger, &request).await?;
+        if !charged.is_paid() {
             diesel::update(recipients::table.filter(recipients::id.eq_any(&ids)))
                 .set(recipients::charged.eq(0))
                 .execute(conn)
@@ -125,12 +124,8 @@ pub(crate) async fn abandoned(
         diesel::update(batches::table.find(batch))
             .set((
                 batches::unconfirmed.eq(batches::unconfirmed + count),
-                batches::captured.eq(batches::captured
-                    + if charged == Charged::Uncharged {
-                        0
-                    } else {
-                        amount.minor()
-                    }),
+                batches::captured
+                    .eq(batches::captured + if charged.is_paid() { amount.minor() } else { 0 }),
                 batches::settled_at.eq(now),
             ))
             .execute(conn)

@@ -1,10 +1,8 @@
-//! Step 3 of a batch: one transaction records every outcome and charges what went out.
+//! Step 3 of a batch: one transaction records every outcome and what the batch's accepted and
+//! maybe-sent messages cost, as a charge due (booked right after the commit: `charges`).
 
 use chrono::{DateTime, Utc};
-use db::{
-    AsyncPgConnection,
-    schema::{campaign_batches as batches, campaign_recipients as recipients},
-};
+use db::{AsyncPgConnection, schema::campaign_batches as batches};
 use diesel::{
     ExpressionMethods, QueryDsl, QueryableByName,
     sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid},
@@ -17,22 +15,32 @@ use super::{
 };
 use crate::{
     Campaigns, CampaignsError, RecipientStatus,
+    charges::{ChargeState, DueCharge},
     delivery::DeliveryStatus,
-    funds::{self, Charged},
+    funds,
     reconcile::{self, Resolution},
     store,
 };
 
+/// What a settlement committed.
+pub(crate) struct Settled {
+    pub counts: BatchCounts,
+    /// What the batch costs, due: the caller books it (`charges::settle`) after the commit.
+    pub charge: Option<DueCharge>,
+}
+
 /// Writes the outcomes of recipients still `sending` in this batch. Those that are not any
 /// more had their lease run out and were recovered as unconfirmed: this worker now knows what
-/// happened to them, so they are resolved with that knowledge.
+/// happened to them, so they are resolved with that knowledge. What the others cost is recorded
+/// as the batch's due charge, not booked here: the ledger's batching writer books it after this
+/// commit, outside any transaction of ours.
 pub(crate) async fn settle(
     conn: &mut AsyncPgConnection,
     campaigns: &Campaigns,
     config: &DispatchConfig,
     batch: &Batch,
     outcomes: Vec<(i64, Outcome)>,
-) -> Result<BatchCounts, CampaignsError> {
+) -> Result<Settled, CampaignsError> {
     conn.transaction(async move |conn| {
         let now = campaigns.now();
         let campaign = store::lock(conn, None, batch.campaign).await?;
@@ -62,7 +70,9 @@ pub(crate) async fn settle(
                 charge_ids.push(*id);
             }
         }
-        counts.charged = charge(conn, campaigns, &campaign, batch, &charge_ids).await?;
+        let count = i64::try_from(charge_ids.len()).map_err(|_| CampaignsError::CostOverflow)?;
+        let amount = funds::times(batch.cost, count)?;
+        counts.charge_due = amount.minor();
         let returned = outcomes
             .iter()
             .filter(|(id, outcome)| {
@@ -74,15 +84,25 @@ pub(crate) async fn settle(
             // Back to pending below the claim cursor: move the cursor back so they are found.
             store::lower_claim_cursor(conn, campaign.id, first - 1).await?;
         }
-        record_batch(conn, batch, &counts, now).await?;
+        record_batch(conn, batch, &counts, now + config.charge_grace, now).await?;
         if outcomes.iter().any(|(_, outcome)| outcome.halts()) {
             store::set_dispatch_after(conn, campaign.id, Some(now + config.trouble_backoff)).await?;
             tracing::warn!(campaign = %campaign.id, batch = %batch.id,
                 "batch stopped on a Twilio answer meaning trouble; the campaign waits before its next batch");
         }
+        // With a charge due, completing (and releasing the hold) waits for its booking.
         counts.completed = campaigns.settle_status(conn, &campaign, now).await?;
         log_batch(&campaign, batch, &counts);
-        Ok(counts)
+        let charge = if amount.is_positive() {
+            let wallet_id = campaigns
+                .ledger
+                .wallet_for_organization(conn, campaign.organization_id)
+                .await?;
+            Some(DueCharge::new(campaign.id, batch.id, wallet_id, batch.hold_id, amount))
+        } else {
+            None
+        };
+        Ok(Settled { counts, charge })
     })
     .await
 }
@@ -148,43 +168,6 @@ async fn write_rows(
     Ok(updated.into_iter().map(|row| row.id).collect())
 }
 
-/// Charges the batch's accepted and unconfirmed messages from its hold (one capture).
-async fn charge(
-    conn: &mut AsyncPgConnection,
-    campaigns: &Campaigns,
-    campaign: &crate::Campaign,
-    batch: &Batch,
-    ids: &[i64],
-) -> Result<i64, CampaignsError> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let count = i64::try_from(ids.len()).map_err(|_| CampaignsError::CostOverflow)?;
-    let amount = funds::times(batch.cost, count)?;
-    let wallet_id = campaigns
-        .ledger
-        .wallet_for_organization(conn, campaign.organization_id)
-        .await?;
-    let charged = funds::charge(
-        conn,
-        &campaigns.ledger,
-        campaign.id,
-        wallet_id,
-        batch.hold_id,
-        amount,
-        format!("campaign:{}:batch:{}", campaign.id, batch.id),
-    )
-    .await?;
-    if charged == Charged::Uncharged {
-        diesel::update(recipients::table.filter(recipients::id.eq_any(ids)))
-            .set(recipients::charged.eq(0))
-            .execute(conn)
-            .await?;
-        return Ok(0);
-    }
-    Ok(amount.minor())
-}
-
 /// A recipient recovered as unconfirmed (and charged) before this worker settled: what the
 /// worker saw decides it now. Accepted: sent. Refused or never sent: refunded and failed.
 /// Unknown: it stays unconfirmed.
@@ -214,13 +197,16 @@ async fn resolve_late(
     }
 }
 
+/// The batch's counts and its charge, due (`retry_at`: when recovery may book it instead).
 async fn record_batch(
     conn: &mut AsyncPgConnection,
     batch: &Batch,
     counts: &BatchCounts,
+    retry_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), CampaignsError> {
     let n = |count: usize| i32::try_from(count).unwrap_or(i32::MAX);
+    let due = counts.charge_due > 0;
     diesel::update(batches::table.find(batch.id))
         .set((
             batches::settled_at.eq(now),
@@ -228,7 +214,9 @@ async fn record_batch(
             batches::failed.eq(batches::failed + n(counts.failed)),
             batches::unconfirmed.eq(batches::unconfirmed + n(counts.unconfirmed)),
             batches::returned.eq(batches::returned + n(counts.returned)),
-            batches::captured.eq(batches::captured + counts.charged),
+            batches::charge_due.eq(counts.charge_due),
+            batches::charge_state.eq(due.then_some(ChargeState::Due.as_str())),
+            batches::charge_retry_at.eq(due.then_some(retry_at)),
         ))
         .execute(conn)
         .await?;
@@ -246,7 +234,7 @@ fn log_batch(campaign: &crate::Campaign, batch: &Batch, counts: &BatchCounts) {
         failed = counts.failed,
         unconfirmed = counts.unconfirmed,
         returned = counts.returned,
-        charged = counts.charged,
+        charge_due = counts.charge_due,
         "campaign batch settled"
     );
     let n = |count: usize| u64::try_from(count).unwrap_or(u64::MAX);

@@ -22,7 +22,10 @@ use db::{DbConfig, DbPool, schema::organizations};
 use diesel::ExpressionMethods;
 use diesel_async::RunQueryDsl;
 use enforcement::Enforcer;
-use ledger::{Actor, Counterparty, CreditRequest, Ledger, Reference, WalletBalance};
+use ledger::{
+    Actor, Counterparty, CreditRequest, Ledger, LedgerWriter, Reference, WalletBalance,
+    WriterConfig,
+};
 use primitives::{Currency, ManualClock, Money, OrganizationId, SubscriptionId};
 use secrecy::SecretString;
 use subscriptions::{
@@ -68,8 +71,22 @@ pub fn usd(minor: i64) -> Money {
     Money::from_minor(minor, Currency::USD)
 }
 
+/// See [`World::stalled_writer`].
+pub struct StalledWriter {
+    pub writer: LedgerWriter,
+    held: Mutex<Option<db::pool::PooledConnection>>,
+}
+
+impl StalledWriter {
+    /// Lets the writer have its connection: what waited is written now.
+    pub fn resume(&self) {
+        drop(self.held.lock().unwrap().take());
+    }
+}
+
 pub struct World {
     _db: TestDb,
+    url: String,
     pub pool: DbPool,
     pub clock: ManualClock,
     pub ledger: Ledger,
@@ -130,6 +147,7 @@ impl World {
         .unwrap();
         drop(conn);
         let world = Self {
+            url: db.url(),
             _db: db,
             pool,
             clock,
@@ -186,7 +204,7 @@ impl World {
             .unwrap();
     }
 
-    async fn wallet_id(&self, conn: &mut db::AsyncPgConnection) -> primitives::WalletId {
+    pub async fn wallet_id(&self, conn: &mut db::AsyncPgConnection) -> primitives::WalletId {
         self.ledger
             .wallet_for_organization(conn, self.organization)
             .await
@@ -270,6 +288,34 @@ impl World {
             ..DispatchConfig::default()
         };
         Dispatcher::new(self.pool.clone(), self.campaigns.clone(), sender, config)
+    }
+
+    /// A batching writer that cannot reach the database: every booking through it fails
+    /// (`LEDGER_UNAVAILABLE`), as if the worker had died between its settlement's commit and
+    /// the booking.
+    pub fn broken_writer(&self) -> LedgerWriter {
+        let mut config = DbConfig::new(
+            SecretString::from("postgres://nobody@127.0.0.1:1/nowhere".to_owned()),
+            "campaigns-tests-broken",
+        );
+        config.acquire_timeout = StdDuration::from_secs(2);
+        let pool = db::connect_pool(&config).unwrap();
+        LedgerWriter::start(pool, self.ledger.clone(), WriterConfig::default())
+    }
+
+    /// A batching writer the test holds up: it writes through a pool of one connection, which
+    /// the test holds until [`StalledWriter::resume`]. A booking through it waits meanwhile,
+    /// like a worker stalled between its settlement's commit and the booking.
+    pub async fn stalled_writer(&self) -> StalledWriter {
+        let mut config = DbConfig::new(SecretString::from(self.url.clone()), "campaigns-stalled");
+        config.max_connections = 1;
+        config.acquire_timeout = StdDuration::from_secs(60);
+        let pool = db::connect_pool(&config).unwrap();
+        let held = pool.get().await.unwrap();
+        StalledWriter {
+            writer: LedgerWriter::start(pool, self.ledger.clone(), WriterConfig::default()),
+            held: Mutex::new(Some(held)),
+        }
     }
 
     /// Freezes (`true`) or unfreezes the wallet for `source`, as an operator.

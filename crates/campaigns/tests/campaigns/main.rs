@@ -8,6 +8,7 @@
     reason = "test helpers outside #[test] functions unwrap"
 )]
 
+mod charges;
 mod common;
 mod control;
 mod crash;
