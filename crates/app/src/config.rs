@@ -4,7 +4,7 @@
 //! (`jobs::JobsConfig`). Every variable is declared beside the struct that reads it; the
 //! README's table is checked against those declarations.
 
-use std::{net::SocketAddr, ops::RangeInclusive, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use db::DatabaseSettings;
 use jobs::JobsConfig;
@@ -54,10 +54,6 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub const DEFAULT_AUTH_CACHE_TTL_MS: u64 = 1000;
 pub const DEFAULT_AUTH_CACHE_TTL: Duration = Duration::from_millis(DEFAULT_AUTH_CACHE_TTL_MS);
-/// `LEDGER_WRITER_MAX_BATCH`'s range.
-pub const WRITER_MAX_BATCH: RangeInclusive<usize> = 1..=10_000;
-/// `LEDGER_WRITER_SHARDS`'s range.
-pub const WRITER_SHARDS: RangeInclusive<usize> = 1..=64;
 
 impl Config {
     pub const VARIABLES: &'static [Variable] = &[
@@ -80,16 +76,6 @@ impl Config {
             name: "AUTH_CACHE_TTL_MS",
             default: "1000",
             meaning: "how long (0 to 1000 ms) a found API key is used without asking the database again; a revoked key is refused within this time. 0: every request asks",
-        },
-        Variable {
-            name: "LEDGER_WRITER_MAX_BATCH",
-            default: "256",
-            meaning: "the most wallet requests (debits, credits, corrections, holds, captures, releases) the batching writer writes in one transaction, 1 to 10000",
-        },
-        Variable {
-            name: "LEDGER_WRITER_SHARDS",
-            default: "2",
-            meaning: "how many batches the ledger writer writes at once, 1 to 64; each holds a connection of the pool (`DATABASE_POOL_SIZE`) while it is written, and a wallet's requests always go to the same one",
         },
     ];
 
@@ -138,7 +124,7 @@ impl Config {
                 0..=auth::cache::MAX_TTL_MS,
                 DEFAULT_AUTH_CACHE_TTL_MS,
             )?),
-            ledger_writer: writer_from_env(env)?,
+            ledger_writer: WriterConfig::from_env(env)?,
             data_dir: PathBuf::from(".data"),
             database,
             services,
@@ -159,39 +145,8 @@ impl Config {
                 format!("at most {} ms", auth::cache::MAX_TTL_MS),
             ));
         }
-        let within = |name, value: usize, range: RangeInclusive<usize>| {
-            if range.contains(&value) {
-                Ok(())
-            } else {
-                Err(ConfigError::new(
-                    name,
-                    format!("expected {} to {}, got {value}", range.start(), range.end()),
-                ))
-            }
-        };
-        within(
-            "LEDGER_WRITER_MAX_BATCH",
-            self.ledger_writer.max_batch,
-            WRITER_MAX_BATCH,
-        )?;
-        within(
-            "LEDGER_WRITER_SHARDS",
-            self.ledger_writer.shards,
-            WRITER_SHARDS,
-        )
+        self.ledger_writer.validate()
     }
-}
-
-fn writer_from_env(env: &Env<'_>) -> Result<WriterConfig, ConfigError> {
-    let default = WriterConfig::default();
-    Ok(WriterConfig {
-        max_batch: env.number(
-            "LEDGER_WRITER_MAX_BATCH",
-            WRITER_MAX_BATCH,
-            default.max_batch,
-        )?,
-        shards: env.number("LEDGER_WRITER_SHARDS", WRITER_SHARDS, default.shards)?,
-    })
 }
 
 /// The providers the development mode configures with their development defaults

@@ -28,6 +28,7 @@ fn sections() -> Vec<(&'static str, Vec<&'static Variable>)> {
             all(subscriptions::LifecyclePolicy::VARIABLES),
         ),
         ("api, worker", all(campaigns::HoldSettings::VARIABLES)),
+        ("api, worker", all(ledger::WriterConfig::VARIABLES)),
         (
             "api, worker, webhook-receiver",
             billing::ProvidersConfig::variables().collect(),

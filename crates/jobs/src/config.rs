@@ -9,6 +9,7 @@ use campaigns::HoldSettings;
 use campaigns::LookupConfig;
 use chrono::TimeDelta;
 use intake::sync::SyncPolicy;
+use ledger::WriterConfig;
 use notifications::NotifierConfig;
 use primitives::config::{ConfigError, Env, Variable};
 
@@ -132,6 +133,9 @@ pub struct JobsConfig {
     /// What the provider sync looks at and how fast it may ask (`PROVIDER_SYNC_*`, see
     /// `intake::sync::SyncPolicy`).
     pub provider_sync: SyncPolicy,
+    /// The batching writer the dispatchers book their batches' charges through
+    /// (`LEDGER_WRITER_*`, see `ledger::WriterConfig`).
+    pub ledger_writer: WriterConfig,
 }
 
 impl Default for JobsConfig {
@@ -144,6 +148,7 @@ impl Default for JobsConfig {
             dispatch: DispatchSettings::default(),
             lookup: LookupConfig::default(),
             provider_sync: SyncPolicy::default(),
+            ledger_writer: WriterConfig::default(),
         }
     }
 }
@@ -299,6 +304,7 @@ impl JobsConfig {
             dispatch,
             lookup,
             provider_sync: SyncPolicy::from_env(env)?,
+            ledger_writer: WriterConfig::from_env(env)?,
         };
         config.validate(holds)?;
         Ok(config)
@@ -311,6 +317,7 @@ impl JobsConfig {
     ///   taken for abandoned and left `unconfirmed`);
     /// - the hold's renewal margin is longer than the lease (else a batch could outlive its hold).
     pub fn validate(&self, holds: &HoldSettings) -> Result<(), ConfigError> {
+        self.ledger_writer.validate()?;
         let dispatch = &self.dispatch;
         if dispatch.batch_size == 0 || dispatch.concurrency == 0 {
             return Err(ConfigError::new(

@@ -12,7 +12,7 @@ use campaigns::{
 };
 use db::DbPool;
 use enforcement::{DunningRunner, PaymentRetrier, ProviderCommandHandler, ProviderRetrier};
-use ledger::{LedgerWriter, WriterConfig};
+use ledger::LedgerWriter;
 use notifications::{NotificationHandler, Notifier};
 use outbox::{Handler, Message, Outbox};
 use services::Services;
@@ -230,7 +230,7 @@ impl Jobs {
             let writer = LedgerWriter::start(
                 pool.clone(),
                 services.campaigns.ledger().clone(),
-                WriterConfig::default(),
+                self.config.ledger_writer.clone(),
             );
             for n in 1..=dispatch.workers {
                 let config = dispatch.dispatch_config(format!("{}:{n}", self.name));

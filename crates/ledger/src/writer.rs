@@ -17,10 +17,13 @@
 
 mod batch;
 
-use std::sync::Arc;
+use std::{ops::RangeInclusive, sync::Arc};
 
 use db::DbPool;
-use primitives::WalletId;
+use primitives::{
+    WalletId,
+    config::{ConfigError, Env, Variable},
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
@@ -49,6 +52,56 @@ impl Default for WriterConfig {
             max_batch: 256,
             shards: 2,
         }
+    }
+}
+
+impl WriterConfig {
+    /// `LEDGER_WRITER_MAX_BATCH`'s range.
+    pub const MAX_BATCH: RangeInclusive<usize> = 1..=10_000;
+    /// `LEDGER_WRITER_SHARDS`'s range.
+    pub const SHARDS: RangeInclusive<usize> = 1..=64;
+
+    /// Read by every process that runs a writer: the api (wallet routes) and the worker (the
+    /// dispatcher's charges).
+    pub const VARIABLES: &'static [Variable] = &[
+        Variable {
+            name: "LEDGER_WRITER_MAX_BATCH",
+            default: "256",
+            meaning: "the most requests (debits, credits, corrections, holds, captures, releases) the ledger's batching writer writes in one transaction, 1 to 10000",
+        },
+        Variable {
+            name: "LEDGER_WRITER_SHARDS",
+            default: "2",
+            meaning: "how many batches the ledger writer writes at once, 1 to 64; each holds a connection of the pool (`DATABASE_POOL_SIZE`) while it is written, and a wallet's requests always go to the same one",
+        },
+    ];
+
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let default = Self::default();
+        Ok(Self {
+            max_batch: env.number(
+                "LEDGER_WRITER_MAX_BATCH",
+                Self::MAX_BATCH,
+                default.max_batch,
+            )?,
+            shards: env.number("LEDGER_WRITER_SHARDS", Self::SHARDS, default.shards)?,
+        })
+    }
+
+    /// Settings made in code are held to the environment's ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let within = |name, value: usize, range: RangeInclusive<usize>| {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    name,
+                    format!("expected {} to {}, got {value}", range.start(), range.end()),
+                ))
+            }
+        };
+        within("LEDGER_WRITER_MAX_BATCH", self.max_batch, Self::MAX_BATCH)?;
+        within("LEDGER_WRITER_SHARDS", self.shards, Self::SHARDS)
     }
 }
 
