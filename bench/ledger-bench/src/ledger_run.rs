@@ -1,5 +1,7 @@
-//! Drives the real `ledger::Ledger::debit` through a `db::DbPool`: one tokio task per client, each
-//! checking a connection out of the pool for every debit, as a request handler would.
+//! Drives the real ledger from one tokio task per caller: either `Ledger::debit` through a
+//! `db::DbPool`, each caller checking a connection out for every debit as a request handler did
+//! before the writer (the single path), or `ledger::LedgerWriter::debit`, each caller handing its
+//! debit to the batching writer and waiting for its own result.
 
 use std::{
     sync::Arc,
@@ -8,7 +10,7 @@ use std::{
 
 use anyhow::Context;
 use db::AsyncPgConnection;
-use ledger::{Actor, Counterparty, DebitRequest, Ledger, Reference};
+use ledger::{Actor, Counterparty, DebitRequest, Ledger, LedgerWriter, Reference, WriterConfig};
 use primitives::{Currency, Money, WalletId};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -28,9 +30,22 @@ pub struct LedgerRun {
     pub error_samples: Vec<String>,
 }
 
+/// Which engine the callers go through.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// `Ledger::debit`, a pooled connection per call (or held, with `--hold-connections`).
+    Single,
+    /// `LedgerWriter::debit`, with this configuration and a pool of `pool_size` connections.
+    Writer {
+        config: WriterConfig,
+        pool_size: usize,
+    },
+}
+
 struct Ctx {
     ledger: Ledger,
     pool: db::DbPool,
+    writer: Option<LedgerWriter>,
     wallets: Arc<Vec<WalletId>>,
     scenario: Scenario,
     reference_prefix: String,
@@ -55,6 +70,7 @@ pub async fn run(
     ledger: &Ledger,
     wallets: Arc<Vec<WalletId>>,
     plan: &Plan,
+    via: &Via,
     run_tag: &str,
 ) -> anyhow::Result<LedgerRun> {
     let Plan {
@@ -64,20 +80,35 @@ pub async fn run(
         seconds,
         ..
     } = *plan;
+    // The single path gets a connection per caller, as the benchmark always gave it; the
+    // writer needs only its own few.
+    let (pool_size, engine) = match via {
+        Via::Single => (concurrency, "single"),
+        Via::Writer { pool_size, .. } => (*pool_size, "writer"),
+    };
     let mut config = db::DbConfig::new(url.to_owned().into(), "ledger-bench");
-    config.max_connections = concurrency;
+    config.max_connections = pool_size;
     config.acquire_timeout = Duration::from_secs(10);
     let pool = db::connect_pool(&config).context("could not build the pool")?;
     // Open every connection before the clock starts.
-    drop(benchkit::server::open_connections(&pool, concurrency).await?);
+    drop(benchkit::server::open_connections(&pool, pool_size).await?);
+    let writer = match via {
+        Via::Single => None,
+        Via::Writer { config, .. } => Some(LedgerWriter::start(
+            pool.clone(),
+            ledger.clone(),
+            config.clone(),
+        )),
+    };
 
     let start = Instant::now();
     let ctx = Arc::new(Ctx {
         ledger: ledger.clone(),
         pool: pool.clone(),
+        writer,
         wallets,
         scenario,
-        reference_prefix: format!("{run_tag}-{}-c{concurrency}", scenario.as_str()),
+        reference_prefix: format!("{run_tag}-{engine}-{}-c{concurrency}", scenario.as_str()),
         counterparty: Counterparty::parse("revenue:messages")?,
         actor: Actor::system("bench"),
         measure_from: start + warmup,
@@ -103,6 +134,8 @@ pub async fn run(
     }
     // The measured window is exactly `seconds`: a debit counts when it started inside it.
     let measured_seconds = seconds.as_secs_f64();
+    // The writer's tasks end with their last handle; then its connections can go.
+    drop(ctx);
     pool.close();
     Ok(LedgerRun {
         summary: stats::summarize(merged.latencies_us, measured_seconds),
@@ -119,7 +152,7 @@ async fn client(ctx: Arc<Ctx>, task: usize) -> ClientResult {
     let mut result = ClientResult::default();
     let mut n: u64 = 0;
     let mut held = None;
-    if ctx.hold_connection {
+    if ctx.hold_connection && ctx.writer.is_none() {
         match ctx.pool.get().await {
             Ok(conn) => held = Some(conn),
             Err(error) => {
@@ -166,7 +199,8 @@ async fn client(ctx: Arc<Ctx>, task: usize) -> ClientResult {
     result
 }
 
-/// One debit, on the task's own connection when it holds one, else on one checked out for it.
+/// One debit: through the writer, else on the task's own connection when it holds one, else on
+/// one checked out for it.
 async fn debit(
     ctx: &Ctx,
     held: Option<&mut AsyncPgConnection>,
@@ -180,9 +214,10 @@ async fn debit(
         reference: Reference::parse(reference)?,
         actor: ctx.actor.clone(),
     };
-    let outcome = match held {
-        Some(conn) => ctx.ledger.debit(conn, request).await?,
-        None => {
+    let outcome = match (&ctx.writer, held) {
+        (Some(writer), _) => writer.debit(request).await?,
+        (None, Some(conn)) => ctx.ledger.debit(conn, request).await?,
+        (None, None) => {
             let mut conn = ctx.pool.get().await.context("pool")?;
             ctx.ledger.debit(&mut conn, request).await?
         }

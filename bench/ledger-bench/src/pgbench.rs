@@ -85,6 +85,20 @@ COMMIT;
     )
 }
 
+/// Debits per transaction of the practical ceiling.
+pub const CEILING_DEBITS: usize = 100;
+
+/// The practical ceiling on the hot wallet: the naive lock-update-insert debit `debits` times in
+/// one transaction, so one commit (one WAL flush, one lock handoff) pays for all of them. Each
+/// transaction counts as `debits` debits.
+pub fn ceiling_script(debits: usize) -> String {
+    let one = "SELECT balance FROM naive_wallets WHERE id = :w FOR UPDATE;
+UPDATE naive_wallets SET balance = balance - 1 WHERE id = :w RETURNING balance AS after \\gset
+INSERT INTO naive_entries (wallet_id, amount, balance_after) VALUES (:w, 1, :after);
+";
+    format!("\\set w 1\nBEGIN;\n{}COMMIT;\n", one.repeat(debits))
+}
+
 /// The ledger's own debit statements on its optimistic path, as `store::lock_wallet` and
 /// `store::apply` send them (see the profile line): what the SQL costs without the Rust client.
 /// Mirrors the ledger at the commit this file was last changed in; if the profile line shows
@@ -130,11 +144,39 @@ pub struct Target<'a> {
     pub log_dir: &'a Path,
 }
 
+/// How pgbench sends its statements (`-M`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// pgbench's default: every statement parsed and planned each time. The naive baseline
+    /// has always run this way.
+    Simple,
+    /// Parsed once per connection, as the Rust clients' statements are.
+    Prepared,
+}
+
+impl Protocol {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Simple => "simple",
+            Self::Prepared => "prepared",
+        }
+    }
+}
+
 impl Pgbench {
-    fn command(&self, target: &Target<'_>, script: &Path, clients: usize, secs: u64) -> Command {
+    fn command(
+        &self,
+        target: &Target<'_>,
+        script: &Path,
+        protocol: Protocol,
+        clients: usize,
+        secs: u64,
+    ) -> Command {
         let mut command = Command::new(&self.path);
         command
             .arg("-n")
+            .arg("-M")
+            .arg(protocol.as_str())
             .arg("-f")
             .arg(script)
             .arg("-c")
@@ -171,6 +213,7 @@ impl Pgbench {
         &self,
         target: &Target<'_>,
         script: &Path,
+        protocol: Protocol,
         plan: &Plan,
         log_name: &str,
     ) -> anyhow::Result<PgbenchRun> {
@@ -184,7 +227,7 @@ impl Pgbench {
         let mut warmup_ops = 0;
         if !warmup.is_zero() {
             let secs = warmup.as_secs_f64().round().max(1.0) as u64;
-            let mut warm = self.command(target, script, clients, secs);
+            let mut warm = self.command(target, script, protocol, clients, secs);
             warm.arg(target.dbname);
             let output = warm.output().await.context("could not run pgbench")?;
             if !output.status.success() {
@@ -202,15 +245,16 @@ impl Pgbench {
         }
         let secs = seconds.as_secs_f64().ceil().max(1.0) as u64;
         let prefix = log_dir.join(log_name);
-        let mut measure = self.command(target, script, clients, secs);
+        let mut measure = self.command(target, script, protocol, clients, secs);
         measure
             .arg("-l")
             .arg(format!("--log-prefix={}", prefix.display()))
             .arg(target.dbname);
         let shown = format!(
-            "PGSSLMODE={} {} -n -f {} -c {clients} -j {} -T {secs} -l --log-prefix={} {}",
+            "PGSSLMODE={} {} -n -M {} -f {} -c {clients} -j {} -T {secs} -l --log-prefix={} {}",
             sslmode(target.url.sslmode.as_deref()),
             self.path.display(),
+            protocol.as_str(),
             script.display(),
             clients.min(2),
             prefix.display(),
@@ -345,6 +389,20 @@ mod tests {
         assert_eq!(sslmode(None), "disable");
         assert_eq!(sslmode(Some("prefer")), "disable");
         assert_eq!(sslmode(Some("require")), "require");
+    }
+
+    #[test]
+    fn the_ceiling_does_its_debits_in_one_transaction() {
+        let script = ceiling_script(3);
+        assert!(
+            script.starts_with("\\set w 1\nBEGIN;\nSELECT balance"),
+            "{script}"
+        );
+        assert!(script.ends_with(":after);\nCOMMIT;\n"), "{script}");
+        assert_eq!(script.matches("FOR UPDATE;").count(), 3);
+        assert_eq!(script.matches("INSERT INTO naive_entries").count(), 3);
+        assert_eq!(script.matches("BEGIN").count(), 1);
+        assert_eq!(ceiling_script(CEILING_DEBITS).matches("COMMIT").count(), 1);
     }
 
     #[test]

@@ -35,15 +35,25 @@ pub(crate) async fn lock_wallets(
 /// wallets are locked: under READ COMMITTED the statement sees every commit made before it
 /// started, so every entry of whoever held a lock before us. Takes a shared connection so the
 /// batch can pipeline it with the holds' lookup.
+///
+/// Written so that only the unique `(wallet_id, reference)` index can answer it: with a plain
+/// join on both columns the planner expects about one entry per wallet and may scan the
+/// wallet's history index instead, filtering on the reference, which reads a hot wallet's
+/// whole history for every request (measured: 42-68 ms per lookup at 9,000 entries, against
+/// 0.2 ms for 32 lookups this way).
 pub(crate) async fn find_entries(
     mut conn: &AsyncPgConnection,
     wallets: Vec<Uuid>,
     references: Vec<&str>,
 ) -> Result<Vec<EntryRow>, LedgerError> {
     Ok(diesel::sql_query(
-        "SELECT e.* FROM ledger_entries AS e \
-         JOIN unnest($1::uuid[], $2::text[]) AS r (wallet_id, reference) \
-           ON e.wallet_id = r.wallet_id AND e.reference = r.reference",
+        "SELECT e.* FROM unnest($1::uuid[], $2::text[]) AS r (wallet_id, reference) \
+         CROSS JOIN LATERAL ( \
+             SELECT x.* FROM ledger_entries AS x \
+             WHERE (x.wallet_id, x.reference) >= (r.wallet_id, r.reference) \
+             ORDER BY x.wallet_id, x.reference LIMIT 1 \
+         ) AS e \
+         WHERE e.wallet_id = r.wallet_id AND e.reference = r.reference",
     )
     .bind::<Array<SqlUuid>, _>(wallets)
     .bind::<Array<Text>, _>(references)
