@@ -341,6 +341,9 @@ mod tests {
     fn displays_with_the_currency_exponent() {
         assert_eq!(Money::from_minor(1234, USD).to_string(), "12.34 USD");
         assert_eq!(Money::from_minor(-5, USD).to_decimal_string(), "-0.05");
+        // Zero has no sign, in any exponent.
+        assert_eq!(Money::zero(USD).to_decimal_string(), "0.00");
+        assert_eq!(Money::zero(Currency::JPY).to_decimal_string(), "0");
         assert_eq!(
             Money::from_minor(500, Currency::JPY).to_decimal_string(),
             "500"

@@ -302,6 +302,28 @@ fn holds_need_a_future_deadline() {
     ));
 }
 
+#[test]
+fn a_hold_may_reserve_for_exactly_the_longest_time_and_not_a_moment_more() {
+    let w = wallet(1_000, 0);
+    let until = |expires_at| Request::Hold {
+        amount: usd(1),
+        counterparty: revenue(),
+        expires_at,
+    };
+    let longest = now() + MAX_HOLD_TTL;
+    applied(decide(&w, None, &until(longest), now()));
+    applied(decide(
+        &w,
+        None,
+        &until(now() + Duration::microseconds(1)),
+        now(),
+    ));
+    assert!(matches!(
+        decide(&w, None, &until(longest + Duration::microseconds(1)), now()),
+        Err(LedgerError::InvalidExpiry { max_days: 30 })
+    ));
+}
+
 fn chargeback() -> Counterparty {
     Counterparty::parse("chargeback:stripe").unwrap()
 }
