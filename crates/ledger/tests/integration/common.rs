@@ -372,3 +372,15 @@ pub fn send(w: &LedgerWriter, request: Req) -> BoxFuture<'static, Answer> {
         Ok((outcome.value, None, outcome.replayed))
     })
 }
+
+/// Locks the wallet's row in the caller's open transaction, as a long-running writer would.
+pub async fn lock_wallet_row(conn: &mut AsyncPgConnection, wallet: WalletId) {
+    use diesel::QueryDsl;
+    db::schema::wallets::table
+        .find(wallet.as_uuid())
+        .select(db::schema::wallets::id)
+        .for_update()
+        .get_result::<uuid::Uuid>(conn)
+        .await
+        .unwrap();
+}

@@ -1,11 +1,9 @@
 //! Races and abuse around the ledger's edges: freezes landing during a lock wait, callers at
 //! stricter isolation levels, sweepers racing each other or a stuck wallet, reserved references.
 
-use std::time::Duration as StdDuration;
-
 use chrono::Duration;
 use diesel::QueryDsl;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use ledger::{Actor, FreezeRequest, FreezeSource, LedgerError, Reason, Reference};
 
 use crate::common::*;
@@ -17,84 +15,6 @@ fn freeze(wallet: primitives::WalletId) -> FreezeRequest {
         reason: Reason::parse("chargeback investigation").unwrap(),
         actor: Actor::admin(),
     }
-}
-
-async fn lock_wallet_row(conn: &mut AsyncPgConnection, wallet: primitives::WalletId) {
-    use db::schema::wallets;
-    wallets::table
-        .find(wallet.as_uuid())
-        .select(wallets::id)
-        .for_update()
-        .get_result::<uuid::Uuid>(conn)
-        .await
-        .unwrap();
-}
-
-/// Waits until some session is blocked on a lock, so the race below really happens.
-async fn wait_for_lock_waiter(f: &Fixture) {
-    use diesel::{QueryableByName, sql_types::BigInt};
-    #[derive(QueryableByName)]
-    struct Waiting {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let mut conn = f.conn().await;
-    for _ in 0..500 {
-        let rows: Vec<Waiting> = diesel::sql_query(
-            "SELECT count(*) AS n FROM pg_stat_activity \
-             WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        )
-        .load(&mut conn)
-        .await
-        .unwrap();
-        if rows[0].n > 0 {
-            return;
-        }
-        tokio::time::sleep(StdDuration::from_millis(10)).await;
-    }
-    panic!("no session ever waited for the wallet lock");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_freeze_committed_while_a_debit_waits_for_the_lock_stops_that_debit() {
-    let f = std::sync::Arc::new(Fixture::new().await);
-    f.fund(1_000).await;
-    let mut holder = f.conn().await;
-    let ledger = f.ledger.clone();
-    let wallet = f.wallet;
-    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
-    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
-    let holder_task = tokio::spawn(async move {
-        holder
-            .transaction::<_, LedgerError, _>(async move |conn| {
-                lock_wallet_row(conn, wallet).await;
-                locked_tx.send(()).unwrap();
-                go_rx.await.unwrap();
-                ledger.freeze(conn, freeze(wallet)).await?;
-                Ok(())
-            })
-            .await
-            .unwrap();
-    });
-    locked_rx.await.unwrap();
-    let debitor = {
-        let f = std::sync::Arc::clone(&f);
-        tokio::spawn(async move {
-            let mut conn = f.conn().await;
-            f.ledger
-                .debit(&mut conn, debit(f.wallet, 10, "waits"))
-                .await
-        })
-    };
-    wait_for_lock_waiter(&f).await;
-    go_tx.send(()).unwrap();
-    holder_task.await.unwrap();
-    let result = debitor.await.unwrap();
-    assert!(
-        matches!(result, Err(LedgerError::FrozenWallet { .. })),
-        "{result:?}"
-    );
-    assert_eq!(f.balance().await, (1_000, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,53 +244,4 @@ async fn the_schema_refuses_to_reopen_holds_or_point_entries_at_another_wallets_
         .unwrap();
     assert_eq!(status, "released");
     f.assert_reconciled().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retry_is_a_replay_even_after_the_wallet_was_drained_frozen_or_the_hold_closed() {
-    let f = Fixture::new().await;
-    f.fund(1_000).await;
-    let mut conn = f.conn().await;
-    let later = start_time() + Duration::hours(1);
-    let original = f
-        .ledger
-        .debit(&mut conn, debit(f.wallet, 600, "order-7"))
-        .await
-        .unwrap();
-    let receipt = f
-        .ledger
-        .hold(&mut conn, hold(f.wallet, 400, "budget-7", later))
-        .await
-        .unwrap()
-        .value;
-    let capture = ledger::CaptureRequest {
-        wallet_id: f.wallet,
-        hold_id: receipt.hold.id,
-        amount: usd(400),
-        reference: reference("batch-7"),
-        actor: Actor::system("dispatcher"),
-    };
-    let captured = f.ledger.capture(&mut conn, capture.clone()).await.unwrap();
-    f.ledger.freeze(&mut conn, freeze(f.wallet)).await.unwrap();
-    // Drained, frozen and the hold fully captured: every rule would now refuse these requests,
-    // but they were applied before, so they answer with the original entries.
-    let again = f
-        .ledger
-        .debit(&mut conn, debit(f.wallet, 600, "order-7"))
-        .await
-        .unwrap();
-    assert!(again.replayed);
-    assert_eq!(again.value, original.value);
-    let again = f.ledger.capture(&mut conn, capture).await.unwrap();
-    assert!(again.replayed);
-    assert_eq!(again.value, captured.value);
-    let again = f
-        .ledger
-        .hold(&mut conn, hold(f.wallet, 400, "budget-7", later))
-        .await
-        .unwrap();
-    assert!(again.replayed);
-    assert_eq!(again.value.entry, receipt.entry);
-    assert_eq!(f.count("ledger_entries").await, 4);
-    assert_eq!(f.balance().await, (0, 0));
 }

@@ -7,7 +7,6 @@
 )]
 
 mod common;
-mod concurrency;
 mod hardening;
 mod model;
 mod operations;

@@ -689,18 +689,6 @@ async fn a_freeze_committed_while_a_debit_waits_for_the_lock_stops_that_debit(
 }
 
 /// Locks the wallet's row inside the caller's open transaction.
-async fn lock_wallet_row(conn: &mut db::AsyncPgConnection, wallet: WalletId) {
-    use diesel::QueryDsl;
-    use diesel_async::RunQueryDsl;
-    db::schema::wallets::table
-        .find(wallet.as_uuid())
-        .select(db::schema::wallets::id)
-        .for_update()
-        .get_result::<uuid::Uuid>(conn)
-        .await
-        .unwrap();
-}
-
 /// Every answer, applied or replayed, is the entry (and hold) as stored, to the microsecond
 /// PostgreSQL keeps: a clock with nanoseconds must not make the first answer differ from its
 /// replay or from the wallet's history.
