@@ -70,3 +70,58 @@ async fn serves_its_probes_and_stops_on_sigterm_with_success() {
     assert!(output.contains("worker running"), "{output}");
     assert!(output.contains("worker stopped"), "{output}");
 }
+
+#[tokio::test]
+async fn its_probe_listener_refuses_oversized_requests_with_problems() {
+    let db = testkit::TestDb::new().await;
+    let port = free_port();
+    let mut command = Command::new(EXE);
+    command
+        .env_clear()
+        .env("DATABASE_URL", db.url())
+        .env("WORKER_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "pretty");
+    let log = std::env::temp_dir().join(format!("worker-limits-{port}.log"));
+    let mut worker = Running::start(command, &log);
+    let base = format!("http://127.0.0.1:{port}");
+    worker
+        .wait_ready(&format!("{base}/readyz"), Duration::from_secs(30))
+        .await;
+    let client = reqwest::Client::new();
+    let code = async |request: reqwest::RequestBuilder| {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(content_type, "application/problem+json", "{body}");
+        (status, body["code"].as_str().unwrap().to_owned())
+    };
+    let healthz = format!("{base}/healthz");
+
+    let padded = client
+        .get(&healthz)
+        .header("x-padding", "p".repeat(16 * 1024));
+    assert_eq!(code(padded).await, (431, "HEADERS_TOO_LARGE".to_owned()));
+    let mut crowded = client.get(&healthz);
+    for n in 0..64 {
+        crowded = crowded.header(format!("x-hop-{n}"), "1");
+    }
+    assert_eq!(code(crowded).await, (431, "TOO_MANY_HEADERS".to_owned()));
+    let long_query = client.get(format!("{healthz}?pad={}", "q".repeat(4096)));
+    assert_eq!(code(long_query).await, (414, "QUERY_TOO_LONG".to_owned()));
+    // The probes take no body: one over the limit is refused unread, like any unknown method.
+    // (Small enough to arrive whole before the answer, so the close cannot reset the answer.)
+    let body = client.post(&healthz).body(vec![b'x'; 4 * 1024]);
+    assert_eq!(code(body).await, (405, "METHOD_NOT_ALLOWED".to_owned()));
+    let unknown = client.get(format!("{base}/nowhere"));
+    assert_eq!(code(unknown).await, (404, "NOT_FOUND".to_owned()));
+    // And it still serves its probes.
+    let healthy = client.get(&healthz).send().await.unwrap();
+    assert_eq!(healthy.status(), 200);
+
+    let (status, output) = worker.terminate();
+    assert!(status.success(), "{status}: {output}");
+}

@@ -1,4 +1,5 @@
-//! The api's settings: its listener, the admin credential and the request body limit, plus the
+//! The api's settings: its listener, the admin credential, the request limits (body, header,
+//! query) and each API key's rate limit, plus the
 //! database (`db::DatabaseSettings`), the settings every service shares
 //! (`services::ServicesConfig`) and, in the development mode only, the worker's
 //! (`jobs::JobsConfig`). Every variable is declared beside the struct that reads it; the
@@ -7,13 +8,14 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use db::DatabaseSettings;
+use httpkit::limits::{LimitVariables, RequestLimits};
 use jobs::JobsConfig;
 use ledger::WriterConfig;
 use primitives::config::{ConfigError, Env, Variable};
 use secrecy::SecretString;
 use services::ServicesConfig;
 
-use crate::auth;
+use crate::{auth, rate_limit::RateLimit};
 
 /// Where the admin credential comes from.
 #[derive(Debug, Clone)]
@@ -28,6 +30,10 @@ pub struct Config {
     pub addr: SocketAddr,
     pub admin_token: AdminTokenSource,
     pub body_limit_bytes: usize,
+    /// The header and query limits of the listener (`httpkit::limits`).
+    pub request_limits: RequestLimits,
+    /// Each organization API key's request budget; `None`: no limit.
+    pub rate_limit: Option<RateLimit>,
     /// How long a found API key is used without asking the database again (zero: always ask);
     /// at most one second, so a revoked key is refused within a second (`auth::cache`).
     pub auth_cache_ttl: Duration,
@@ -54,6 +60,11 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub const DEFAULT_AUTH_CACHE_TTL_MS: u64 = 1000;
 pub const DEFAULT_AUTH_CACHE_TTL: Duration = Duration::from_millis(DEFAULT_AUTH_CACHE_TTL_MS);
+pub const LIMIT_VARIABLES: LimitVariables = LimitVariables {
+    max_header_bytes: "API_MAX_HEADER_BYTES",
+    max_headers: "API_MAX_HEADERS",
+    max_query_bytes: "API_MAX_QUERY_BYTES",
+};
 
 impl Config {
     pub const VARIABLES: &'static [Variable] = &[
@@ -73,6 +84,31 @@ impl Config {
             meaning: "largest accepted request body; larger ones get 413",
         },
         Variable {
+            name: "API_MAX_HEADER_BYTES",
+            default: "16384",
+            meaning: "largest accepted header section (each field's `name: value` and line end; 1024 to 1048576); larger: 431 `HEADERS_TOO_LARGE`",
+        },
+        Variable {
+            name: "API_MAX_HEADERS",
+            default: "64",
+            meaning: "most header fields a request may have (8 to 1000); more: 431 `TOO_MANY_HEADERS`",
+        },
+        Variable {
+            name: "API_MAX_QUERY_BYTES",
+            default: "4096",
+            meaning: "longest accepted query string (64 to 65536); longer: 414 `QUERY_TOO_LONG`",
+        },
+        Variable {
+            name: "API_RATE_LIMIT_PER_SECOND",
+            default: "100",
+            meaning: "requests a second each organization API key may make, sustained (0 to 1000000; 0 turns the limit off); over it: 429 `RATE_LIMITED` with `Retry-After`. The admin token is not limited",
+        },
+        Variable {
+            name: "API_RATE_LIMIT_BURST",
+            default: "200",
+            meaning: "requests an organization API key may make at once, the sustained rate refilling them (1 to 1000000)",
+        },
+        Variable {
             name: "AUTH_CACHE_TTL_MS",
             default: "1000",
             meaning: "how long (0 to 1000 ms) a found API key is used without asking the database again; a revoked key is refused within this time. 0: every request asks",
@@ -86,6 +122,8 @@ impl Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_token,
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            request_limits: RequestLimits::default(),
+            rate_limit: Some(RateLimit::default_limit()),
             auth_cache_ttl: DEFAULT_AUTH_CACHE_TTL,
             ledger_writer: WriterConfig::default(),
             data_dir: PathBuf::from(".data"),
@@ -119,6 +157,8 @@ impl Config {
                 1..=64 * 1024 * 1024,
                 DEFAULT_BODY_LIMIT_BYTES,
             )?,
+            request_limits: RequestLimits::from_env(env, &LIMIT_VARIABLES)?,
+            rate_limit: RateLimit::from_env(env)?,
             auth_cache_ttl: Duration::from_millis(env.number(
                 "AUTH_CACHE_TTL_MS",
                 0..=auth::cache::MAX_TTL_MS,
@@ -144,6 +184,10 @@ impl Config {
                 "AUTH_CACHE_TTL_MS",
                 format!("at most {} ms", auth::cache::MAX_TTL_MS),
             ));
+        }
+        self.request_limits.validate(&LIMIT_VARIABLES)?;
+        if let Some(rate_limit) = &self.rate_limit {
+            rate_limit.validate()?;
         }
         self.ledger_writer.validate()
     }
@@ -205,6 +249,8 @@ mod tests {
         assert!(matches!(config.admin_token, AdminTokenSource::Generate));
         assert_eq!(config.body_limit_bytes, 65536);
         assert_eq!(config.auth_cache_ttl, Duration::from_secs(1));
+        assert_eq!(config.request_limits, RequestLimits::default());
+        assert_eq!(config.rate_limit, Some(RateLimit::per_second(100, 200)));
         assert_eq!(config.ledger_writer.max_batch, 256);
         assert_eq!(config.ledger_writer.shards, 2);
         config.validate().unwrap();
@@ -261,6 +307,10 @@ mod tests {
             ("ADMIN_TOKEN", "t"),
             ("API_BODY_LIMIT_BYTES", "1024"),
             ("AUTH_CACHE_TTL_MS", "0"),
+            ("API_MAX_HEADER_BYTES", "8192"),
+            ("API_MAX_HEADERS", "32"),
+            ("API_MAX_QUERY_BYTES", "1024"),
+            ("API_RATE_LIMIT_PER_SECOND", "0"),
             ("LEDGER_WRITER_MAX_BATCH", "10000"),
             ("LEDGER_WRITER_SHARDS", "64"),
             ("DATABASE_POOL_SIZE", "4"),
@@ -276,6 +326,15 @@ mod tests {
         );
         assert_eq!(config.body_limit_bytes, 1024);
         assert_eq!(config.auth_cache_ttl, Duration::ZERO);
+        assert_eq!(
+            config.request_limits,
+            RequestLimits {
+                max_header_bytes: 8192,
+                max_headers: 32,
+                max_query_bytes: 1024
+            }
+        );
+        assert_eq!(config.rate_limit, None);
         assert_eq!(config.ledger_writer.max_batch, 10_000);
         assert_eq!(config.ledger_writer.shards, 64);
         config.validate().unwrap();
@@ -304,6 +363,18 @@ mod tests {
             config.validate().unwrap_err().variable,
             "LEDGER_WRITER_MAX_BATCH"
         );
+        let mut config = base.clone();
+        config.request_limits.max_headers = 1001;
+        assert_eq!(config.validate().unwrap_err().variable, "API_MAX_HEADERS");
+        let mut config = base.clone();
+        config.rate_limit = Some(RateLimit {
+            replenish_every: Duration::from_secs(1),
+            burst: 0,
+        });
+        assert_eq!(
+            config.validate().unwrap_err().variable,
+            "API_RATE_LIMIT_BURST"
+        );
         let mut config = base;
         config.ledger_writer.shards = 65;
         assert_eq!(
@@ -320,6 +391,11 @@ mod tests {
             ("API_BODY_LIMIT_BYTES", "0"),
             ("AUTH_CACHE_TTL_MS", "1001"),
             ("AUTH_CACHE_TTL_MS", "-1"),
+            ("API_MAX_HEADER_BYTES", "100"),
+            ("API_MAX_HEADERS", "lots"),
+            ("API_MAX_QUERY_BYTES", "65537"),
+            ("API_RATE_LIMIT_PER_SECOND", "-5"),
+            ("API_RATE_LIMIT_BURST", "0"),
             ("LEDGER_WRITER_MAX_BATCH", "0"),
             ("LEDGER_WRITER_MAX_BATCH", "10001"),
             ("LEDGER_WRITER_SHARDS", "0"),

@@ -6,7 +6,7 @@
 //! annotation, its request/response bodies in [`wire`] with `ToSchema`, and register it with one
 //! `routes!(...)` line in `routes::documented_routes`; it is then served and documented, and the
 //! OpenAPI snapshot test shows the change. Declare only the handler's own error responses: the
-//! shared classes (401, 404, 413, 415, 422, 500, 503) and the 403 types come from
+//! shared classes (401, 404, 413, 415, 422, 429, 500, 503) and the 403 types come from
 //! `routes::responses`, and a domain error's status from its class (`primitives::Classified`).
 
 pub mod access;
@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod entitlement;
 pub mod error;
+pub mod rate_limit;
 mod routes;
 pub mod startup;
 pub mod state;

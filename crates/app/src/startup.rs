@@ -6,6 +6,7 @@ use axum::Router;
 use db::{embedded::LocalCluster, readiness::Readiness};
 use httpkit::{
     Auth,
+    limits::RequestLimits,
     probes::{self, RecorderError},
 };
 use jobs::Jobs;
@@ -54,6 +55,7 @@ pub struct Application {
     services: Services,
     /// The worker's jobs, in the development mode (and in tests that ask for them).
     jobs: Option<Jobs>,
+    request_limits: RequestLimits,
     /// The development cluster, when there is one; it outlives the process on purpose.
     local_cluster: Option<LocalCluster>,
 }
@@ -106,7 +108,8 @@ impl Application {
             &services,
             probes::recorder()?,
             config.ledger_writer.clone(),
-        );
+        )
+        .with_rate_limit(config.rate_limit);
         // In development one process is the whole system, so it receives webhooks too; in
         // production the webhook-receiver does.
         let dev_webhooks = match &config.jobs {
@@ -156,6 +159,7 @@ impl Application {
             state,
             services,
             jobs,
+            request_limits: config.request_limits,
             local_cluster: database.local,
         })
     }
@@ -193,7 +197,9 @@ impl Application {
             .as_ref()
             .map(|jobs| jobs.start(&self.state.pool, &self.services));
         let upkeep = probes::spawn_upkeep(self.state.metrics.clone());
-        let served = httpkit::server::serve(self.listener, self.router, shutdown).await;
+        let served =
+            httpkit::server::serve_with(self.listener, self.router, self.request_limits, shutdown)
+                .await;
         upkeep.abort();
         if let Some(running) = running {
             running.stop().await;

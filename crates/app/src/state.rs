@@ -16,7 +16,11 @@ use subscriptions::{AccessDecision, Feature, Subscriptions};
 
 use db::readiness::Readiness;
 
-use crate::{AppError, auth::ApiKeyAuthenticator};
+use crate::{
+    AppError,
+    auth::ApiKeyAuthenticator,
+    rate_limit::{KeyLimiter, RateLimit},
+};
 
 /// Router state. Cheap to clone: everything inside is reference counted.
 #[derive(Clone)]
@@ -49,6 +53,8 @@ pub struct AppState {
     pub customer: enforcement::CustomerActions,
     /// The process's metrics, rendered by `GET /metrics`.
     pub metrics: PrometheusHandle,
+    /// Each organization API key's request budget (`rate_limit`); `None`: not limited.
+    pub rate_limiter: Option<Arc<KeyLimiter>>,
 }
 
 impl AppState {
@@ -78,7 +84,15 @@ impl AppState {
             intake: services.intake.clone(),
             customer: services.customer.clone(),
             metrics,
+            rate_limiter: None,
         }
+    }
+
+    /// Limits each organization API key to `limit` (none: no limit).
+    #[must_use]
+    pub fn with_rate_limit(mut self, limit: Option<RateLimit>) -> Self {
+        self.rate_limiter = limit.map(|limit| Arc::new(KeyLimiter::new(limit)));
+        self
     }
 
     /// A pooled connection; an exhausted or unreachable pool is a 503.

@@ -242,6 +242,27 @@ mod tests {
     }
 
     #[test]
+    fn each_blocker_keeps_its_code_and_pause_reason() {
+        let all = decide(
+            &facts(false, true, 0, &[MessagingStatus::Suspended]),
+            Funding::Available { required: usd(1) },
+        );
+        let named: Vec<(&str, PauseReason)> = all
+            .iter()
+            .map(|blocker| (blocker.code(), blocker.reason()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("SUBSCRIPTION_INACTIVE", PauseReason::SubscriptionInactive),
+                ("FROZEN_WALLET", PauseReason::WalletFrozen),
+                ("MESSAGING_SUSPENDED", PauseReason::MessagingSuspended),
+                ("INSUFFICIENT_FUNDS", PauseReason::InsufficientFunds),
+            ]
+        );
+    }
+
+    #[test]
     fn only_an_active_brand_can_send() {
         let need = Funding::Available { required: usd(1) };
         for status in [

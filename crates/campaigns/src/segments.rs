@@ -121,6 +121,15 @@ mod tests {
     }
 
     #[test]
+    fn encodings_keep_their_stored_names() {
+        for (encoding, name) in [(Encoding::Gsm7, "gsm7"), (Encoding::Ucs2, "ucs2")] {
+            assert_eq!(encoding.as_str(), name);
+            assert_eq!(Encoding::parse(name), Some(encoding));
+        }
+        assert_eq!(Encoding::parse("GSM7"), None);
+    }
+
+    #[test]
     fn gsm7_is_160_alone_and_153_per_part() {
         assert_eq!(count("a"), (Encoding::Gsm7, 1));
         assert_eq!(count(&"a".repeat(160)), (Encoding::Gsm7, 1));

@@ -20,6 +20,11 @@ pub fn error_class(error: &Error) -> ErrorClass {
 /// not reach the server left the connection unusable. The pool discards such a connection, so a
 /// retry gets a new one.
 ///
+/// A write refused because the server is read-only (SQLSTATE 25006: the connection reaches a
+/// primary that was demoted to a standby after a failover) counts too: nothing was written, and
+/// the pool replaces the connections to that node (`pool.rs`), so a retry reaches the new
+/// primary through the URL's `target_session_attrs=read-write`.
+///
 /// diesel-async reports a broken socket as `UnableToSendCommand` (tokio-postgres errors without
 /// a SQLSTATE) and the server's own goodbye (SQLSTATE 57P01 to 57P05, class 08) as `Unknown`,
 /// whose SQLSTATE it does not pass on; those are told by PostgreSQL's message, whose wording is
@@ -31,11 +36,23 @@ pub fn connection_lost(error: &Error) -> bool {
             _,
         )
         | Error::BrokenTransactionManager => true,
+        error if refused_as_read_only(error) => true,
         Error::DatabaseError(_, info) => ended_by_server(info.message()),
         Error::RollbackErrorOnCommit {
             rollback_error,
             commit_error,
         } => connection_lost(rollback_error) || connection_lost(commit_error),
+        _ => false,
+    }
+}
+
+/// SQLSTATE 25006 `read_only_sql_transaction`: "cannot execute INSERT in a read-only
+/// transaction", from a hot standby or a server with `default_transaction_read_only`. The
+/// services never open read-only transactions themselves, so it always means the node.
+pub(crate) fn refused_as_read_only(error: &Error) -> bool {
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => true,
+        Error::RollbackErrorOnCommit { commit_error, .. } => refused_as_read_only(commit_error),
         _ => false,
     }
 }
@@ -82,6 +99,10 @@ mod tests {
                 "server closed the connection unexpectedly",
             ),
             Error::BrokenTransactionManager,
+            database(
+                DatabaseErrorKind::ReadOnlyTransaction,
+                "cannot execute INSERT in a read-only transaction",
+            ),
             Error::RollbackErrorOnCommit {
                 rollback_error: Box::new(Error::BrokenTransactionManager),
                 commit_error: Box::new(database(

@@ -37,7 +37,7 @@ impl DatabaseSettings {
         Variable {
             name: "DATABASE_URL",
             default: "unset",
-            meaning: "PostgreSQL URL. Unset: the development mode (only `api` allows it), with a private cluster in `./.data/postgres` (port `EMBEDDED_PG_PORT`, default 54320) that the api starts and migrates. Set: no service migrates (the `migrator` does) and `/readyz` reports not ready while migrations are pending.",
+            meaning: "PostgreSQL URL. Unset: the development mode (only `api` allows it), with a private cluster in `./.data/postgres` (port `EMBEDDED_PG_PORT`, default 54320) that the api starts and migrates. Set: no service migrates (the `migrator` does) and `/readyz` reports not ready while migrations are pending. Behind a failover pair list every node with `target_session_attrs=read-write` (`postgres://user@db1:5432,db2:5432/billing?target_session_attrs=read-write`, docs/deploy.md).",
         },
         Variable {
             name: "EMBEDDED_PG_PORT",

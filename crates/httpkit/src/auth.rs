@@ -187,6 +187,13 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     well_formed.then_some(token)
 }
 
+/// In request extensions: a layer in front of the handler resolved this request's bearer
+/// credential and nobody issued it, so [`Authenticated`] answers 401 without asking the
+/// credential store again (a flood of made-up tokens costs one lookup each, not two). A layer
+/// that found the credential inserts the [`Principal`] instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownCredential;
+
 /// Any authenticated caller; 401 `UNAUTHORIZED` otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Authenticated(pub Principal);
@@ -206,15 +213,19 @@ where
         let Some(bearer) = bearer_token(&parts.headers) else {
             return Err(ApiError::unauthorized());
         };
+        let invalid_token = || {
+            ApiError::unauthorized().with_header(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            )
+        };
+        if parts.extensions.get::<UnknownCredential>().is_some() {
+            return Err(invalid_token());
+        }
         let principal = Auth::from_ref(state)
             .resolve(bearer)
             .await?
-            .ok_or_else(|| {
-                ApiError::unauthorized().with_header(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-                )
-            })?;
+            .ok_or_else(invalid_token)?;
         parts.extensions.insert(principal);
         Ok(Self(principal))
     }
@@ -306,6 +317,51 @@ mod tests {
         assert!(!admin.matches(""));
         assert!(AdminToken::new(&secret(&"a".repeat(31))).is_err());
         assert!(!format!("{admin:?}").contains(&token));
+    }
+
+    /// Counts the lookups it is asked for; knows no key.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl Authenticator for Counting {
+        fn authenticate<'a>(
+            &'a self,
+            _bearer: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Principal>, AuthError>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(std::future::ready(Ok(None)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_credential_a_layer_found_unknown_is_refused_without_a_second_lookup() {
+        let keys = Arc::new(Counting(Default::default()));
+        let auth = Auth::new(
+            AdminToken::new(&secret(&"a".repeat(32))).unwrap(),
+            keys.clone(),
+        );
+        let request = http::Request::get("/")
+            .header(header::AUTHORIZATION, "Bearer bsk_unknown")
+            .body(())
+            .unwrap();
+        let (mut parts, ()) = request.into_parts();
+        let refused = Authenticated::from_request_parts(&mut parts, &auth).await;
+        assert_eq!(refused.unwrap_err().code(), "UNAUTHORIZED");
+        assert_eq!(keys.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        parts.extensions.insert(UnknownCredential);
+        let refused = Authenticated::from_request_parts(&mut parts, &auth).await;
+        let refused = refused.unwrap_err();
+        assert_eq!(refused.code(), "UNAUTHORIZED");
+        assert_eq!(
+            keys.0.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "asked the store again"
+        );
+        let answer = axum::response::IntoResponse::into_response(refused);
+        assert_eq!(
+            answer.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
     }
 
     #[test]

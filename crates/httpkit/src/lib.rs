@@ -8,6 +8,8 @@
 //!   `AdminOnly` extractors.
 //! - [`idempotency`]: the `Idempotency-Key` header.
 //! - [`telemetry`]: log subscriber set-up and one log line per request.
+//! - [`limits`]: the header and query limits every listener enforces (431, 414), and hyper's
+//!   hard bound on a request head.
 //! - [`server`]: fallbacks, body limit, graceful shutdown and serving.
 //! - [`probes`]: `/healthz`, `/readyz`, `/metrics` answers and the process's Prometheus recorder.
 //!
@@ -17,6 +19,7 @@
 pub mod auth;
 pub mod idempotency;
 pub mod json;
+pub mod limits;
 pub mod probes;
 pub mod problem;
 pub mod server;

@@ -181,6 +181,54 @@ impl ApiError {
         }
     }
 
+    /// 414: the query string is longer than the listener accepts.
+    pub fn query_too_long(limit_bytes: usize) -> Self {
+        Self::new(StatusCode::URI_TOO_LONG, "QUERY_TOO_LONG", "Query too long")
+            .with_detail(format!("the query string exceeds {limit_bytes} bytes"))
+            .with_member("limit_bytes", limit_bytes)
+    }
+
+    /// 431: the header fields take more bytes than the listener accepts.
+    pub fn headers_too_large(limit_bytes: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "HEADERS_TOO_LARGE",
+            "Header fields too large",
+        )
+        .with_detail(format!("the header fields exceed {limit_bytes} bytes"))
+        .with_member("limit_bytes", limit_bytes)
+    }
+
+    /// 431: more header fields than the listener accepts.
+    pub fn too_many_headers(limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "TOO_MANY_HEADERS",
+            "Too many header fields",
+        )
+        .with_detail(format!("the request has more than {limit} header fields"))
+        .with_member("limit", limit)
+    }
+
+    /// 429: the caller's rate limit is used up. `Retry-After` (and `retry_after_secs`) is the
+    /// wait in whole seconds, rounded up, until one more request would be let through.
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after
+            .as_secs()
+            .saturating_add(u64::from(retry_after.subsec_nanos() > 0))
+            .max(1);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Too many requests",
+        )
+        .with_detail(format!(
+            "this credential's request rate limit is used up; retry in {secs} s"
+        ))
+        .with_member("retry_after_secs", secs)
+        .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+    }
+
     /// 415: the body's media type is missing or not the one expected.
     pub fn unsupported_media_type(expected: &str) -> Self {
         Self::new(
@@ -395,6 +443,14 @@ mod tests {
                 "UNSUPPORTED_MEDIA_TYPE",
             ),
             (ApiError::method_not_allowed(), 405, "METHOD_NOT_ALLOWED"),
+            (ApiError::query_too_long(10), 414, "QUERY_TOO_LONG"),
+            (ApiError::headers_too_large(10), 431, "HEADERS_TOO_LARGE"),
+            (ApiError::too_many_headers(10), 431, "TOO_MANY_HEADERS"),
+            (
+                ApiError::rate_limited(std::time::Duration::from_millis(1500)),
+                429,
+                "RATE_LIMITED",
+            ),
             (
                 ApiError::conflict("IDEMPOTENCY_CONFLICT", "x"),
                 409,
@@ -419,6 +475,11 @@ mod tests {
             if code == "SERVICE_UNAVAILABLE" {
                 assert_eq!(headers[header::RETRY_AFTER], "1");
             }
+            if code == "RATE_LIMITED" {
+                // 1.5 s rounds up: retrying after a rounded-down wait would be refused again.
+                assert_eq!(headers[header::RETRY_AFTER], "2");
+                assert_eq!(body["retry_after_secs"], 2);
+            }
         }
     }
 
@@ -432,6 +493,19 @@ mod tests {
         assert!(!text.contains("db.internal"), "{text}");
         let (_, _, body) = render(ApiError::unavailable_from(&cause)).await;
         assert!(!body.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_rate_limit_never_asks_for_a_wait_of_zero() {
+        for (wait, expected) in [(0, "1"), (1, "1"), (999, "1"), (1000, "1"), (1001, "2")] {
+            let error = ApiError::rate_limited(std::time::Duration::from_millis(wait));
+            let response = error.into_response();
+            assert_eq!(
+                response.headers()[header::RETRY_AFTER],
+                expected,
+                "{wait} ms"
+            );
+        }
     }
 
     #[test]

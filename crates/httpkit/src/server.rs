@@ -1,4 +1,5 @@
-//! Serving: the standard layers every router gets, graceful shutdown and the serve loop.
+//! Serving: the standard layers every router gets, graceful shutdown and the serve loop with
+//! the request limits every listener enforces ([`crate::limits`]).
 
 use std::{
     future::Future,
@@ -19,9 +20,13 @@ use axum::{
 };
 use futures::Stream;
 use http::{HeaderValue, header};
+use hyper::body::Incoming;
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown, service::TowerToHyperService};
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
-use crate::{ApiError, telemetry::log_requests};
+pub use crate::limits::RequestLimits;
+use crate::{ApiError, limits, telemetry::log_requests};
 
 /// The request body limit in force, in request extensions so a 413 can state it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,15 +140,75 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets in-flight requests finish.
+/// [`serve_with`] the default [`RequestLimits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, router, RequestLimits::default(), shutdown).await
+}
+
+/// Serves `router` on `listener` (HTTP/1.1) until `shutdown` completes, then stops accepting
+/// and lets the requests in flight finish. Every request passes `limits` first (a problem over
+/// them, before any route or fallback), and hyper holds at most the limits' hard bound of one
+/// request head.
+///
+/// Not `axum::serve`: it offers no way to set hyper's header bounds, so without them a
+/// connection could make the server buffer ~400 KB of header fields and parse 100 of them.
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: RequestLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = router.layer(middleware::from_fn_with_state(limits, limits::enforce));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.max_headers(limits.hard_max_headers())
+        .max_header_size(limits.hard_max_head_bytes());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = service
+            .clone()
+            .map_request(|request: Request<Incoming>| request.map(Body::new));
+        let connection = graceful
+            .watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // A client going away mid-request; nothing for an operator.
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A failed accept. The peer's own failures are skipped; anything else (out of file
+/// descriptors, typically) is logged and the loop pauses, as hyper's server used to, so it
+/// does not spin while nothing can be accepted.
+async fn accept_failed(error: std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionRefused | ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "accept failed; pausing for a second");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub enum WorkerError {
     },
 }
 
+/// The probe listener's body limit: its routes take none.
+const PROBE_BODY_LIMIT_BYTES: usize = 1024;
+
 /// A bound, ready-to-run worker.
 pub struct Worker {
     listener: TcpListener,
@@ -79,7 +82,10 @@ impl Worker {
         );
         let upkeep = probes::spawn_upkeep(metrics.clone());
         // Readiness checks migrations: a worker on an old schema must not claim work.
-        let router = probes::router(self.pool.clone(), Arc::new(Readiness::new(true)), metrics);
+        let probes = probes::router(self.pool.clone(), Arc::new(Readiness::new(true)), metrics);
+        // The 404/405 problems and the request log every listener has; the probes read no
+        // body, so the smallest limit. `serve` enforces the default header and query limits.
+        let router = httpkit::server::finish(probes, PROBE_BODY_LIMIT_BYTES);
         let served = httpkit::server::serve(self.listener, router, shutdown).await;
         tracing::info!("worker stopping: no new work is claimed, runs in progress finish");
         running.stop().await;

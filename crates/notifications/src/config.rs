@@ -55,7 +55,7 @@ impl NotifierConfig {
         Variable {
             name: "SMTP_TIMEOUT_SECS",
             default: "10",
-            meaning: "connect and per-command timeout",
+            meaning: "bound on connecting and on one whole delivery (a server that stops answering fails the attempt, retried later)",
         },
     ];
 

@@ -61,7 +61,9 @@ pub struct SmtpConfig {
     pub credentials: Option<SmtpCredentials>,
     /// The sender, `billing@example.com` or `Billing <billing@example.com>`.
     pub from: String,
-    /// For connecting and for each command.
+    /// For connecting, and for one whole delivery (every command of the conversation
+    /// together): lettre's async transport bounds only the connect, so a server that accepts the
+    /// connection and then never answers would otherwise hold the notification pass forever.
     pub timeout: Duration,
 }
 
@@ -71,6 +73,7 @@ pub struct SmtpNotifier {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     server: String,
+    timeout: Duration,
 }
 
 /// Reply codes that mean our credentials or session were refused (RFC 4954): every message
@@ -110,6 +113,7 @@ impl SmtpNotifier {
             transport: builder.build(),
             from,
             server: format!("{host}:{}", config.port),
+            timeout: config.timeout,
         })
     }
 
@@ -129,11 +133,16 @@ impl SmtpNotifier {
 impl Notifier for SmtpNotifier {
     async fn deliver(&self, email: &OutgoingEmail) -> Result<(), NotifyError> {
         let message = self.message(email)?;
-        self.transport
-            .send(message)
-            .await
-            .map(drop)
-            .map_err(|e| classify(&e))
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Ok(sent) => sent.map(drop).map_err(|e| classify(&e)),
+            // Whether the server took the message is unknown: a transient failure, so it is
+            // sent again; the Message-ID lets the receiving side drop a repeat.
+            Err(_) => Err(NotifyError::transient(format!(
+                "smtp: {} did not finish the delivery within {} s",
+                self.server,
+                self.timeout.as_secs_f64()
+            ))),
+        }
     }
 }
 

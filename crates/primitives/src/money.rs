@@ -307,6 +307,20 @@ mod tests {
     }
 
     #[test]
+    fn an_error_names_the_refused_amount_cut_to_its_first_forty_characters() {
+        let malformed = |input: &str| match Money::parse(input, USD) {
+            Err(AmountError::Malformed { input }) => input,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(malformed("12,50"), "12,50");
+        let forty = "x".repeat(40);
+        assert_eq!(malformed(&forty), forty);
+        assert_eq!(malformed(&"x".repeat(41)), format!("{forty}…"));
+        // Characters, not bytes: a cut never splits one.
+        assert_eq!(malformed(&"€".repeat(41)), format!("{}…", "€".repeat(40)));
+    }
+
+    #[test]
     fn currencies_without_minor_units_are_unsupported() {
         assert!(matches!(
             Money::parse("1", Currency::XAU),

@@ -521,6 +521,101 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_keeps_its_steps_in_order() {
+        let schedule: DunningSchedule = "2:retry+warning,4:suspend".parse().unwrap();
+        assert_eq!(
+            schedule.steps(),
+            [
+                DunningStep {
+                    day: 2,
+                    action: StepAction::Retry,
+                    notice: Some(NotificationKind::PaymentWarning),
+                },
+                DunningStep {
+                    day: 4,
+                    action: StepAction::Suspend,
+                    notice: None,
+                },
+            ]
+        );
+        assert_eq!(schedule.first_day(), 2);
+        assert_eq!(schedule.retries(), 1);
+    }
+
+    #[test]
+    fn a_policy_applies_the_schedule_and_grace_it_was_given() {
+        let schedule: DunningSchedule = "5:retry,9:suspend".parse().unwrap();
+        let policy = LifecyclePolicy::new(schedule.clone(), Duration::hours(30)).unwrap();
+        assert_eq!(policy.dunning(), &schedule);
+        assert_eq!(policy.grace(), Duration::hours(30));
+    }
+
+    fn from_pairs(pairs: &[(&str, &str)]) -> Result<LifecyclePolicy, PolicyConfigError> {
+        LifecyclePolicy::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_policy_is_read_from_its_variables_and_blank_ones_count_as_unset() {
+        assert_eq!(from_pairs(&[]), Ok(LifecyclePolicy::default()));
+        let blank = [
+            ("BILLING_DUNNING_SCHEDULE", " "),
+            ("BILLING_GRACE_PERIOD_HOURS", ""),
+            ("BILLING_RENEWAL_GRACE_HOURS", "  "),
+            ("BILLING_TRIAL_NOTICE_DAYS", ""),
+        ];
+        assert_eq!(from_pairs(&blank), Ok(LifecyclePolicy::default()));
+        let policy = from_pairs(&[
+            ("BILLING_DUNNING_SCHEDULE", " 4:retry+warning,8:suspend "),
+            ("BILLING_GRACE_PERIOD_HOURS", "12"),
+            ("BILLING_RENEWAL_GRACE_HOURS", " 6 "),
+            ("BILLING_TRIAL_NOTICE_DAYS", "1"),
+        ])
+        .unwrap();
+        assert_eq!(policy.dunning().to_string(), "4:retry+warning,8:suspend");
+        assert_eq!(policy.grace(), Duration::hours(12));
+        assert_eq!(policy.renewal_grace(), Duration::hours(6));
+        assert_eq!(policy.trial_notice(), Duration::days(1));
+    }
+
+    #[test]
+    fn a_setting_that_cannot_work_names_its_variable() {
+        let blamed = |pairs: &[(&str, &str)]| from_pairs(pairs).map_err(|error| error.variable);
+        assert_eq!(
+            blamed(&[("BILLING_DUNNING_SCHEDULE", "3:retry")]),
+            Err("BILLING_DUNNING_SCHEDULE")
+        );
+        // The schedule is valid alone; the grace does not fit it.
+        assert_eq!(
+            blamed(&[
+                ("BILLING_DUNNING_SCHEDULE", "2:retry,4:suspend"),
+                ("BILLING_GRACE_PERIOD_HOURS", "48"),
+            ]),
+            Err("BILLING_GRACE_PERIOD_HOURS")
+        );
+        assert_eq!(
+            blamed(&[("BILLING_GRACE_PERIOD_HOURS", "-1")]),
+            Err("BILLING_GRACE_PERIOD_HOURS")
+        );
+        assert_eq!(
+            blamed(&[("BILLING_RENEWAL_GRACE_HOURS", "73")]),
+            Err("BILLING_RENEWAL_GRACE_HOURS")
+        );
+        assert_eq!(
+            blamed(&[("BILLING_TRIAL_NOTICE_DAYS", "367")]),
+            Err("BILLING_TRIAL_NOTICE_DAYS")
+        );
+        let message = from_pairs(&[("BILLING_TRIAL_NOTICE_DAYS", "soon")])
+            .unwrap_err()
+            .message;
+        assert_eq!(message, "expected a whole number, got \"soon\"");
+    }
+
+    #[test]
     fn grace_must_end_before_the_first_retry() {
         let schedule = DunningSchedule::default();
         assert!(LifecyclePolicy::new(schedule.clone(), Duration::zero()).is_ok());

@@ -217,6 +217,10 @@ mod tests {
             assert_eq!(BlockSource::parse(source.as_str()), Some(source));
         }
         assert_eq!(Feature::parse("send-messages"), None);
+        assert_eq!(Feature::SendMessages.to_string(), "send_messages");
+        for feature in Feature::ALL {
+            assert_eq!(feature.to_string(), feature.as_str());
+        }
     }
 
     #[test]

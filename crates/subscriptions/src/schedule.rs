@@ -216,6 +216,25 @@ mod tests {
     }
 
     #[test]
+    fn due_actions_keep_their_names() {
+        // The name is part of the id of the event a step becomes, so a rerun of the step after
+        // a deploy is still recognised as the same event: it never changes.
+        for (action, name) in [
+            (DueAction::Retry { attempt: 2 }, "retry"),
+            (DueAction::GraceEnd, "grace_end"),
+            (DueAction::Suspension, "suspension"),
+            (DueAction::TrialEnd, "trial_end"),
+            (DueAction::PeriodEnd, "period_end"),
+            (DueAction::RenewalOverdue, "renewal_overdue"),
+            (DueAction::TrialEndingNotice, "trial_ending_notice"),
+        ] {
+            assert_eq!(action.as_str(), name);
+            let json = serde_json::to_value(action).unwrap();
+            assert_eq!(json["action"], name);
+        }
+    }
+
+    #[test]
     fn the_trial_notice_comes_before_the_end_once() {
         let policy = LifecyclePolicy::default();
         assert_eq!(

@@ -8,6 +8,8 @@
 //! sink.fail_next(1, 451); // the next transaction is refused with "451 ..."
 //! // ... point the mailer at sink.host():sink.port() ...
 //! let mail = &sink.messages()[0];
+//! sink.down().await; // the port refuses connections, open sessions are cut
+//! sink.up().await; // listening again on the same port
 //! # }
 //! ```
 
@@ -19,7 +21,7 @@ use std::{
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
-    task::JoinHandle,
+    task::{JoinHandle, JoinSet},
 };
 
 /// One accepted message.
@@ -77,7 +79,8 @@ struct State {
 pub struct SmtpSink {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    server: JoinHandle<()>,
+    /// The accept loop, which owns the listener and every session; `None` while down.
+    server: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl SmtpSink {
@@ -90,17 +93,48 @@ impl SmtpSink {
             .local_addr()
             .unwrap_or_else(|e| panic!("testkit: SMTP sink has no address: {e}"));
         let state = Arc::new(Mutex::new(State::default()));
-        let shared = Arc::clone(&state);
-        let server = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&shared)));
-            }
-        });
+        let server = serve_on(listener, Arc::clone(&state));
         Self {
             addr,
             state,
-            server,
+            server: Mutex::new(Some(server)),
         }
+    }
+
+    /// Goes down like a crashed server: the port refuses connections and every open session
+    /// is cut mid-conversation (a client's pooled connection included). Returns once the port
+    /// is closed.
+    pub async fn down(&self) {
+        let server = self
+            .server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(server) = server {
+            server.abort();
+            // Cancelled: the listener and the sessions are dropped by now.
+            let _ = server.await;
+        }
+    }
+
+    /// Comes back up on the same port (after [`SmtpSink::down`]), with what it recorded.
+    pub async fn up(&self) {
+        if self.is_up() {
+            return;
+        }
+        let listener = TcpListener::bind(self.addr).await.unwrap_or_else(|e| {
+            panic!("testkit: SMTP sink could not bind {} again: {e}", self.addr)
+        });
+        let server = serve_on(listener, Arc::clone(&self.state));
+        *self.server.lock().unwrap_or_else(PoisonError::into_inner) = Some(server);
+    }
+
+    /// Whether it is listening.
+    pub fn is_up(&self) -> bool {
+        self.server
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
     }
 
     pub fn host(&self) -> String {
@@ -136,8 +170,33 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = self
+            .server
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            server.abort();
+        }
     }
+}
+
+/// The accept loop. Sessions live in its `JoinSet`, so ending the loop ends them too.
+fn serve_on(listener: TcpListener, state: Arc<Mutex<State>>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut sessions = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        sessions.spawn(serve(stream, Arc::clone(&state)));
+                    }
+                    Err(_) => return,
+                },
+                Some(_) = sessions.join_next() => {}
+            }
+        }
+    })
 }
 
 /// One client connection. Any I/O error just ends it, like a real server hanging up.

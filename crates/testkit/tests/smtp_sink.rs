@@ -100,3 +100,41 @@ async fn refuses_the_next_transactions_with_the_chosen_codes() {
     assert_eq!(sink.refused(), 2);
     assert_eq!(sink.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn goes_down_cutting_open_sessions_and_comes_back_on_the_same_port() {
+    let sink = SmtpSink::start().await;
+    let port = sink.port();
+    let mut client = Client::connect(&sink).await;
+    assert_eq!(client.send("HELO test").await, 250);
+    assert_eq!(client.send("MAIL FROM:<f@example.com>").await, 250);
+    assert_eq!(client.send("RCPT TO:<t@example.com>").await, 250);
+    assert_eq!(client.send("DATA").await, 354);
+    assert_eq!(client.send("Subject: x\r\n\r\nbefore\r\n.").await, 250);
+
+    sink.down().await;
+    assert!(!sink.is_up());
+    // The open session is cut: the next read finds the end of the stream.
+    client.writer.write_all(b"NOOP\r\n").await.ok();
+    let mut line = String::new();
+    assert_eq!(client.reader.read_line(&mut line).await.unwrap_or(0), 0);
+    assert!(
+        TcpStream::connect((sink.host(), port)).await.is_err(),
+        "the port still accepts connections"
+    );
+
+    sink.up().await;
+    assert_eq!(sink.port(), port);
+    let mut client = Client::connect(&sink).await;
+    assert_eq!(client.send("HELO test").await, 250);
+    assert_eq!(client.send("MAIL FROM:<f@example.com>").await, 250);
+    assert_eq!(client.send("RCPT TO:<t@example.com>").await, 250);
+    assert_eq!(client.send("DATA").await, 354);
+    assert_eq!(client.send("Subject: y\r\n\r\nafter\r\n.").await, 250);
+    let bodies: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m.body().to_owned())
+        .collect();
+    assert_eq!(bodies, ["before", "after"]);
+}

@@ -6,6 +6,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use db::{DatabaseSettings, DatabaseSource};
+use httpkit::limits::{LimitVariables, RequestLimits};
 use intake::IntakePolicy;
 pub use primitives::config::ConfigError;
 use primitives::config::{Env, Variable};
@@ -23,6 +24,9 @@ pub struct ReceiverConfig {
     pub database: DatabaseSettings,
     /// Larger deliveries get 413. Provider events are a few kilobytes.
     pub body_limit_bytes: usize,
+    /// The header and query limits of the listener (`httpkit::limits`): a provider's delivery
+    /// has a few dozen header fields and a short query at most.
+    pub request_limits: RequestLimits,
     /// The dunning schedule and grace periods: the same variables as the worker's, which must
     /// agree (events applied here schedule the subscription's next steps).
     pub lifecycle: LifecyclePolicy,
@@ -52,6 +56,11 @@ pub const DEFAULT_TWILIO_TOKEN_TTL: Duration = Duration::from_secs(600);
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8081);
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 256 * 1024;
+pub const LIMIT_VARIABLES: LimitVariables = LimitVariables {
+    max_header_bytes: "WEBHOOK_MAX_HEADER_BYTES",
+    max_headers: "WEBHOOK_MAX_HEADERS",
+    max_query_bytes: "WEBHOOK_MAX_QUERY_BYTES",
+};
 
 impl ReceiverConfig {
     pub const VARIABLES: &'static [Variable] = &[
@@ -66,6 +75,21 @@ impl ReceiverConfig {
             meaning: "larger deliveries get 413 (1024 to 1048576)",
         },
         Variable {
+            name: "WEBHOOK_MAX_HEADER_BYTES",
+            default: "16384",
+            meaning: "largest accepted header section of a delivery (each field's `name: value` and line end; 1024 to 1048576); larger: 431 `HEADERS_TOO_LARGE`",
+        },
+        Variable {
+            name: "WEBHOOK_MAX_HEADERS",
+            default: "64",
+            meaning: "most header fields a delivery may have (8 to 1000); more: 431 `TOO_MANY_HEADERS`",
+        },
+        Variable {
+            name: "WEBHOOK_MAX_QUERY_BYTES",
+            default: "4096",
+            meaning: "longest accepted query string (64 to 65536); longer: 414 `QUERY_TOO_LONG`",
+        },
+        Variable {
             name: "TWILIO_CALLBACK_TOKEN_TTL_SECS",
             default: "600",
             meaning: "how long the receiver keeps a brand subaccount's auth token (read from Twilio with the parent's credentials) to verify its status callbacks; a signature that does not match is checked once more against a freshly read token (a rotation), at most every 30 s per subaccount. The receiver serves `POST /webhooks/twilio/messages` when `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_STATUS_CALLBACK_URL` (the worker's values) are set",
@@ -78,6 +102,7 @@ impl ReceiverConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database: DatabaseSettings::new(DatabaseSource::Url(database_url)),
             body_limit_bytes: DEFAULT_BODY_LIMIT_BYTES,
+            request_limits: RequestLimits::default(),
             lifecycle: LifecyclePolicy::default(),
             intake: IntakePolicy::default(),
             twilio: None,
@@ -98,6 +123,7 @@ impl ReceiverConfig {
                 1024..=1024 * 1024,
                 DEFAULT_BODY_LIMIT_BYTES,
             )?,
+            request_limits: RequestLimits::from_env(env, &LIMIT_VARIABLES)?,
             lifecycle,
             intake,
             twilio,
@@ -163,6 +189,24 @@ mod tests {
             Ok(DEFAULT_BODY_LIMIT_BYTES)
         );
         assert!(ok.as_ref().is_ok_and(|c| c.twilio.is_none()));
+        assert_eq!(
+            ok.as_ref().map(|c| c.request_limits),
+            Ok(RequestLimits::default())
+        );
+        let set = config(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("WEBHOOK_MAX_HEADER_BYTES", "4096"),
+            ("WEBHOOK_MAX_HEADERS", "20"),
+            ("WEBHOOK_MAX_QUERY_BYTES", "512"),
+        ]);
+        assert_eq!(
+            set.map(|c| c.request_limits),
+            Ok(RequestLimits {
+                max_header_bytes: 4096,
+                max_headers: 20,
+                max_query_bytes: 512,
+            })
+        );
     }
 
     #[test]
@@ -208,6 +252,9 @@ mod tests {
             ("WEBHOOK_ADDR", "localhost"),
             ("WEBHOOK_BODY_LIMIT_BYTES", "10"),
             ("WEBHOOK_BODY_LIMIT_BYTES", "-5"),
+            ("WEBHOOK_MAX_HEADER_BYTES", "1023"),
+            ("WEBHOOK_MAX_HEADERS", "7"),
+            ("WEBHOOK_MAX_QUERY_BYTES", "big"),
             ("DATABASE_POOL_SIZE", "0"),
             ("DATABASE_STATEMENT_TIMEOUT_MS", "soon"),
             ("INBOX_MAX_ATTEMPTS", "0"),

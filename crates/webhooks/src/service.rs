@@ -7,7 +7,10 @@ use billing::Providers;
 use campaigns::{Campaigns, FundsPolicy};
 use db::readiness::Readiness;
 use enforcement::Enforcer;
-use httpkit::probes::{self, RecorderError};
+use httpkit::{
+    limits::RequestLimits,
+    probes::{self, RecorderError},
+};
 use intake::Intake;
 use metrics_exporter_prometheus::PrometheusHandle;
 use primitives::Clock;
@@ -21,6 +24,8 @@ pub enum StartupError {
     Database(#[from] db::OpenError),
     #[error(transparent)]
     Metrics(#[from] RecorderError),
+    #[error("configuration: {0}")]
+    Config(#[from] primitives::config::ConfigError),
     #[error("the Twilio client cannot be built: {0}")]
     Twilio(#[from] twilio::TwilioError),
     #[error("could not listen on {addr}: {source}")]
@@ -38,6 +43,7 @@ pub struct Receiver {
     router: Router,
     state: WebhookState,
     metrics: PrometheusHandle,
+    request_limits: RequestLimits,
 }
 
 impl Receiver {
@@ -48,6 +54,9 @@ impl Receiver {
         providers: Providers,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        config
+            .request_limits
+            .validate(&crate::config::LIMIT_VARIABLES)?;
         let pool = config.database.open("webhook-receiver").await?.pool;
         let ledger = ledger::Ledger::new(clock.clone());
         let subscriptions = subscriptions::Subscriptions::new(clock.clone(), config.lifecycle);
@@ -103,6 +112,7 @@ impl Receiver {
             router,
             state,
             metrics,
+            request_limits: config.request_limits,
         })
     }
 
@@ -130,7 +140,9 @@ impl Receiver {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let upkeep = probes::spawn_upkeep(self.metrics.clone());
-        let served = httpkit::server::serve(self.listener, self.router, shutdown).await;
+        let served =
+            httpkit::server::serve_with(self.listener, self.router, self.request_limits, shutdown)
+                .await;
         upkeep.abort();
         served?;
         tracing::info!("webhook receiver stopped");

@@ -411,3 +411,55 @@ async fn a_database_that_cannot_store_the_delivery_answers_503_so_the_provider_r
         .unwrap();
     assert_eq!(healthy.status(), 200);
 }
+
+#[tokio::test]
+async fn genuine_deliveries_over_the_listener_limits_are_refused_and_change_nothing() {
+    let limits = httpkit::limits::RequestLimits {
+        max_header_bytes: 4096,
+        max_headers: 16,
+        max_query_bytes: 128,
+    };
+    let harness = Harness::start(|config| config.request_limits = limits).await;
+    let body = serde_json::to_vec(&payment_failed(harness.organization, "evt_limits")).unwrap();
+    let signed = || {
+        let header = signing::stripe_signature_header(STRIPE_SECRET, Utc::now().timestamp(), &body);
+        harness
+            .client
+            .post(format!("{}/webhooks/stripe", harness.base))
+            .header("stripe-signature", header)
+            .header("content-type", "application/json")
+            .body(body.clone())
+    };
+
+    let padded = signed().header("x-padding", "p".repeat(limits.max_header_bytes));
+    let refused = problem(padded.send().await.unwrap(), 431, "HEADERS_TOO_LARGE").await;
+    assert_eq!(refused["limit_bytes"], limits.max_header_bytes);
+
+    let mut crowded = signed();
+    for n in 0..limits.max_headers {
+        crowded = crowded.header(format!("x-hop-{n}"), "1");
+    }
+    let refused = problem(crowded.send().await.unwrap(), 431, "TOO_MANY_HEADERS").await;
+    assert_eq!(refused["limit"], limits.max_headers);
+
+    let header = signing::stripe_signature_header(STRIPE_SECRET, Utc::now().timestamp(), &body);
+    let long_query = harness
+        .client
+        .post(format!(
+            "{}/webhooks/stripe?pad={}",
+            harness.base,
+            "q".repeat(limits.max_query_bytes)
+        ))
+        .header("stripe-signature", header)
+        .body(body.clone());
+    let refused = problem(long_query.send().await.unwrap(), 414, "QUERY_TOO_LONG").await;
+    assert_eq!(refused["limit_bytes"], limits.max_query_bytes);
+
+    assert_eq!(harness.inbox_rows().await, 0);
+    assert_eq!(harness.status().await, SubscriptionStatus::Active);
+    // Within the limits the same delivery is stored and applied.
+    let stored = signed().send().await.unwrap();
+    assert_eq!(stored.status(), 200);
+    assert_eq!(harness.inbox_rows().await, 1);
+    assert_eq!(harness.status().await, SubscriptionStatus::PastDue);
+}

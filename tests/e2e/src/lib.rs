@@ -14,14 +14,27 @@
 //!   HTTP calls the tests make.
 //! - [`poll`]: waiting for background effects with a deadline (never a sleep as an assertion).
 //! - [`tool`]: the local `webhook-tool` as a process, as a developer runs it.
+//! - [`secrets`]: what each stack knows must never be logged, and the scan of every process's
+//!   log for it when a passing test drops its stack.
+//! - [`proxy`], [`load`], [`sql`]: for the fault tests: a proxy that holds an exchange with the
+//!   receiver (answer withheld, connection dropped), client load that remembers what each
+//!   client was told, the test's own database session (reading the books, ending the
+//!   services' sessions).
+//! - [`failover`]: a pg_auto_failover cluster (a monitor and two nodes) and the services
+//!   against its multi-host URL, for the PostgreSQL failover test.
 //!
 //! Everything panics instead of returning errors: a panic is how a test reports failure.
 
 pub mod events;
+pub mod failover;
 pub mod fakes;
 pub mod keys;
+pub mod load;
 pub mod poll;
 pub mod process;
+pub mod proxy;
+pub mod secrets;
+pub mod sql;
 pub mod stack;
 pub mod tool;
 

@@ -106,6 +106,21 @@ impl Process {
         }
     }
 
+    /// SIGKILL, and reaps it: a crash, with no chance to finish anything (the fault tests).
+    /// Returns at once if it had already exited.
+    pub fn kill(&mut self) -> ExitStatus {
+        if let Some(status) = self.exited() {
+            return status;
+        }
+        // Child::kill is SIGKILL on Unix.
+        self.child
+            .kill()
+            .unwrap_or_else(|e| panic!("kill -KILL {}: {e}", self.name));
+        self.child
+            .wait()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+
     /// The last lines of its log.
     pub fn log_tail(&self) -> String {
         tail(&self.log, LOG_TAIL_LINES)

@@ -14,12 +14,17 @@ use testkit::{SmtpSink, TestDb, signing::PayHereNotification};
 
 use crate::{
     events,
-    fakes::{FakePayPal, FakeStripe, FakeTwilio, twilio},
-    keys::Keys,
+    fakes::{FakePayPal, FakeStripe, FakeTwilio, basic_auth, paypal, stripe, twilio},
+    keys::{self, Keys},
     process::{Process, free_port, migrate},
+    secrets::Secrets,
 };
 
 pub const ADMIN_TOKEN: &str = "e2e-admin-token-0123456789abcdefghijklmnop";
+/// The processes' log filter: every request (`http` at info), every outbound call and our
+/// crates' debug lines, so the secret scan on drop ([`crate::secrets`]) reads what a service
+/// says about each request and call; other crates at info.
+pub const LOG_FILTER: &str = "info,outbound=debug,outbox=debug,intake=debug,campaigns=debug";
 /// How long the processes may take to become ready.
 const READY_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -67,6 +72,9 @@ impl Drop for Scratch {
 /// Fields drop in order: the processes stop before the fakes and the database go away.
 pub struct Stack {
     receiver: Process,
+    /// What the receiver was started with, to start it again after a crash.
+    receiver_env: Vec<(String, String)>,
+    receiver_starts: usize,
     api: Process,
     workers: Vec<Process>,
     worker_env: Vec<(String, String)>,
@@ -77,6 +85,9 @@ pub struct Stack {
     pub paypal: FakePayPal,
     pub stripe: FakeStripe,
     pub keys: Keys,
+    /// Every secret this stack knows: checked against every process's log when a passing test
+    /// drops the stack. A test registers the secrets it makes itself (a subaccount's token).
+    pub secrets: Secrets,
     pub client: reqwest::Client,
     pub api_url: String,
     pub receiver_url: String,
@@ -108,7 +119,7 @@ impl Stack {
         let mut common = vec![
             ("DATABASE_URL".to_owned(), url.clone()),
             ("DATABASE_POOL_SIZE".to_owned(), "5".to_owned()),
-            ("RUST_LOG".to_owned(), "warn".to_owned()),
+            ("RUST_LOG".to_owned(), LOG_FILTER.to_owned()),
             ("LOG_FORMAT".to_owned(), "pretty".to_owned()),
         ];
         common.extend(
@@ -197,6 +208,8 @@ impl Stack {
             .unwrap_or_else(|e| panic!("http client: {e}"));
         let mut stack = Self {
             receiver,
+            receiver_env,
+            receiver_starts: 1,
             api,
             workers: Vec::new(),
             worker_env,
@@ -206,6 +219,7 @@ impl Stack {
             paypal,
             stripe,
             keys,
+            secrets: stack_secrets(),
             client,
             api_url: format!("http://127.0.0.1:{api_port}"),
             receiver_url: format!("http://127.0.0.1:{receiver_port}"),
@@ -234,14 +248,19 @@ impl Stack {
     fn spawn_workers(&mut self) {
         for n in 1..=self.worker_count {
             let port = free_port();
+            // A worker started again gets a log of its own: the secret scan reads them all.
+            let log = (1..)
+                .map(|start| match start {
+                    1 => format!("worker-{n}.log"),
+                    _ => format!("worker-{n}-{start}.log"),
+                })
+                .map(|name| self._scratch.0.join(name))
+                .find(|path| !path.exists())
+                .unwrap_or_else(|| self._scratch.0.join(format!("worker-{n}.log")));
             let mut env = self.worker_env.clone();
             env.push(("WORKER_ADDR".to_owned(), format!("127.0.0.1:{port}")));
             env.push(("HOSTNAME".to_owned(), format!("worker-{n}")));
-            self.workers.push(Process::spawn(
-                "worker",
-                &env,
-                &self._scratch.0.join(format!("worker-{n}.log")),
-            ));
+            self.workers.push(Process::spawn("worker", &env, &log));
             self.worker_urls.push(format!("http://127.0.0.1:{port}"));
         }
     }
@@ -302,6 +321,74 @@ impl Stack {
             .await
             .unwrap_or_else(|e| panic!("{count_sql}: {e}"))
             .n
+    }
+
+    /// The URL of this stack's database, for a test's own sessions.
+    pub fn database_url(&self) -> String {
+        self._db.url()
+    }
+
+    /// SIGKILLs the webhook receiver: a crash, whatever it was doing.
+    pub fn kill_receiver(&mut self) -> std::process::ExitStatus {
+        self.receiver.kill()
+    }
+
+    /// Starts the receiver again, on the same address with the same environment, after
+    /// [`Stack::kill_receiver`], and waits until it is ready.
+    pub async fn restart_receiver(&mut self) {
+        assert!(
+            self.receiver.exited().is_some(),
+            "the receiver is still running"
+        );
+        self.receiver_starts += 1;
+        let log = format!("webhook-receiver-{}.log", self.receiver_starts);
+        self.receiver = Process::spawn(
+            "webhook-receiver",
+            &self.receiver_env,
+            &self._scratch.0.join(log),
+        );
+        let until = Instant::now() + READY_DEADLINE;
+        loop {
+            let ready = self
+                .client
+                .get(format!("{}/readyz", self.receiver_url))
+                .send()
+                .await
+                .is_ok_and(|response| response.status() == StatusCode::OK);
+            if ready {
+                return;
+            }
+            assert!(
+                self.receiver.exited().is_none() && Instant::now() < until,
+                "the restarted receiver did not become ready:\n{}",
+                self.receiver.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILLs worker `n` (from 0): a crash, whatever it was doing. [`Stack::start_workers`]
+    /// starts new ones once none runs.
+    pub fn kill_worker(&mut self, n: usize) -> std::process::ExitStatus {
+        self.workers[n].kill()
+    }
+
+    /// The processes that have exited (crashed or stopped), by name: none for a stack that
+    /// came through faults by itself.
+    pub fn exited(&mut self) -> Vec<String> {
+        let mut exited = Vec::new();
+        if let Some(status) = self.receiver.exited() {
+            exited.push(format!("webhook-receiver ({status})"));
+        }
+        if let Some(status) = self.api.exited() {
+            exited.push(format!("api ({status})"));
+        }
+        for (n, worker) in self.workers.iter_mut().enumerate() {
+            if let Some(status) = worker.exited() {
+                exited.push(format!("worker-{} ({status})", n + 1));
+            }
+        }
+        exited
     }
 
     /// Sends SIGTERM to every worker and waits for each to exit; the exit statuses, in order.
@@ -403,10 +490,9 @@ impl Stack {
                 StatusCode::CREATED,
             )
             .await;
-        Org {
-            id,
-            key: text(&issued["key"]),
-        }
+        let key = text(&issued["key"]);
+        self.secrets.add_api_key(&key);
+        Org { id, key }
     }
 
     /// The organization's subscription, billed through `provider` as `provider_subscription_id`
@@ -588,11 +674,23 @@ impl Stack {
         let mut request = self
             .client
             .post(format!("{}/webhooks/{provider}", self.receiver_url))
-            .header("Content-Type", content_type)
-            .body(body);
+            .header("Content-Type", content_type);
         for (name, value) in headers {
+            let name_lower = name.to_ascii_lowercase();
+            if name_lower.contains("signature") || name_lower.ends_with("-sig") {
+                self.secrets.add_signature(value);
+            }
             request = request.header(name, value);
         }
+        // PayHere signs in the form itself.
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            for (name, value) in url::form_urlencoded::parse(&body) {
+                if name == "md5sig" {
+                    self.secrets.add(value);
+                }
+            }
+        }
+        let request = request.body(body);
         request
             .send()
             .await
@@ -636,6 +734,49 @@ impl Stack {
     /// A genuine PayHere notification (200).
     pub async fn payhere(&self, notification: &PayHereNotification) -> Value {
         stored(self.send_payhere(notification.body()).await).await
+    }
+}
+
+/// The credentials every stack is configured with.
+fn stack_secrets() -> Secrets {
+    let secrets = Secrets::default();
+    for secret in [
+        ADMIN_TOKEN,
+        keys::STRIPE_WEBHOOK_SECRET,
+        keys::PAYHERE_MERCHANT_SECRET,
+        paypal::CLIENT_SECRET,
+        paypal::ACCESS_TOKEN,
+        stripe::SECRET_KEY,
+        twilio::AUTH_TOKEN,
+    ] {
+        secrets.add(secret);
+    }
+    // As they travel in an Authorization header.
+    for (user, password) in [
+        (paypal::CLIENT_ID, paypal::CLIENT_SECRET),
+        (twilio::PARENT_SID, twilio::AUTH_TOKEN),
+    ] {
+        let header = basic_auth(user, password);
+        secrets.add(header.trim_start_matches("Basic "));
+    }
+    secrets
+}
+
+/// A passing test's stack ends with the secret scan: the processes are stopped (so their logs
+/// are complete), then every line of every log they wrote is searched for every secret the stack
+/// knows; a match fails the test, naming the file and line with the secret masked. A failing
+/// test is not scanned (its own failure is the news, and its logs are kept).
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        self.receiver.kill();
+        self.api.kill();
+        for worker in &mut self.workers {
+            worker.kill();
+        }
+        self.secrets.assert_not_logged(&self._scratch.0);
     }
 }
 

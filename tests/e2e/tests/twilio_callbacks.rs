@@ -93,6 +93,9 @@ async fn the_receiver_records_what_the_tool_signs_as_the_subaccount_and_refuses_
     let (sub_a, sub_b) = (twilio::subaccount(0xCA11A), twilio::subaccount(0xCA11B));
     stack.twilio.serve_auth_token(&sub_a, TOKEN_A).await;
     stack.twilio.serve_auth_token(&sub_b, TOKEN_B).await;
+    // Read by the receiver and the tool: never to be logged.
+    stack.secrets.add(TOKEN_A);
+    stack.secrets.add(TOKEN_B);
     // Brand B's first message gets a 500: the dispatcher cannot know whether it went out.
     stack.twilio.fail_next_send(&sub_b).await;
 

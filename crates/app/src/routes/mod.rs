@@ -23,14 +23,16 @@ mod subscription;
 mod top_ups;
 mod wallet;
 
-use axum::{Json, Router, routing::get};
+use std::sync::Arc;
+
+use axum::{Json, Router, middleware, routing::get};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::AppState;
+use crate::{AppState, rate_limit};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,7 +50,8 @@ use crate::AppState;
                        `IDEMPOTENCY_KEY_REQUIRED`); a retry with the same reference and \
                        parameters answers 200 with the original result and \
                        `Idempotent-Replayed: true`. A 503 carries `Retry-After`: retry, with the \
-                       same reference."
+                       same reference. Each organization API key has a request budget: once \
+                       it is spent, 429 `RATE_LIMITED` with `Retry-After` (nothing was done)."
     ),
     modifiers(&BearerAuth),
     tags(
@@ -192,8 +195,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi
 }
 
-/// The complete application router: routes, `/openapi.json`, 404/405 problems, the body limit
-/// and request logging; with `serve_webhooks` (the development mode, where one process is the
+/// The complete application router: routes, `/openapi.json`, 404/405 problems, the body limit,
+/// each API key's rate limit (when the state has one) and request logging; with `serve_webhooks` (the development mode, where one process is the
 /// whole system) also the webhook receiver's `POST /webhooks/{provider}` and, for replaying
 /// those deliveries with the local webhook tool, their raw bodies (admin only, undocumented:
 /// production never serves them).
@@ -210,6 +213,17 @@ pub fn router(state: AppState, body_limit_bytes: usize, dev_webhooks: DevWebhook
         callbacks: dev_webhooks.twilio,
     };
     let body_route = get(admin_webhooks::webhook_event_body).with_state(state.clone());
+    // Before the routes below: `/openapi.json` and the webhook routes carry no organization key.
+    let routes = match &state.rate_limiter {
+        Some(limiter) => routes.route_layer(middleware::from_fn_with_state(
+            rate_limit::RateLimitState {
+                auth: state.auth.clone(),
+                limiter: Arc::clone(limiter),
+            },
+            rate_limit::enforce,
+        )),
+        None => routes,
+    };
     let mut routes = routes
         .route(
             "/openapi.json",

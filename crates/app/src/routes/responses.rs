@@ -1,7 +1,7 @@
 //! The error responses a whole class of operations shares, declared once here rather than on
 //! every handler: each operation that has a body can answer 400, 413, 415 and 422 for it, each
-//! that takes a credential 401 and 503, each with a path id 404, each with a query string 422,
-//! every one 500. [`SharedResponses`] adds them to the document after the routes are collected:
+//! that takes a credential 401, 429 and 503, each with a path id 404, each with a query string
+//! 422, every one 500. [`SharedResponses`] adds them to the document after the routes are collected:
 //! as a reference to the one declaration when the operation declares nothing for that status,
 //! else as a sentence appended to the operation's own description (when it does not name the
 //! code already). Handlers declare only what is particular to them (a 404's own code, 409s,
@@ -110,6 +110,22 @@ const CLASSES: &[Class] = &[
         )],
         headers: &[],
         applies: has_query_parameters,
+    },
+    Class {
+        status: "429",
+        name: "RateLimited",
+        codes: &[(
+            "RATE_LIMITED",
+            "`RATE_LIMITED` (with `retry_after_secs` and `Retry-After`): the organization API \
+             key's request budget is spent (`API_RATE_LIMIT_PER_SECOND`, \
+             `API_RATE_LIMIT_BURST`); nothing was done: retry after that many seconds. The \
+             admin token is not limited.",
+        )],
+        headers: &[(
+            "Retry-After",
+            "Whole seconds, rounded up, until the key may make another request.",
+        )],
+        applies: has_credential,
     },
     Class {
         status: "500",

@@ -453,3 +453,250 @@ fn a_reversal_reference_reused_differently_is_a_conflict() {
         })
     ));
 }
+
+/// How a request sent again under the reference of `original` is answered.
+fn retried(original: &Entry, request: &Request) -> &'static str {
+    match decide(&wallet(1_000, 500), Some(original), request, now()) {
+        Ok(Decision::Replay(_)) => "replay",
+        Err(LedgerError::IdempotencyConflict { .. }) => "conflict",
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Records `request` on a fresh wallet and returns the entry a retry would find.
+fn recorded(w: &WalletState, request: &Request) -> Entry {
+    entry_from(w, &applied(decide(w, None, request, now())))
+}
+
+fn other_counterparty() -> Counterparty {
+    Counterparty::parse("revenue:calls").unwrap()
+}
+
+#[test]
+fn a_reused_reference_replays_a_credit_only_with_the_same_amount_and_counterparty() {
+    let w = wallet(1_000, 0);
+    let credit = |minor, counterparty| Request::Credit {
+        amount: usd(minor),
+        counterparty,
+    };
+    let original = recorded(&w, &credit(100, revenue()));
+    assert_eq!(retried(&original, &credit(100, revenue())), "replay");
+    for retry in [credit(101, revenue()), credit(100, other_counterparty())] {
+        assert_eq!(retried(&original, &retry), "conflict", "{retry:?}");
+    }
+}
+
+#[test]
+fn a_reused_reference_replays_a_hold_only_with_the_same_amount_and_counterparty() {
+    let w = wallet(1_000, 0);
+    let hold = |minor, counterparty, expires_in| Request::Hold {
+        amount: usd(minor),
+        counterparty,
+        expires_at: now() + expires_in,
+    };
+    let original = recorded(&w, &hold(100, revenue(), Duration::hours(1)));
+    // The deadline may differ: a client computes it from its own clock on every try.
+    let later = hold(100, revenue(), Duration::hours(2));
+    assert_eq!(retried(&original, &later), "replay");
+    for retry in [
+        hold(101, revenue(), Duration::hours(1)),
+        hold(100, other_counterparty(), Duration::hours(1)),
+        debit(100),
+    ] {
+        assert_eq!(retried(&original, &retry), "conflict", "{retry:?}");
+    }
+}
+
+#[test]
+fn a_reused_reference_replays_a_capture_only_of_the_same_hold_and_amount() {
+    let w = wallet(1_000, 500);
+    let hold = open_hold(500, 0);
+    let capture = |hold: &HoldState, minor| Request::Capture {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+        amount: usd(minor),
+    };
+    let original = recorded(&w, &capture(&hold, 200));
+    assert_eq!(retried(&original, &capture(&hold, 200)), "replay");
+    let another = open_hold(500, 0);
+    for retry in [capture(&hold, 201), capture(&another, 200)] {
+        assert_eq!(retried(&original, &retry), "conflict", "{retry:?}");
+    }
+}
+
+#[test]
+fn a_reused_reference_replays_a_release_or_expiry_only_of_the_same_hold_and_kind() {
+    let w = wallet(1_000, 500);
+    let hold = open_hold(500, 0);
+    let another = open_hold(500, 0);
+    let release = |hold: &HoldState| Request::Release {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+    };
+    let expire = |hold: &HoldState| Request::Expire { hold: hold.clone() };
+
+    let released = recorded(&w, &release(&hold));
+    assert_eq!(retried(&released, &release(&hold)), "replay");
+    for retry in [release(&another), expire(&hold)] {
+        assert_eq!(retried(&released, &retry), "conflict", "{retry:?}");
+    }
+
+    let expired = recorded(&w, &expire(&hold));
+    assert_eq!(retried(&expired, &expire(&hold)), "replay");
+    for retry in [expire(&another), release(&hold)] {
+        assert_eq!(retried(&expired, &retry), "conflict", "{retry:?}");
+    }
+}
+
+#[test]
+fn a_reused_reference_replays_a_correction_only_with_the_same_change_and_reason() {
+    let w = wallet(1_000, 0);
+    let correction = |minor, reason: &str| Request::Correction {
+        amount: usd(minor),
+        reason: Reason::parse(reason).unwrap(),
+    };
+    let original = recorded(&w, &correction(-100, "duplicate top-up"));
+    let same = correction(-100, "duplicate top-up");
+    assert_eq!(retried(&original, &same), "replay");
+    for retry in [
+        // The same size the other way round is another correction.
+        correction(100, "duplicate top-up"),
+        correction(-101, "duplicate top-up"),
+        correction(-100, "goodwill"),
+        debit(100),
+    ] {
+        assert_eq!(retried(&original, &retry), "conflict", "{retry:?}");
+    }
+}
+
+#[test]
+fn a_correction_must_be_negatable_in_minor_units() {
+    let w = wallet(1_000, 0);
+    let correction = Request::Correction {
+        amount: usd(i64::MIN),
+        reason: Reason::parse("typo").unwrap(),
+    };
+    match decide(&w, None, &correction, now()) {
+        Err(LedgerError::InvalidAmount { reason }) => {
+            assert_eq!(
+                reason,
+                "a correction must fit in 64-bit minor units when negated"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let smallest = Request::Correction {
+        amount: usd(i64::MIN + 1),
+        reason: Reason::parse("typo").unwrap(),
+    };
+    assert!(matches!(
+        decide(&w, None, &smallest, now()),
+        Err(LedgerError::InsufficientFunds { .. })
+    ));
+}
+
+#[test]
+fn a_hold_reserves_its_amount_less_what_was_captured_and_given_back() {
+    let hold = HoldState {
+        released: 100,
+        ..open_hold(500, 150)
+    };
+    assert_eq!(hold.remaining(), 250);
+    // Closing it gives back exactly that.
+    let w = wallet(1_000, 250);
+    let movement = applied(decide(&w, None, &Request::Expire { hold }, now()));
+    assert_eq!((movement.amount, movement.held_after), (250, 0));
+}
+
+#[test]
+fn a_capture_takes_the_money_out_of_the_balance_and_the_reservation_alike() {
+    let w = wallet(1_000, 500);
+    let hold = open_hold(500, 100);
+    let capture = Request::Capture {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+        amount: usd(150),
+    };
+    let movement = applied(decide(&w, None, &capture, now()));
+    assert_eq!(
+        (
+            movement.amount,
+            movement.balance_change,
+            movement.held_change
+        ),
+        (150, -150, -150)
+    );
+    assert_eq!((movement.balance_after, movement.held_after), (850, 350));
+    assert_eq!(
+        movement.hold,
+        Some(HoldChange::Update {
+            id: hold.id,
+            captured: 250,
+            released: 0,
+            status: HoldStatus::Open,
+        })
+    );
+}
+
+#[test]
+fn a_hold_is_used_up_when_what_was_captured_and_given_back_make_its_amount() {
+    // Nothing gives back part of an open hold today; the rule still counts what was.
+    let hold = HoldState {
+        released: 100,
+        ..open_hold(500, 100)
+    };
+    let capture = Request::Capture {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+        amount: usd(300),
+    };
+    let movement = applied(decide(&wallet(1_000, 300), None, &capture, now()));
+    assert!(matches!(
+        movement.hold,
+        Some(HoldChange::Update {
+            captured: 400,
+            released: 100,
+            status: HoldStatus::Captured,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn closing_a_hold_gives_back_what_it_still_reserves_and_records_how_it_closed() {
+    let w = wallet(1_000, 500);
+    let hold = open_hold(500, 200);
+    let release = Request::Release {
+        hold_id: hold.id,
+        hold: Some(hold.clone()),
+    };
+    for (request, kind, status) in [
+        (release, EntryKind::Release, HoldStatus::Released),
+        (
+            Request::Expire { hold: hold.clone() },
+            EntryKind::Expiry,
+            HoldStatus::Expired,
+        ),
+    ] {
+        let movement = applied(decide(&w, None, &request, now()));
+        assert_eq!(movement.kind, kind);
+        assert_eq!(
+            (
+                movement.amount,
+                movement.balance_change,
+                movement.held_change
+            ),
+            (300, 0, -300)
+        );
+        assert_eq!((movement.balance_after, movement.held_after), (1_000, 200));
+        assert_eq!(
+            movement.hold,
+            Some(HoldChange::Update {
+                id: hold.id,
+                captured: 200,
+                released: 300,
+                status,
+            })
+        );
+    }
+}

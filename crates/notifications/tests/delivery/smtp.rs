@@ -99,3 +99,34 @@ async fn an_unreachable_server_is_a_transient_failure() {
         .unwrap_err();
     assert!(error.is_transient(), "{error}");
 }
+
+/// A server that accepts the connection and never says a word (a hung relay, a black-holing
+/// firewall) fails the attempt within the timeout instead of holding the notification pass.
+#[tokio::test]
+async fn a_server_that_never_answers_fails_the_attempt_within_the_timeout() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut connections = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            connections.push(socket);
+        }
+    });
+    let sink = SmtpSink::start().await;
+    let config = notifications::SmtpConfig {
+        port,
+        timeout: Duration::from_secs(1),
+        ..smtp_config(&sink)
+    };
+    let notifier = SmtpNotifier::new(config).unwrap();
+    let email = email("ap@acme.example");
+    let delivery = notifier.deliver(&email);
+    // The bound under test is 1 s; 20 s only keeps a broken build from hanging the suite.
+    let error = tokio::time::timeout(Duration::from_secs(20), delivery)
+        .await
+        .expect("the delivery was not bounded by its timeout")
+        .unwrap_err();
+    assert!(error.is_transient(), "{error}");
+    assert!(error.to_string().contains("did not finish"), "{error}");
+    held.abort();
+}

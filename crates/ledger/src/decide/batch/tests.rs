@@ -177,3 +177,62 @@ fn a_request_for_a_wallet_not_locked_is_not_found_and_moves_nothing() {
     assert_eq!(applied(&plan.verdicts[1]), 0);
     assert_eq!(plan.wallets.len(), 1);
 }
+
+#[test]
+fn a_batch_lists_the_holds_it_creates_apart_from_the_loaded_holds_it_changes() {
+    let mut w = wallet(10);
+    w.held = 4;
+    let mut state = loaded(&[&w]);
+    let existing = HoldState {
+        id: HoldId::new(),
+        amount: 4,
+        captured: 0,
+        released: 0,
+        status: HoldStatus::Open,
+        counterparty: Counterparty::parse("revenue:messages").unwrap(),
+        expires_at: now() + Duration::hours(1),
+    };
+    state.holds.insert(
+        existing.id,
+        BatchHold {
+            state: existing.clone(),
+            wallet_id: w.id,
+            created_at: now() - Duration::hours(1),
+            closed_at: None,
+        },
+    );
+    let calls: [MovementCall; 2] = [
+        HoldRequest {
+            wallet_id: w.id,
+            amount: usd(3),
+            counterparty: Counterparty::parse("revenue:messages").unwrap(),
+            expires_at: now() + Duration::hours(1),
+            reference: Reference::parse("h").unwrap(),
+            actor: Actor::system("test"),
+        }
+        .into(),
+        CaptureRequest {
+            wallet_id: w.id,
+            hold_id: existing.id,
+            amount: usd(4),
+            reference: Reference::parse("c").unwrap(),
+            actor: Actor::system("test"),
+        }
+        .into(),
+    ];
+    let calls: Vec<&MovementCall> = calls.iter().collect();
+    let plan = plan(state, &calls, now());
+    let created: Vec<(i64, HoldStatus)> = plan
+        .created_holds
+        .iter()
+        .map(|hold| (hold.state.amount, hold.state.status))
+        .collect();
+    assert_eq!(created, [(3, HoldStatus::Open)]);
+    let changed: Vec<(HoldId, HoldStatus)> = plan
+        .changed_holds
+        .iter()
+        .map(|hold| (hold.state.id, hold.state.status))
+        .collect();
+    assert_eq!(changed, [(existing.id, HoldStatus::Captured)]);
+    assert_eq!((plan.wallets[0].balance, plan.wallets[0].held), (6, 3));
+}
