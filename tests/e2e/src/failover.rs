@@ -27,7 +27,7 @@ use diesel::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
 use crate::{
-    fakes::{FakeStripe, FakeTwilio, twilio},
+    fakes::{FakeStripe, FakeTwilio},
     keys::Keys,
     process::{Process, free_port},
     stack::ADMIN_TOKEN,
@@ -715,23 +715,13 @@ impl Services {
         for n in 1..=workers {
             let port = free_port();
             let mut env = common.clone();
+            env.extend(crate::stack::worker_defaults(&twilio));
             env.extend(
                 [
                     ("WORKER_ADDR", format!("127.0.0.1:{port}")),
                     ("HOSTNAME", format!("worker-{n}")),
-                    ("HOLD_EXPIRY_INTERVAL_SECS", "0".to_owned()),
-                    ("TWILIO_ACCOUNT_SID", twilio::PARENT_SID.to_owned()),
-                    ("TWILIO_AUTH_TOKEN", twilio::AUTH_TOKEN.to_owned()),
-                    ("TWILIO_BASE_URL", twilio.uri()),
-                    ("MESSAGING_OUTBOX_INTERVAL_SECS", "1".to_owned()),
-                    ("CAMPAIGN_RESUME_INTERVAL_SECS", "1".to_owned()),
-                    ("INBOX_INTERVAL_SECS", "1".to_owned()),
-                    ("NOTIFICATION_INTERVAL_SECS", "1".to_owned()),
-                    ("DUNNING_INTERVAL_SECS", "1".to_owned()),
-                    ("DISPATCH_WORKERS", "1".to_owned()),
                     ("DISPATCH_BATCH_SIZE", "2".to_owned()),
                     ("DISPATCH_CONCURRENCY", "2".to_owned()),
-                    ("DISPATCH_INTERVAL_MS", "100".to_owned()),
                 ]
                 .map(|(name, value)| (name.to_owned(), value)),
             );

@@ -10,6 +10,7 @@
 //!   documented payloads (see `crates/billing/tests/fixtures`), built per event type.
 //! - [`keys`]: the test's provider credentials and the signing of deliveries exactly as each
 //!   provider signs them (`testkit::signing`).
+//! - [`api`]: one HTTP call to an api process, shared by the stack and the failover services.
 //! - [`stack`]: one test's world: a database, the fakes, the receiver and the api, with the
 //!   HTTP calls the tests make.
 //! - [`poll`]: waiting for background effects with a deadline (never a sleep as an assertion).
@@ -25,6 +26,7 @@
 //!
 //! Everything panics instead of returning errors: a panic is how a test reports failure.
 
+pub mod api;
 pub mod events;
 pub mod failover;
 pub mod fakes;

@@ -170,21 +170,9 @@ impl Stack {
         let api = Process::spawn("api", &api_env, &scratch.0.join("api.log"));
 
         let mut worker_env = common;
+        worker_env.extend(worker_defaults(&twilio));
         worker_env.extend(
             [
-                ("HOLD_EXPIRY_INTERVAL_SECS", "0".to_owned()),
-                ("TWILIO_ACCOUNT_SID", twilio::PARENT_SID.to_owned()),
-                ("TWILIO_AUTH_TOKEN", twilio::AUTH_TOKEN.to_owned()),
-                ("TWILIO_BASE_URL", twilio.uri()),
-                ("MESSAGING_OUTBOX_INTERVAL_SECS", "1".to_owned()),
-                ("CAMPAIGN_RESUME_INTERVAL_SECS", "1".to_owned()),
-                ("INBOX_INTERVAL_SECS", "1".to_owned()),
-                ("NOTIFICATION_INTERVAL_SECS", "1".to_owned()),
-                ("DUNNING_INTERVAL_SECS", "1".to_owned()),
-                ("DISPATCH_WORKERS", "1".to_owned()),
-                ("DISPATCH_BATCH_SIZE", "1".to_owned()),
-                ("DISPATCH_CONCURRENCY", "1".to_owned()),
-                ("DISPATCH_INTERVAL_MS", "100".to_owned()),
                 ("SMTP_HOST", smtp.host()),
                 ("SMTP_PORT", smtp.port().to_string()),
                 ("SMTP_TLS", "none".to_owned()),
@@ -409,31 +397,7 @@ impl Stack {
         key: Option<&str>,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method.clone(), format!("{}{path}", self.api_url))
-            .bearer_auth(token);
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
-        };
-        (status, json)
+        crate::api::call(&self.client, &self.api_url, method, path, token, key, body).await
     }
 
     /// An admin GET that must answer 200.
@@ -783,6 +747,29 @@ impl Drop for Stack {
 /// The message of the test campaigns: one GSM-7 segment.
 pub const CAMPAIGN_BODY: &str = "Spring sale: 20% off until Sunday. Reply STOP to opt out.";
 pub const CAMPAIGN_FROM: &str = "+14155550199";
+
+/// What every test's worker gets: the fake Twilio, every job every second, one dispatcher
+/// sending one message at a time every 100 ms (a test that wants bigger batches sets
+/// `DISPATCH_BATCH_SIZE` / `DISPATCH_CONCURRENCY` after these: the process sees the last value).
+pub fn worker_defaults(twilio: &FakeTwilio) -> Vec<(String, String)> {
+    [
+        ("HOLD_EXPIRY_INTERVAL_SECS", "0".to_owned()),
+        ("TWILIO_ACCOUNT_SID", twilio::PARENT_SID.to_owned()),
+        ("TWILIO_AUTH_TOKEN", twilio::AUTH_TOKEN.to_owned()),
+        ("TWILIO_BASE_URL", twilio.uri()),
+        ("MESSAGING_OUTBOX_INTERVAL_SECS", "1".to_owned()),
+        ("CAMPAIGN_RESUME_INTERVAL_SECS", "1".to_owned()),
+        ("INBOX_INTERVAL_SECS", "1".to_owned()),
+        ("NOTIFICATION_INTERVAL_SECS", "1".to_owned()),
+        ("DUNNING_INTERVAL_SECS", "1".to_owned()),
+        ("DISPATCH_WORKERS", "1".to_owned()),
+        ("DISPATCH_BATCH_SIZE", "1".to_owned()),
+        ("DISPATCH_CONCURRENCY", "1".to_owned()),
+        ("DISPATCH_INTERVAL_MS", "100".to_owned()),
+    ]
+    .map(|(name, value)| (name.to_owned(), value))
+    .into()
+}
 
 /// `count` distinct E.164 numbers starting at `first`.
 pub fn numbers(first: usize, count: usize) -> Vec<String> {

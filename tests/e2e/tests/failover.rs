@@ -473,23 +473,7 @@ impl Admin {
         key: Option<&str>,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.api))
-            .bearer_auth(token);
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
-        (status, body)
+        e2e::api::call(&self.http, &self.api, method, path, token, key, body).await
     }
 
     async fn post(
