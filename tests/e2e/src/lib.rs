@@ -10,7 +10,8 @@
 //!   documented payloads (see `crates/billing/tests/fixtures`), built per event type.
 //! - [`keys`]: the test's provider credentials and the signing of deliveries exactly as each
 //!   provider signs them (`testkit::signing`).
-//! - [`api`]: one HTTP call to an api process, shared by the stack and the failover services.
+//! - [`api`]: calls to one api process (and creating an organization with its key), shared by
+//!   the stack and the failover test's services.
 //! - [`stack`]: one test's world: a database, the fakes, the receiver and the api, with the
 //!   HTTP calls the tests make.
 //! - [`poll`]: waiting for background effects with a deadline (never a sleep as an assertion).
@@ -40,5 +41,6 @@ pub mod sql;
 pub mod stack;
 pub mod tool;
 
+pub use api::{Api, Org};
 pub use poll::eventually;
-pub use stack::{Org, Stack, StackOptions};
+pub use stack::{Stack, StackOptions};

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use testkit::{SmtpSink, TestDb, signing::PayHereNotification};
 
 use crate::{
+    api::{Api, Org},
     events,
     fakes::{FakePayPal, FakeStripe, FakeTwilio, basic_auth, paypal, stripe, twilio},
     keys::{self, Keys},
@@ -46,13 +47,6 @@ pub struct StackOptions {
     /// `/webhooks/twilio/messages` (`TWILIO_STATUS_CALLBACK_URL`), and the receiver verifies them
     /// with the parent account's credentials and the fake Twilio's subaccount tokens.
     pub twilio_callbacks: bool,
-}
-
-/// An organization and its own API key.
-#[derive(Debug, Clone)]
-pub struct Org {
-    pub id: String,
-    pub key: String,
 }
 
 /// A directory of this test's files (provider trust material, process logs); removed on drop
@@ -387,6 +381,14 @@ impl Stack {
     // -----------------------------------------------------------------------------------------
     // The api
 
+    /// The api, for calls the helpers below do not make.
+    pub fn api(&self) -> Api {
+        Api {
+            client: self.client.clone(),
+            url: self.api_url.clone(),
+        }
+    }
+
     /// A request to the api with `token`; returns the status and the JSON body (`Null` when
     /// there is none).
     pub async fn call(
@@ -397,14 +399,12 @@ impl Stack {
         key: Option<&str>,
         body: Option<&Value>,
     ) -> (StatusCode, Value) {
-        crate::api::call(&self.client, &self.api_url, method, path, token, key, body).await
+        self.api().call(method, path, token, key, body).await
     }
 
     /// An admin GET that must answer 200.
     pub async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.call(Method::GET, path, ADMIN_TOKEN, None, None).await;
-        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-        body
+        self.api().get(path).await
     }
 
     /// A POST that must answer `expected`.
@@ -416,9 +416,7 @@ impl Stack {
         body: Option<&Value>,
         expected: StatusCode,
     ) -> Value {
-        let (status, answer) = self.call(Method::POST, path, token, key, body).await;
-        assert_eq!(status, expected, "POST {path}: {answer}");
-        answer
+        self.api().post(path, token, key, body, expected).await
     }
 
     /// A new organization (wallet in `currency`) and an API key of its own.
@@ -433,30 +431,12 @@ impl Stack {
             .await
     }
 
-    /// An organization created from `body`, with its own API key.
+    /// An organization created from `body`, with its own API key (a secret the log scan looks
+    /// for).
     async fn create_org_with(&self, body: Value) -> Org {
-        let created = self
-            .post(
-                "/v1/organizations",
-                ADMIN_TOKEN,
-                None,
-                Some(&body),
-                StatusCode::CREATED,
-            )
-            .await;
-        let id = text(&created["id"]);
-        let issued = self
-            .post(
-                &format!("/v1/organizations/{id}/api-keys"),
-                ADMIN_TOKEN,
-                None,
-                Some(&json!({"name": "e2e"})),
-                StatusCode::CREATED,
-            )
-            .await;
-        let key = text(&issued["key"]);
-        self.secrets.add_api_key(&key);
-        Org { id, key }
+        let org = self.api().create_org_with(body).await;
+        self.secrets.add_api_key(&org.key);
+        org
     }
 
     /// The organization's subscription, billed through `provider` as `provider_subscription_id`

@@ -33,7 +33,7 @@ use diesel::{
     sql_types::{BigInt, Double, Text},
 };
 use e2e::{
-    Org,
+    Api, Org,
     events::{self, stripe::Invoice},
     eventually,
     failover::{Cluster, FAST_FAILOVER, Services},
@@ -279,11 +279,13 @@ async fn a_primary_crash_fails_over_with_nothing_acknowledged_lost_or_applied_tw
             .map(Operation::balance_change)
             .sum::<i64>();
     let wallet = admin
+        .api
         .get(&format!("/v1/organizations/{}/wallet", money.id))
         .await;
     assert_eq!(wallet["balance"], usd(expected), "{wallet}");
     for org in [&money, &campaign] {
         let reconciliation = admin
+            .api
             .get(&format!(
                 "/v1/organizations/{}/wallet/reconciliation",
                 org.id
@@ -453,81 +455,28 @@ async fn deliveries(sql: &mut Sql) -> BTreeMap<String, i64> {
 
 /// The operator's calls that set the test up, through the first api.
 struct Admin {
-    http: reqwest::Client,
-    api: String,
+    api: Api,
 }
 
 impl Admin {
     fn new(services: &Services) -> Self {
         Self {
-            http: services.client.clone(),
-            api: services.api_urls[0].clone(),
+            api: Api {
+                client: services.client.clone(),
+                url: services.api_urls[0].clone(),
+            },
         }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        key: Option<&str>,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        e2e::api::call(&self.http, &self.api, method, path, token, key, body).await
-    }
-
-    async fn post(
-        &self,
-        path: &str,
-        token: &str,
-        key: Option<&str>,
-        body: Option<&Value>,
-        expected: StatusCode,
-    ) -> Value {
-        let (status, answer) = self
-            .call(reqwest::Method::POST, path, token, key, body)
-            .await;
-        assert_eq!(status, expected, "POST {path}: {answer}");
-        answer
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let (status, body) = self
-            .call(reqwest::Method::GET, path, ADMIN_TOKEN, None, None)
-            .await;
-        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-        body
     }
 
     /// A USD organization with an API key of its own.
     async fn org(&self, name: &str) -> Org {
-        let created = self
-            .post(
-                "/v1/organizations",
-                ADMIN_TOKEN,
-                None,
-                Some(&json!({"name": name, "currency": "USD"})),
-                StatusCode::CREATED,
-            )
-            .await;
-        let id = text(&created["id"]);
-        let issued = self
-            .post(
-                &format!("/v1/organizations/{id}/api-keys"),
-                ADMIN_TOKEN,
-                None,
-                Some(&json!({"name": "failover"})),
-                StatusCode::CREATED,
-            )
-            .await;
-        Org {
-            id,
-            key: text(&issued["key"]),
-        }
+        self.api
+            .create_org_with(json!({"name": name, "currency": "USD"}))
+            .await
     }
 
     async fn credit(&self, org: &Org, amount: i64, reference: &str) {
-        self.post(
+        self.api.post(
             &format!("/v1/organizations/{}/wallet/credits", org.id),
             ADMIN_TOKEN,
             Some(reference),
@@ -544,18 +493,19 @@ impl Admin {
     async fn campaign(&self, services: &Services, subaccount: &str) -> Org {
         let org = self.org("Failover campaigns").await;
         let subscription = "sub_1FailoverE2eCampaigns";
-        self.post(
-            &format!("/v1/admin/organizations/{}/subscriptions", org.id),
-            ADMIN_TOKEN,
-            Some("failover-subscription"),
-            Some(&json!({
-                "plan": "pro",
-                "provider": "stripe",
-                "provider_subscription_id": subscription,
-            })),
-            StatusCode::CREATED,
-        )
-        .await;
+        self.api
+            .post(
+                &format!("/v1/admin/organizations/{}/subscriptions", org.id),
+                ADMIN_TOKEN,
+                Some("failover-subscription"),
+                Some(&json!({
+                    "plan": "pro",
+                    "provider": "stripe",
+                    "provider_subscription_id": subscription,
+                })),
+                StatusCode::CREATED,
+            )
+            .await;
         let now = Utc::now().timestamp();
         let paid = Invoice {
             id: "in_1FailoverE2eCampaigns".to_owned(),
@@ -571,7 +521,8 @@ impl Admin {
         let body = events::bytes(&paid);
         let (name, value) = services.keys.stripe_header(&body, now);
         let response = self
-            .http
+            .api
+            .client
             .post(format!("{}/webhooks/stripe", services.receiver_url))
             .header(name, value)
             .header("Content-Type", "application/json")
@@ -584,6 +535,7 @@ impl Admin {
         self.credit(&org, 100_000, "failover-campaign-funds").await;
 
         let brand = self
+            .api
             .post(
                 &format!("/v1/organizations/{}/brands", org.id),
                 &org.key,
@@ -593,6 +545,7 @@ impl Admin {
             )
             .await;
         let created = self
+            .api
             .post(
                 &format!("/v1/organizations/{}/campaigns", org.id),
                 &org.key,
@@ -610,6 +563,7 @@ impl Admin {
             .await;
         let id = text(&created["id"]);
         let added = self
+            .api
             .post(
                 &format!("/v1/organizations/{}/campaigns/{id}/recipients", org.id),
                 &org.key,
@@ -620,6 +574,7 @@ impl Admin {
             .await;
         assert_eq!(added["added"], RECIPIENTS, "{added}");
         let started = self
+            .api
             .post(
                 &format!("/v1/organizations/{}/campaigns/{id}/start", org.id),
                 &org.key,
