@@ -37,6 +37,8 @@ pub struct Config {
     /// How long a found API key is used without asking the database again (zero: always ask);
     /// at most one second, so a revoked key is refused within a second (`auth::cache`).
     pub auth_cache_ttl: Duration,
+    /// `HEALTH_STALLED_CAMPAIGN_SECS`.
+    pub health_stalled_after: Duration,
     /// The batching writer the wallet routes move money through: the most requests one
     /// transaction writes, and how many batches are written at once (each on a connection of
     /// the pool).
@@ -113,6 +115,11 @@ impl Config {
             default: "1000",
             meaning: "how long (0 to 1000 ms) a found API key is used without asking the database again; a revoked key is refused within this time. 0: every request asks",
         },
+        Variable {
+            name: "HEALTH_STALLED_CAMPAIGN_SECS",
+            default: "600",
+            meaning: "how long (60 to 86400 s) a running campaign may go without progress (no change, no batch claimed or settled) before the health report counts it as stalled",
+        },
     ];
 
     /// Defaults for everything but the database and the admin token, listening on a free
@@ -125,6 +132,7 @@ impl Config {
             request_limits: RequestLimits::default(),
             rate_limit: Some(RateLimit::default_limit()),
             auth_cache_ttl: DEFAULT_AUTH_CACHE_TTL,
+            health_stalled_after: crate::health_report::DEFAULT_STALLED_AFTER,
             ledger_writer: WriterConfig::default(),
             data_dir: PathBuf::from(".data"),
             database,
@@ -163,6 +171,11 @@ impl Config {
                 "AUTH_CACHE_TTL_MS",
                 0..=auth::cache::MAX_TTL_MS,
                 DEFAULT_AUTH_CACHE_TTL_MS,
+            )?),
+            health_stalled_after: Duration::from_secs(env.number(
+                "HEALTH_STALLED_CAMPAIGN_SECS",
+                60..=86_400,
+                crate::health_report::DEFAULT_STALLED_AFTER.as_secs(),
             )?),
             ledger_writer: WriterConfig::from_env(env)?,
             data_dir: PathBuf::from(".data"),

@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod entitlement;
 pub mod error;
+pub mod health_report;
 pub mod rate_limit;
 mod routes;
 pub mod startup;

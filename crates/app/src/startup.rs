@@ -109,7 +109,8 @@ impl Application {
             probes::recorder()?,
             config.ledger_writer.clone(),
         )
-        .with_rate_limit(config.rate_limit);
+        .with_rate_limit(config.rate_limit)
+        .with_stalled_campaign_threshold(config.health_stalled_after);
         // In development one process is the whole system, so it receives webhooks too; in
         // production the webhook-receiver does.
         let dev_webhooks = match &config.jobs {

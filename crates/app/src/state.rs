@@ -10,6 +10,7 @@ use db::{DbPool, pool::PooledConnection};
 use httpkit::{ApiError, Auth};
 
 use crate::entitlement::EntitlementCheck;
+use crate::health_report::HealthReporter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use primitives::{OrganizationId, WalletId};
 use subscriptions::{AccessDecision, Feature, Subscriptions};
@@ -55,6 +56,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Each organization API key's request budget (`rate_limit`); `None`: not limited.
     pub rate_limiter: Option<Arc<KeyLimiter>>,
+    /// The health report's settings and the schedule of its gauges.
+    pub health: HealthReporter,
 }
 
 impl AppState {
@@ -85,6 +88,7 @@ impl AppState {
             customer: services.customer.clone(),
             metrics,
             rate_limiter: None,
+            health: HealthReporter::default(),
         }
     }
 
@@ -96,6 +100,13 @@ impl AppState {
     }
 
     /// A pooled connection; an exhausted or unreachable pool is a 503.
+    /// Running campaigns count as stalled after `stalled_after` without progress.
+    #[must_use]
+    pub fn with_stalled_campaign_threshold(mut self, stalled_after: std::time::Duration) -> Self {
+        self.health = HealthReporter::new(stalled_after);
+        self
+    }
+
     pub async fn conn(&self) -> Result<PooledConnection, AppError> {
         Ok(self.pool.get().await?)
     }

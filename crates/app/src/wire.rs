@@ -3,6 +3,7 @@
 
 pub mod campaigns;
 pub mod customer;
+pub mod health;
 pub mod outbox;
 pub mod subscriptions;
 pub mod wallet;

@@ -41,7 +41,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<HealthRespo
 ///
 /// Unauthenticated, like the probes: a scraper should not hold the admin credential. Metrics
 /// carry no organization ids, amounts or secrets in their names or labels; keep the endpoint on
-/// the internal network as for `/readyz`.
+/// the internal network as for `/readyz`. The `billing_health_*` gauges are the health report
+/// (`/v1/admin/health`), recomputed by a scrape at most every 10 s; when the database does not
+/// answer they keep their last values and the rest is served.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -50,5 +52,17 @@ pub async fn readyz(State(state): State<AppState>) -> Result<ApiJson<HealthRespo
         body = String, content_type = "text/plain; version=0.0.4"))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    // A scrape must not fail because the database is down: the other metrics matter most then.
+    let refreshed = match state.pool.get().await {
+        Ok(mut conn) => state
+            .health
+            .refresh_gauges(&mut conn)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(error) => Err(error.to_string()),
+    };
+    if let Err(error) = refreshed {
+        tracing::warn!(%error, "health gauges not refreshed");
+    }
     probes::metrics(&state.metrics)
 }

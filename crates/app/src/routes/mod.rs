@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_campaigns;
+mod admin_health;
 mod admin_outbox;
 mod admin_subscriptions;
 mod admin_webhooks;
@@ -121,6 +122,7 @@ fn documented_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(top_ups::get_top_up))
         .routes(routes!(admin::reconcile_all))
         .routes(routes!(admin::expire_holds))
+        .routes(routes!(admin_health::health_report))
         .routes(routes!(
             subscription::get_subscription,
             customer_subscription::start_subscription
