@@ -18,29 +18,19 @@ use diesel::{QueryableByName, sql_types::BigInt, sql_types::Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use tokio::sync::Mutex;
 
-/// Freeze sources (`wallets.frozen_by`).
-pub const FREEZE_SOURCES: [&str; 3] = ["admin", "billing", "risk"];
-/// Subscription statuses.
-pub const SUBSCRIPTION_STATUSES: [&str; 8] = [
-    "active",
-    "canceled",
-    "expired",
-    "past_due",
-    "paused",
-    "pending",
-    "suspended",
-    "trialing",
-];
-/// Why a campaign is paused.
-pub const PAUSE_REASONS: [&str; 5] = [
-    "insufficient_funds",
-    "manual",
-    "messaging_suspended",
-    "subscription_inactive",
-    "wallet_frozen",
-];
+use campaigns::PauseReason;
+use intake::inbox::InboxStatus;
+use ledger::FreezeSource;
+use subscriptions::SubscriptionStatus;
+
 /// Webhook inbox statuses still worth watching: applied and ignored are final and fine.
-pub const INBOX_STATUSES: [&str; 5] = ["dead", "failed", "held", "received", "unmatched"];
+const WATCHED_INBOX: [InboxStatus; 5] = [
+    InboxStatus::Received,
+    InboxStatus::Unmatched,
+    InboxStatus::Held,
+    InboxStatus::Failed,
+    InboxStatus::Dead,
+];
 
 /// Default for `HEALTH_STALLED_CAMPAIGN_SECS`.
 pub const DEFAULT_STALLED_AFTER: Duration = Duration::from_secs(600);
@@ -114,18 +104,19 @@ SELECT 'webhook_inbox', status, count(*)
   GROUP BY status
 ";
 
-fn zeros(keys: &[&str]) -> BTreeMap<String, u64> {
-    keys.iter().map(|key| ((*key).to_owned(), 0)).collect()
+/// Every key of a domain's vocabulary at zero, so a series never disappears.
+fn zeros<const N: usize>(keys: [&'static str; N]) -> BTreeMap<String, u64> {
+    keys.into_iter().map(|key| (key.to_owned(), 0)).collect()
 }
 
 impl HealthReport {
     /// Every figure zero: the report of an empty database.
     pub fn empty() -> Self {
         Self {
-            wallets_frozen: zeros(&FREEZE_SOURCES),
-            subscriptions: zeros(&SUBSCRIPTION_STATUSES),
-            campaigns_paused: zeros(&PAUSE_REASONS),
-            webhook_inbox: zeros(&INBOX_STATUSES),
+            wallets_frozen: zeros(FreezeSource::ALL.map(FreezeSource::as_str)),
+            subscriptions: zeros(SubscriptionStatus::ALL.map(SubscriptionStatus::as_str)),
+            campaigns_paused: zeros(PauseReason::ALL.map(PauseReason::as_str)),
+            webhook_inbox: zeros(WATCHED_INBOX.map(InboxStatus::as_str)),
             ..Self::default()
         }
     }
