@@ -43,9 +43,13 @@ fn a_bad_or_inconsistent_value_names_its_variable() {
     }
 }
 
-#[tokio::test]
-async fn serves_its_probes_and_stops_on_sigterm_with_success() {
-    let db = testkit::TestDb::new().await;
+/// The worker on `db` with `env` on top of the minimum, once its `/readyz` says ready; and the
+/// base URL of its probe listener.
+async fn start_ready(
+    db: &testkit::TestDb,
+    log_name: &str,
+    env: &[(&str, &str)],
+) -> (Running, String) {
     let port = free_port();
     let mut command = Command::new(EXE);
     command
@@ -53,13 +57,20 @@ async fn serves_its_probes_and_stops_on_sigterm_with_success() {
         .env("DATABASE_URL", db.url())
         .env("WORKER_ADDR", format!("127.0.0.1:{port}"))
         .env("LOG_FORMAT", "pretty")
-        .env("INBOX_INTERVAL_SECS", "1");
-    let log = std::env::temp_dir().join(format!("worker-startup-{port}.log"));
+        .envs(env.iter().copied());
+    let log = std::env::temp_dir().join(format!("worker-{log_name}-{port}.log"));
     let mut worker = Running::start(command, &log);
     let base = format!("http://127.0.0.1:{port}");
     worker
         .wait_ready(&format!("{base}/readyz"), Duration::from_secs(30))
         .await;
+    (worker, base)
+}
+
+#[tokio::test]
+async fn serves_its_probes_and_stops_on_sigterm_with_success() {
+    let db = testkit::TestDb::new().await;
+    let (worker, base) = start_ready(&db, "startup", &[("INBOX_INTERVAL_SECS", "1")]).await;
     let client = reqwest::Client::new();
     for probe in ["/healthz", "/metrics"] {
         let response = client.get(format!("{base}{probe}")).send().await;
@@ -74,19 +85,7 @@ async fn serves_its_probes_and_stops_on_sigterm_with_success() {
 #[tokio::test]
 async fn its_probe_listener_refuses_oversized_requests_with_problems() {
     let db = testkit::TestDb::new().await;
-    let port = free_port();
-    let mut command = Command::new(EXE);
-    command
-        .env_clear()
-        .env("DATABASE_URL", db.url())
-        .env("WORKER_ADDR", format!("127.0.0.1:{port}"))
-        .env("LOG_FORMAT", "pretty");
-    let log = std::env::temp_dir().join(format!("worker-limits-{port}.log"));
-    let mut worker = Running::start(command, &log);
-    let base = format!("http://127.0.0.1:{port}");
-    worker
-        .wait_ready(&format!("{base}/readyz"), Duration::from_secs(30))
-        .await;
+    let (worker, base) = start_ready(&db, "limits", &[]).await;
     let client = reqwest::Client::new();
     let code = async |request: reqwest::RequestBuilder| {
         let response = request.send().await.unwrap();
