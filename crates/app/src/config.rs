@@ -421,6 +421,9 @@ mod tests {
             ("BILLING_RENEWAL_GRACE_HOURS", "73"),
             ("BILLING_TRIAL_NOTICE_DAYS", "367"),
             ("CAMPAIGN_HOLD_TTL_HOURS", "721"),
+            ("HEALTH_STALLED_CAMPAIGN_SECS", "59"),
+            ("HEALTH_STALLED_CAMPAIGN_SECS", "86401"),
+            ("HEALTH_STALLED_CAMPAIGN_SECS", "ten minutes"),
         ] {
             let error = from(&[(name, value), ("ADMIN_TOKEN", "s3cret")]).unwrap_err();
             assert_eq!(error.variable, name);
