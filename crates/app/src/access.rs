@@ -108,6 +108,19 @@ pub struct OrgCaller<R = OrganizationResource> {
 }
 
 impl<R> OrgCaller<R> {
+    /// The caller a console session acts as; `None` when the principal may not act on the
+    /// organization (the console never builds one for another organization).
+    pub(crate) fn for_session(
+        organization_id: OrganizationId,
+        principal: Principal,
+    ) -> Option<Self> {
+        principal.may_access(organization_id).then_some(Self {
+            organization_id,
+            principal,
+            _resource: PhantomData,
+        })
+    }
+
     pub fn is_admin(&self) -> bool {
         self.principal.is_admin()
     }

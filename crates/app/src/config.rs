@@ -15,7 +15,7 @@ use primitives::config::{ConfigError, Env, Variable};
 use secrecy::SecretString;
 use services::ServicesConfig;
 
-use crate::{auth, rate_limit::RateLimit};
+use crate::{auth, console::ConsoleSettings, rate_limit::RateLimit};
 
 /// Where the admin credential comes from.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct Config {
     pub auth_cache_ttl: Duration,
     /// `HEALTH_STALLED_CAMPAIGN_SECS`.
     pub health_stalled_after: Duration,
+    /// The console's sessions and cookies (`CONSOLE_*`).
+    pub console: ConsoleSettings,
     /// The batching writer the wallet routes move money through: the most requests one
     /// transaction writes, and how many batches are written at once (each on a connection of
     /// the pool).
@@ -133,6 +135,7 @@ impl Config {
             rate_limit: Some(RateLimit::default_limit()),
             auth_cache_ttl: DEFAULT_AUTH_CACHE_TTL,
             health_stalled_after: crate::health_report::DEFAULT_STALLED_AFTER,
+            console: ConsoleSettings::default(),
             ledger_writer: WriterConfig::default(),
             data_dir: PathBuf::from(".data"),
             database,
@@ -177,6 +180,7 @@ impl Config {
                 60..=86_400,
                 crate::health_report::DEFAULT_STALLED_AFTER.as_secs(),
             )?),
+            console: ConsoleSettings::from_env(env, database.is_embedded())?,
             ledger_writer: WriterConfig::from_env(env)?,
             data_dir: PathBuf::from(".data"),
             database,
@@ -199,6 +203,7 @@ impl Config {
             ));
         }
         self.request_limits.validate(&LIMIT_VARIABLES)?;
+        self.console.validate()?;
         if let Some(rate_limit) = &self.rate_limit {
             rate_limit.validate()?;
         }

@@ -110,7 +110,8 @@ impl Application {
             config.ledger_writer.clone(),
         )
         .with_rate_limit(config.rate_limit)
-        .with_stalled_campaign_threshold(config.health_stalled_after);
+        .with_stalled_campaign_threshold(config.health_stalled_after)
+        .with_console(config.console.clone());
         // In development one process is the whole system, so it receives webhooks too; in
         // production the webhook-receiver does.
         let dev_webhooks = match &config.jobs {

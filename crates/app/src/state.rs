@@ -58,6 +58,10 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<KeyLimiter>>,
     /// The health report's settings and the schedule of its gauges.
     pub health: HealthReporter,
+    /// The domain's clock (console sessions expire on it too).
+    pub clock: Arc<dyn primitives::Clock>,
+    /// How console sessions live and how their cookies are sent.
+    pub console: crate::console::ConsoleSettings,
 }
 
 impl AppState {
@@ -89,6 +93,8 @@ impl AppState {
             metrics,
             rate_limiter: None,
             health: HealthReporter::default(),
+            clock: services.clock.clone(),
+            console: crate::console::ConsoleSettings::default(),
         }
     }
 
@@ -99,7 +105,13 @@ impl AppState {
         self
     }
 
-    /// A pooled connection; an exhausted or unreachable pool is a 503.
+    /// Console sessions live and are sent as `settings` say.
+    #[must_use]
+    pub fn with_console(mut self, settings: crate::console::ConsoleSettings) -> Self {
+        self.console = settings;
+        self
+    }
+
     /// Running campaigns count as stalled after `stalled_after` without progress.
     #[must_use]
     pub fn with_stalled_campaign_threshold(mut self, stalled_after: std::time::Duration) -> Self {
@@ -107,6 +119,7 @@ impl AppState {
         self
     }
 
+    /// A pooled connection; an exhausted or unreachable pool is a 503.
     pub async fn conn(&self) -> Result<PooledConnection, AppError> {
         Ok(self.pool.get().await?)
     }

@@ -210,4 +210,29 @@ async fn the_report_and_its_gauges_count_every_figure() {
             "missing `{line}` in:\n{metrics}"
         );
     }
+
+    // Scrapes within `GAUGE_REFRESH` read the gauges as they were: a scrape every second costs
+    // one report every ten. The JSON report is computed on each call.
+    app.conn()
+        .await
+        .batch_execute(
+            "INSERT INTO webhook_inbox (id, provider, delivery_id, event_type, received_at, body,
+                                        body_sha256, body_size, events, status, updated_at)
+             VALUES (gen_random_uuid(), 'stripe', 'd9', 'invoice.paid', now(), '\\x7b7d',
+                     sha256('\\x7b7d'), 2, '[]', 'unmatched', now())",
+        )
+        .await
+        .unwrap();
+    assert_eq!(report(&app).await["webhook_inbox"]["unmatched"], 3);
+    let again = send(app.client.get(app.url("/metrics")))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        again
+            .lines()
+            .any(|l| l == "billing_health_webhook_inbox{status=\"unmatched\"} 2"),
+        "the gauges were recomputed within the refresh period:\n{again}"
+    );
 }

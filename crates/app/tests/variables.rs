@@ -18,6 +18,10 @@ fn sections() -> Vec<(&'static str, Vec<&'static Variable>)> {
             all(db::DatabaseSettings::VARIABLES),
         ),
         ("api", all(app::Config::VARIABLES)),
+        (
+            "api (console)",
+            all(app::console::ConsoleSettings::VARIABLES),
+        ),
         ("webhook-receiver", all(webhooks::ReceiverConfig::VARIABLES)),
         (
             "worker (and the api in development)",

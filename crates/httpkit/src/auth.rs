@@ -131,6 +131,17 @@ impl AdminToken {
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         presented.ct_eq(&self.digest).into()
     }
+
+    /// A value that changes when the credential does, for `purpose` only: what a store may keep
+    /// to notice a replaced token (the console's operator sessions end with it), without keeping
+    /// what presented tokens are compared against.
+    pub fn fingerprint(&self, purpose: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(purpose.as_bytes());
+        hasher.update(b":");
+        hasher.update(self.digest);
+        hasher.finalize().into()
+    }
 }
 
 impl fmt::Debug for AdminToken {
@@ -158,6 +169,17 @@ impl Auth {
             return Ok(Some(Principal::Admin));
         }
         self.keys.authenticate(bearer).await
+    }
+
+    /// Whether `presented` is the admin credential (constant time), without asking the
+    /// authenticator about anything else.
+    pub fn is_admin_token(&self, presented: &str) -> bool {
+        self.admin.matches(presented)
+    }
+
+    /// [`AdminToken::fingerprint`] of the configured admin credential.
+    pub fn admin_fingerprint(&self, purpose: &str) -> [u8; 32] {
+        self.admin.fingerprint(purpose)
     }
 }
 

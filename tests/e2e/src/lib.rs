@@ -22,12 +22,15 @@
 //!   receiver (answer withheld, connection dropped), client load that remembers what each
 //!   client was told, the test's own database session (reading the books, ending the
 //!   services' sessions).
+//! - [`browser`]: headless Chromium through WebDriver, for the console's pages: a user's clicks,
+//!   typing and keys, what the page shows, its cookies, screenshots for review.
 //! - [`failover`]: a pg_auto_failover cluster (a monitor and two nodes) and the services
 //!   against its multi-host URL, for the PostgreSQL failover test.
 //!
 //! Everything panics instead of returning errors: a panic is how a test reports failure.
 
 pub mod api;
+pub mod browser;
 pub mod events;
 pub mod failover;
 pub mod fakes;

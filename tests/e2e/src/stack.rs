@@ -520,8 +520,9 @@ impl Stack {
             .await
     }
 
-    /// A campaign of `brand_id` at 0.05 USD a segment to `numbers`, started with the org's key.
-    pub async fn start_campaign(
+    /// A draft campaign of `brand_id` at 0.05 USD a segment to `numbers`, made with the org's
+    /// key; not started.
+    pub async fn create_campaign(
         &self,
         org: &Org,
         brand_id: &str,
@@ -555,6 +556,18 @@ impl Stack {
             )
             .await;
         assert_eq!(added["added"], numbers.len(), "{added}");
+        id
+    }
+
+    /// [`Stack::create_campaign`], then started with the org's key.
+    pub async fn start_campaign(
+        &self,
+        org: &Org,
+        brand_id: &str,
+        name: &str,
+        numbers: &[String],
+    ) -> String {
+        let id = self.create_campaign(org, brand_id, name, numbers).await;
         let started = self
             .post(
                 &format!("/v1/organizations/{}/campaigns/{id}/start", org.id),

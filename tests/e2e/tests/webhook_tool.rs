@@ -407,6 +407,7 @@ async fn the_readme_quick_start_works_in_development_mode_and_its_paypal_ca_is_r
     assert_eq!(shown, quick_start.expected, "{ran:?}");
     let org = ran.printed("quick-start-org");
     let key = ran.printed("quick-start-key");
+    the_console_shows_the_quick_start(&api, &key).await;
 
     // `replay`: the last stored delivery (the payment) signed again and sent again, answered as
     // a duplicate.
@@ -516,4 +517,46 @@ fn path(path: &Path) -> String {
     path.to_str()
         .unwrap_or_else(|| panic!("{} is not UTF-8", path.display()))
         .to_owned()
+}
+
+/// The README's quick start ends in the console: what it made is there, in a browser. These
+/// screenshots (development mode, populated by the quick start) are docs/console.md's.
+async fn the_console_shows_the_quick_start(api: &DevApi, key: &str) {
+    use e2e::browser::{Browser, Screen};
+    let browser = Browser::with_screen(
+        &api.url,
+        Screen {
+            width: 1280,
+            height: 1100,
+            phone: false,
+        },
+    )
+    .await;
+    browser.goto("/console").await;
+    assert_eq!(browser.path().await, "/console/sign-in");
+    browser.fill("#api_key", key).await;
+    browser.submit("#sign-in-form").await;
+    let balance = browser.text("#wallet-balance").await;
+    assert!(balance.contains("50.00"), "{balance}");
+    browser.screenshot("quick-start-wallet").await;
+    browser.goto("/console/campaigns").await;
+    browser.click("a[href^='/console/campaigns/']").await;
+    browser.find("#start-campaign").await;
+    assert!(browser.text("main").await.contains("Spring sale"));
+    browser.screenshot("quick-start-send-dialog").await;
+    browser.goto("/console/subscription").await;
+    let status = browser.text("#subscription-status").await;
+    assert!(status.contains("active"), "{status}");
+    browser.screenshot("quick-start-subscription").await;
+    browser.click("#sign-out").await;
+
+    browser.goto("/console/operator/sign-in").await;
+    browser.fill("#operator", "Quick Start").await;
+    browser.fill("#admin_token", &api.token).await;
+    browser.submit("#sign-in-form").await;
+    browser.find("#health-negative-balances").await;
+    browser.screenshot("quick-start-operator-health").await;
+    browser.goto("/console/operator/inbox?status=applied").await;
+    browser.screenshot("quick-start-operator-inbox").await;
+    browser.close().await;
 }

@@ -1,28 +1,28 @@
 //! The router and the OpenAPI document, both built from the same handler list so they cannot
 //! drift apart: a handler registered with `routes!` is served and documented at once.
 
-mod admin;
-mod admin_campaigns;
-mod admin_health;
-mod admin_outbox;
-mod admin_subscriptions;
-mod admin_webhooks;
-mod api_keys;
-mod brands;
-mod campaign_life;
-mod campaigns;
-mod customer_subscription;
-mod eligibility;
-mod health;
-mod holds;
-mod movements;
-mod organizations;
-mod query;
-mod recipients;
-mod responses;
-mod subscription;
-mod top_ups;
-mod wallet;
+pub(crate) mod admin;
+pub(crate) mod admin_campaigns;
+pub(crate) mod admin_health;
+pub(crate) mod admin_outbox;
+pub(crate) mod admin_subscriptions;
+pub(crate) mod admin_webhooks;
+pub(crate) mod api_keys;
+pub(crate) mod brands;
+pub(crate) mod campaign_life;
+pub(crate) mod campaigns;
+pub(crate) mod customer_subscription;
+pub(crate) mod eligibility;
+pub(crate) mod health;
+pub(crate) mod holds;
+pub(crate) mod movements;
+pub(crate) mod organizations;
+pub(crate) mod query;
+pub(crate) mod recipients;
+pub(crate) mod responses;
+pub(crate) mod subscription;
+pub(crate) mod top_ups;
+pub(crate) mod wallet;
 
 use std::sync::Arc;
 
@@ -226,7 +226,7 @@ pub fn router(state: AppState, body_limit_bytes: usize, dev_webhooks: DevWebhook
         )),
         None => routes,
     };
-    let mut routes = routes
+    let routes = routes
         .route(
             "/openapi.json",
             get(move || {
@@ -234,7 +234,9 @@ pub fn router(state: AppState, body_limit_bytes: usize, dev_webhooks: DevWebhook
                 async move { Json(openapi) }
             }),
         )
-        .with_state(state);
+        .with_state(state.clone());
+    // The console sends its actions through the API's own routes.
+    let mut routes = routes.clone().merge(crate::console::router(state, routes));
     if dev_webhooks.providers {
         routes = routes
             .merge(webhooks::routes(webhook_state))

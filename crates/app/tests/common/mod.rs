@@ -150,6 +150,8 @@ impl TestApp {
             AdminTokenSource::Given(SecretString::from(ADMIN_TOKEN.to_owned())),
         );
         config.body_limit_bytes = BODY_LIMIT;
+        // Served over plain HTTP: a Secure cookie would never come back.
+        config.console.secure_cookies = false;
         configure(&mut config);
         // Whole microseconds, as PostgreSQL stores them, so times read back compare equal.
         let clock = ManualClock::new(Utc::now().trunc_subsecs(6));

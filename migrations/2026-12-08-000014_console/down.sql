@@ -1,0 +1,2 @@
+DROP TABLE operator_actions;
+DROP TABLE console_sessions;
