@@ -147,16 +147,28 @@ impl<R: ScopedResource> FromRequestParts<AppState> for OrgCaller<R> {
     }
 }
 
+/// In request extensions: the operator a console session acts for, put there by the console
+/// when it sends an action through the API in-process (a request from outside cannot carry an
+/// extension). What the admin's call writes names them: actor `admin:<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActingOperator(pub String);
+
 /// The admin, acting on the wallet of the organization in the path: 401 without a valid
 /// credential, 403 `ADMIN_REQUIRED` for any organization key (its own organization's too).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WalletAdmin {
     pub organization_id: OrganizationId,
+    /// Who, when the admin's call came from an operator's console session.
+    pub operator: Option<ActingOperator>,
 }
 
 impl WalletAdmin {
+    /// `admin`, or `admin:<name>` for an operator acting through the console.
     pub fn actor(&self) -> Actor {
-        Actor::admin()
+        self.operator
+            .as_ref()
+            .and_then(|ActingOperator(name)| Actor::parse(format!("admin:{name}")).ok())
+            .unwrap_or_else(Actor::admin)
     }
 }
 
@@ -170,7 +182,10 @@ impl FromRequestParts<AppState> for WalletAdmin {
         AdminOnly::from_request_parts(parts, state).await?;
         let ApiPath(OrganizationPath { organization_id }) =
             ApiPath::from_request_parts(parts, state).await?;
-        Ok(Self { organization_id })
+        Ok(Self {
+            organization_id,
+            operator: parts.extensions.get::<ActingOperator>().cloned(),
+        })
     }
 }
 

@@ -5,12 +5,17 @@
 
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "test set-up helpers: a panic is how a test reports failure"
 )]
 
 #[expect(dead_code, reason = "these tests need only part of the shared helpers")]
 mod common;
 #[path = "common/console.rs"]
+#[expect(
+    dead_code,
+    reason = "the customer pages need only part of the console client"
+)]
 mod console;
 #[path = "campaigns/support.rs"]
 #[expect(

@@ -363,6 +363,23 @@ async fn a_correction_posted_twice_moves_money_once_and_a_refused_one_moves_noth
     assert!(second.location.unwrap().contains("already%20recorded"));
     assert_eq!(app.wallet(&org.id).await["balance"], "7.50");
     assert_eq!(app.count_entries(&org.id).await, entries + 1);
+    // The wallet's own history names the operator, not only "admin".
+    let listed = app
+        .client
+        .get(app.url(&format!(
+            "/v1/organizations/{}/wallet/entries?limit=1",
+            org.id
+        )))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let entry = &listed["entries"][0];
+    assert_eq!(entry["kind"], "correction", "{listed}");
+    assert_eq!(entry["actor"], format!("admin:{OPERATOR}"), "{listed}");
 
     // A bad amount: refused by the API, recorded with its code, nothing moves.
     let fresh = console.get(&path).await;

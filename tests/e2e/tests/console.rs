@@ -60,6 +60,8 @@ async fn the_console_follows_payments_and_lets_an_operator_reapply_a_failed_even
     // Production settings (DATABASE_URL set): Secure, host-bound.
     assert_eq!(session.secure(), Some(true));
     assert_eq!(session.name(), "__Host-console_session");
+    // The session token joins the secrets no process may log (checked when the stack stops).
+    stack.secrets.add(session.value());
 
     // The wallet card.
     assert!(browser.text("#wallet-balance").await.contains("50.00"));
@@ -73,6 +75,12 @@ async fn the_console_follows_payments_and_lets_an_operator_reapply_a_failed_even
     assert!(browser.exists("#wallet-entries tbody tr").await);
     assert!(browser.exists("svg#balance-chart").await);
     browser.screenshot("wallet").await;
+
+    browser.goto("/console/campaigns").await;
+    browser
+        .find(&format!("a[href='/console/campaigns/{campaign}']"))
+        .await;
+    browser.screenshot("campaigns").await;
 
     // The send dialog: nothing stops the campaign.
     let dialog = format!("/console/campaigns/{campaign}");
@@ -230,6 +238,13 @@ async fn the_console_follows_payments_and_lets_an_operator_reapply_a_failed_even
     assert!(history.contains("reapply_inbox_event"), "{history}");
     assert!(history.contains(&inbox_id), "{history}");
     browser.screenshot("operator-history").await;
+
+    browser.goto("/console/operator/outbox").await;
+    browser.find("main").await;
+    browser.screenshot("operator-outbox").await;
+    browser.goto("/console/operator/organizations").await;
+    browser.find("main").await;
+    browser.screenshot("operator-organizations").await;
 
     browser
         .goto(&format!("/console/operator/organizations/{}", org.id))

@@ -150,7 +150,7 @@ pub struct CreateCampaignRequest {
 }
 
 /// A campaign as it is now.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CampaignView {
     pub id: Uuid,
     #[schema(value_type = uuid::Uuid)]
@@ -354,7 +354,7 @@ impl From<CampaignSummary> for CampaignSummaryResponse {
 }
 
 /// A started campaign (201), or the campaign this key started (200, a replay).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CampaignStartedResponse {
     pub campaign: CampaignView,
     /// True when the campaign was already started with this `Idempotency-Key`: nothing was
@@ -428,7 +428,7 @@ pub struct RecipientListParams {
 }
 
 /// One recipient of a campaign.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RecipientView {
     /// Numbered in list order; what the resolve route takes.
     pub id: i64,
@@ -533,7 +533,7 @@ pub enum ResolveOutcomeWire {
 
 /// `POST /v1/admin/organizations/{organization_id}/campaigns/{campaign_id}/recipients/
 /// {recipient_id}/resolve`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRecipientRequest {
     /// `sent` or `not_sent`. Taken as text so any other value is a `VALIDATION_FAILED` with

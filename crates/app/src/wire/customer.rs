@@ -111,7 +111,7 @@ payer_members! {
 
 /// One field of a form to post to the approval URL, in order. `Debug` shows the name only: the
 /// values carry the payer's data.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct FormFieldView {
     #[schema(example = "order_id")]
     pub name: String,
@@ -127,7 +127,7 @@ impl fmt::Debug for FormFieldView {
 }
 
 /// Where the customer goes to approve or pay.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalView {
     /// The page to send the customer to (PayPal's approval link, Stripe's hosted invoice or
     /// Checkout page); for PayHere the URL the form is posted to. Null when the provider needs
@@ -189,7 +189,7 @@ pub struct SubscriptionChangedResponse {
 }
 
 /// `POST /v1/subscription/payment-method`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentMethodLinkRequest {
     /// Where the provider's page sends the customer back (Stripe's billing portal).
@@ -198,7 +198,7 @@ pub struct PaymentMethodLinkRequest {
 }
 
 /// Where the customer changes how they pay.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PaymentMethodLinkResponse {
     #[schema(example = "stripe")]
     pub provider: String,
@@ -211,7 +211,7 @@ pub struct PaymentMethodLinkResponse {
 
 payer_members! {
     /// `POST /v1/organizations/{organization_id}/wallet/top-ups`.
-    #[derive(Deserialize, ToSchema)]
+    #[derive(Default, Serialize, Deserialize, ToSchema)]
     #[serde(deny_unknown_fields)]
     pub struct TopUpRequest {
         /// Exact decimal in the currency's minor units, within the limits for the currency
@@ -239,7 +239,7 @@ payer_members! {
 }
 
 /// A top-up checkout.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TopUpView {
     pub id: uuid::Uuid,
     #[schema(value_type = uuid::Uuid)]
@@ -288,7 +288,7 @@ impl From<TopUp> for TopUpView {
 }
 
 /// A top-up checkout started.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TopUpCreatedResponse {
     pub top_up: TopUpView,
     /// `true`: this answers a retry with the same `Idempotency-Key`; nothing was written.

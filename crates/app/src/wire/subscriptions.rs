@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 // Subscriptions
 
 /// The subscription's identity at its billing provider.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProviderView {
     /// The provider's name.
     #[schema(example = "paypal")]
@@ -29,7 +29,7 @@ pub struct ProviderView {
 }
 
 /// An open dunning episode: payments are failing and are being retried.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DunningView {
     /// The first failed payment of the episode; dunning days count from it.
     pub started_at: DateTime<Utc>,
@@ -38,7 +38,7 @@ pub struct DunningView {
 }
 
 /// A subscription as it is now.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SubscriptionResponse {
     #[schema(value_type = uuid::Uuid)]
     pub id: SubscriptionId,
@@ -239,7 +239,7 @@ pub struct EventsResponse {
 }
 
 /// `POST /v1/admin/organizations/{organization_id}/subscription/manual-payment`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualPaymentRequest {
     /// What was received: a positive decimal string in the currency's precision.
@@ -259,7 +259,7 @@ pub struct ManualPaymentRequest {
 }
 
 /// What a manual payment did.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ManualPaymentResponse {
     /// `applied` (the subscription moved, see `transition`), `ignored` (recorded, but the
     /// subscription's state does not take a payment, see `reason`), `stale` (recorded, older
@@ -280,7 +280,7 @@ pub struct ManualPaymentResponse {
     pub replayed: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AppliedTransitionView {
     #[schema(example = "suspended")]
     pub from: String,
@@ -382,7 +382,7 @@ pub struct EntitlementsResponse {
 // Access blocks
 
 /// One source's block on the organization's paid features.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccessBlockView {
     /// `billing` (unpaid: lifted by a payment), `admin` (an operator) or `customer` (the
     /// customer paused their subscription).
@@ -413,7 +413,7 @@ pub struct AccessBlocksResponse {
 }
 
 /// `POST .../access-blocks` and `DELETE .../access-blocks/admin`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessBlockRequest {
     /// Why: 1 to 500 characters without control characters. The organization sees it in its
@@ -427,7 +427,7 @@ pub struct AccessBlockRequest {
 }
 
 /// The result of blocking or lifting.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccessBlockChangeResponse {
     /// `false` when the admin block already was (blocking) or was not (lifting) in place.
     pub changed: bool,

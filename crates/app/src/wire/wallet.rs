@@ -147,7 +147,7 @@ pub struct ReleaseRequest {
 }
 
 /// `POST .../wallet/corrections` (admin only).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionRequest {
     /// Signed, non-zero decimal string: positive adds to the balance, negative takes back (at
@@ -178,7 +178,7 @@ pub struct CorrectionRequest {
 }
 
 /// `POST .../wallet/freeze` and `.../wallet/unfreeze` (admin only).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreezeRequest {
     /// Why; kept in the audit trail. 1 to 500 characters with at least one letter or digit and
@@ -239,7 +239,7 @@ impl From<FreezeSource> for FreezeSourceWire {
 }
 
 /// An active freeze.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FreezeView {
     pub source: FreezeSourceWire,
     pub reason: String,
@@ -260,7 +260,7 @@ impl From<Freeze> for FreezeView {
 }
 
 /// The wallet's figures: `available = balance - held`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WalletResponse {
     #[schema(value_type = uuid::Uuid)]
     pub wallet_id: WalletId,
@@ -299,7 +299,7 @@ impl From<WalletBalance> for WalletResponse {
 /// What an entry did. A `reversal` is money a payment provider took back (a refund, a
 /// chargeback, a lost dispute): taken even from a frozen wallet, but never more than was
 /// available, so its `amount` may be less than the provider took.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = EntryKind)]
 pub enum EntryKindWire {
@@ -329,7 +329,7 @@ impl From<EntryKind> for EntryKindWire {
 }
 
 /// One append-only ledger entry, with the wallet's figures right after it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EntryView {
     #[schema(value_type = uuid::Uuid)]
     pub id: EntryId,
@@ -384,7 +384,7 @@ impl From<Entry> for EntryView {
 /// The result of a money movement. `replayed` is true (and the status 200) when the reference
 /// had already been applied with the same parameters: this is the original entry and nothing
 /// was written.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EntryReceipt {
     pub entry: EntryView,
     pub replayed: bool,
@@ -495,7 +495,7 @@ impl HoldReceiptResponse {
 
 /// The result of a freeze or unfreeze: `changed` is false when that source's freeze already was
 /// in the requested state (the original freeze and its reason are kept).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct FreezeResponse {
     pub changed: bool,
     pub wallet: WalletResponse,

@@ -33,7 +33,7 @@ pub struct WebhookEventListParams {
 }
 
 /// Where a delivery is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = WebhookEventStatus)]
 pub enum InboxStatusWire {
@@ -67,7 +67,7 @@ impl From<InboxStatus> for InboxStatusWire {
 }
 
 /// What applying one event did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = WebhookEventResult)]
 pub enum EventResultWire {
@@ -93,7 +93,7 @@ impl From<EventResult> for EventResultWire {
 }
 
 /// One normalized event of a delivery and what applying it did.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WebhookEventOutcomeView {
     #[schema(example = "WH-2WR32451HC0233532-67976317FL4543714")]
     pub event_id: String,
@@ -116,7 +116,7 @@ impl From<EventOutcome> for WebhookEventOutcomeView {
 }
 
 /// One delivery as operators see it.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WebhookEventView {
     pub id: Uuid,
     #[schema(example = "paypal")]

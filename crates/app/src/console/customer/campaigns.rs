@@ -29,7 +29,7 @@ use crate::{
     access::{OrgCaller, OrganizationResource},
     error::{campaign_not_found, organization_not_found},
     routes::campaigns::list_campaigns,
-    wire::campaigns::CampaignListParams,
+    wire::campaigns::{CampaignListParams, CampaignStartedResponse},
 };
 
 use super::{CAMPAIGNS, action_key, form_key, frame, principal, query, time};
@@ -292,16 +292,16 @@ pub async fn start(
         session.organization_id,
         id.as_uuid()
     );
-    let result = Call::post(path, principal(&session))
+    let result = Call::post(path, &session)
         .idempotency_key(key)
-        .send(&api)
+        .send_as(&api)
         .await;
     match result {
         Err(refusal) if refusal.status == StatusCode::NOT_FOUND => Err(campaign_not_found().into()),
         result => Ok(back_to(
             &back,
-            result.map(|answer| {
-                if answer["replayed"] == true {
+            result.map(|answer: CampaignStartedResponse| {
+                if answer.replayed {
                     "the campaign was started by this form already".to_owned()
                 } else {
                     "campaign started".to_owned()

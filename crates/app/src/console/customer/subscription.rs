@@ -17,7 +17,6 @@ use http::{HeaderMap, StatusCode, header};
 use httpkit::{ApiError, ApiJson, ApiPath, ApiQuery, OrganizationOnly};
 use primitives::ProviderName;
 use serde::Deserialize;
-use serde_json::json;
 use subscriptions::{DunningEpisode, DunningSchedule, SubscriptionStatus, dunning::StepAction};
 
 use crate::{
@@ -28,7 +27,12 @@ use crate::{
         top_ups::get_top_up,
         wallet::get_wallet,
     },
-    wire::subscriptions::{PageParams, SubscriptionResponse, TransitionView},
+    wire::{
+        customer::{
+            PaymentMethodLinkRequest, PaymentMethodLinkResponse, TopUpCreatedResponse, TopUpRequest,
+        },
+        subscriptions::{PageParams, SubscriptionResponse, TransitionView},
+    },
 };
 
 use super::{SUBSCRIPTION, action_key, day, form_key, frame, is, principal, query, time};
@@ -359,26 +363,27 @@ pub async fn payment_method(
 ) -> Result<Response, ConsoleError> {
     let sent = async {
         let key = form_key(&form.idempotency_key)?;
-        let return_url = return_url(&state, &headers)?;
-        Call::post("/v1/subscription/payment-method", principal(&session))
+        let request = PaymentMethodLinkRequest {
+            return_url: return_url(&state, &headers)?,
+        };
+        Call::post("/v1/subscription/payment-method", &session)
             .idempotency_key(key)
-            .json(&json!({ "return_url": return_url }))
-            .send(&api)
+            .json(&request)
+            .send_as(&api)
             .await
     };
-    let answer = match sent.await {
+    let answer: PaymentMethodLinkResponse = match sent.await {
         Ok(answer) => answer,
         Err(refusal) => return Ok(back_to(SUBSCRIPTION, Err(refusal)).into_response()),
     };
-    let provider = answer["provider"].as_str().unwrap_or_default().to_owned();
-    let Some(url) = answer["url"].as_str().filter(|url| web_link(url)) else {
+    if !web_link(&answer.url) {
         let refusal = Refusal {
             status: StatusCode::BAD_GATEWAY,
             code: "UNEXPECTED_ANSWER".to_owned(),
             detail: None,
         };
         return Ok(back_to(SUBSCRIPTION, Err(refusal)).into_response());
-    };
+    }
     let outcome = Outcome {
         done: Some("payment-method link created".to_owned()),
         refused: None,
@@ -390,8 +395,8 @@ pub async fn payment_method(
             SUBSCRIPTION,
             &outcome,
         ),
-        provider,
-        url: url.to_owned(),
+        provider: answer.provider,
+        url: answer.url,
     }))
 }
 
@@ -442,26 +447,25 @@ pub async fn top_up(
             "/v1/organizations/{}/wallet/top-ups",
             session.organization_id
         );
-        Call::post(path, principal(&session))
+        let request = TopUpRequest {
+            amount: amount.to_owned(),
+            currency,
+            provider: form.provider.trim().to_owned(),
+            cancel_url: return_url.clone(),
+            return_url,
+            ..TopUpRequest::default()
+        };
+        Call::post(path, &session)
             .idempotency_key(key)
-            .json(&json!({
-                "amount": amount,
-                "currency": currency,
-                "provider": form.provider.trim(),
-                "return_url": return_url,
-                "cancel_url": return_url,
-            }))
-            .send(&api)
+            .json(&request)
+            .send_as(&api)
             .await
     };
     let redirect = match sent.await {
-        Ok(answer) => match answer["top_up"]["id"].as_str() {
-            Some(id) => back_to(
-                &format!("{SUBSCRIPTION}?top_up={}", page::url_component(id)),
-                Ok("top-up started: pay on the provider's page".to_owned()),
-            ),
-            None => back_to(SUBSCRIPTION, Ok("top-up started".to_owned())),
-        },
+        Ok(TopUpCreatedResponse { top_up, .. }) => back_to(
+            &format!("{SUBSCRIPTION}?top_up={}", top_up.id),
+            Ok("top-up started: pay on the provider's page".to_owned()),
+        ),
         Err(refusal) => back_to(SUBSCRIPTION, Err(refusal)),
     };
     Ok(redirect.into_response())

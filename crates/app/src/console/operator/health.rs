@@ -12,9 +12,10 @@ use httpkit::{AdminOnly, ApiJson};
 use crate::{AppState, routes::admin_health, wire::health::HealthReportResponse};
 
 use super::super::{
-    page::{self, Area, ConsoleError, Frame, Outcome},
+    page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
+use super::frame;
 
 /// How a figure is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,16 +273,8 @@ pub async fn page(
     Query(outcome): Query<Outcome>,
 ) -> Result<Response, ConsoleError> {
     let ApiJson(report) = admin_health::health_report(State(state), AdminOnly).await?;
-    let frame = Frame::new(
-        Area::Operator,
-        "Health",
-        "/console/operator",
-        &session.session.csrf,
-    )
-    .who(session.operator.as_str())
-    .notice(&outcome);
     Ok(page::render(&HealthPage {
-        frame,
+        frame: frame(&session, "Health", "/console/operator", &outcome),
         sections: sections(&report),
     }))
 }

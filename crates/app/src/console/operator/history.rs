@@ -10,10 +10,10 @@ use crate::AppState;
 
 use super::super::{
     history::{self, Recorded},
-    page::{self, Area, ConsoleError, Frame, Outcome},
+    page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::when;
+use super::{frame, when};
 
 const SHOWN: i64 = 200;
 
@@ -60,16 +60,8 @@ pub async fn page(
     Query(outcome): Query<Outcome>,
 ) -> Result<Response, ConsoleError> {
     let lines = history::latest(&state, None, SHOWN).await?;
-    let frame = Frame::new(
-        Area::Operator,
-        "History",
-        "/console/operator/history",
-        &session.session.csrf,
-    )
-    .who(session.operator.as_str())
-    .notice(&outcome);
     Ok(page::render(&HistoryPage {
-        frame,
+        frame: frame(&session, "History", "/console/operator/history", &outcome),
         lines: lines.into_iter().map(Line::from).collect(),
     }))
 }

@@ -7,8 +7,8 @@ use axum::{
     extract::{Path, Query, State},
     response::{Redirect, Response},
 };
-use httpkit::{AdminOnly, ApiJson, ApiQuery, Principal};
-use serde::{Deserialize, Serialize};
+use httpkit::{AdminOnly, ApiJson, ApiQuery};
+use serde::Deserialize;
 
 use crate::{
     AppState,
@@ -19,11 +19,11 @@ use crate::{
 use super::super::{
     dispatch::{Api, Call},
     forms::Posted,
-    history::{self, Action, Entry},
-    page::{self, Area, ConsoleError, Frame, Outcome},
+    history::{Action, Entry},
+    page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::{path_id, when, when_maybe};
+use super::{Tab, frame, path_id, record_and_go_back, when, when_maybe, wire_name};
 
 /// The inbox's statuses, as the API names them.
 pub const STATUSES: [&str; 7] = [
@@ -61,14 +61,6 @@ struct Row {
     attention: bool,
 }
 
-/// A serialized enum's wire name (`"failed"`).
-pub(super) fn wire_name(value: &impl Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
-}
-
 impl From<WebhookEventView> for Row {
     fn from(event: WebhookEventView) -> Self {
         let status = wire_name(&event.status);
@@ -90,14 +82,6 @@ impl From<WebhookEventView> for Row {
                 .collect(),
         }
     }
-}
-
-/// A link of the status filter.
-#[derive(Debug)]
-struct Tab {
-    href: String,
-    label: &'static str,
-    current: bool,
 }
 
 #[derive(Template)]
@@ -161,26 +145,23 @@ pub async fn page(
         label: status,
         current: asked == *status,
     }));
-    let frame = Frame::new(
-        Area::Operator,
-        "Webhook inbox",
-        "/console/operator/inbox",
-        &session.session.csrf,
-    )
-    .who(session.operator.as_str())
-    .notice(&outcome);
     Ok(page::render(&InboxPage {
-        frame,
+        frame: frame(
+            &session,
+            "Webhook inbox",
+            "/console/operator/inbox",
+            &outcome,
+        ),
         tabs,
         status: asked,
         rows: events.into_iter().map(Row::from).collect(),
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ReapplyForm {
     /// The list the button was on, to go back to.
-    #[serde(default)]
     status: String,
 }
 
@@ -194,29 +175,21 @@ pub async fn reapply(
     let event_id = path_id(&event_id)?;
     let result = Call::post(
         format!("/v1/admin/webhook-events/{event_id}/reapply"),
-        Principal::Admin,
+        &post.session,
     )
-    .send(&api)
+    .send_as(&api)
     .await
-    .map(|delivery| {
-        let status = delivery
-            .get("status")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("unknown");
+    .map(|delivery: WebhookEventView| {
+        let status = wire_name(&delivery.status);
         format!("inbox event {event_id} re-applied: now {status}")
     });
-    history::record(
-        &state,
-        Entry {
-            operator: &post.session.operator,
-            action: Action::ReapplyInboxEvent,
-            target: format!("inbox event {event_id}"),
-            reason: None,
-        },
-        &result,
-    )
-    .await?;
-    Ok(page::back_to(&listing(&post.form.status), result))
+    let entry = Entry {
+        operator: &post.session.operator,
+        action: Action::ReapplyInboxEvent,
+        target: format!("inbox event {event_id}"),
+        reason: None,
+    };
+    record_and_go_back(&state, entry, result, &listing(&post.form.status)).await
 }
 
 #[cfg(test)]

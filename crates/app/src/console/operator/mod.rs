@@ -13,6 +13,7 @@ mod outbox;
 
 use axum::{
     Router,
+    response::Redirect,
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
@@ -22,7 +23,12 @@ use uuid::Uuid;
 
 use crate::AppState;
 
-use super::{dispatch::Refusal, page::ConsoleError};
+use super::{
+    dispatch::Refusal,
+    history::Entry,
+    page::{self, Area, ConsoleError, Frame, Outcome},
+    session::OperatorSession,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -65,6 +71,37 @@ pub fn routes() -> Router<AppState> {
         .route("/console/operator/history", get(history::page))
 }
 
+/// The frame of an operator page, with the outcome of the action that led here.
+fn frame(
+    session: &OperatorSession,
+    title: impl Into<String>,
+    current: &str,
+    outcome: &Outcome,
+) -> Frame {
+    Frame::new(Area::Operator, title, current, &session.session.csrf)
+        .who(session.operator.as_str())
+        .notice(outcome)
+}
+
+/// A link of a list's status filter (`operator_status_tabs.html`).
+#[derive(Debug)]
+struct Tab {
+    href: String,
+    label: &'static str,
+    current: bool,
+}
+
+/// Records an action under the operator's name, then goes back to `page` with its outcome.
+async fn record_and_go_back(
+    state: &AppState,
+    entry: Entry<'_>,
+    result: Result<String, Refusal>,
+    page: &str,
+) -> Result<Redirect, ConsoleError> {
+    super::history::record(state, entry, &result).await?;
+    Ok(page::back_to(page, result))
+}
+
 /// An id taken from the console's path. Only a well-formed one is ever put into an API path,
 /// so a crafted segment (`..`, `?`) cannot reach another endpoint; anything else is the API's
 /// own answer to a malformed id, 404 `NOT_FOUND`.
@@ -87,6 +124,14 @@ fn refused_here(code: &str, detail: impl Into<String>) -> Refusal {
 /// same form twice repeats it, so the API answers the second from the first.
 fn fresh_idempotency_key() -> String {
     format!("console-{}", Uuid::now_v7())
+}
+
+/// A serialized enum's wire name (`"failed"`).
+fn wire_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
 }
 
 /// Times as the pages show them: to the second, in UTC.

@@ -18,24 +18,36 @@ use diesel::{
 use diesel_async::RunQueryDsl;
 use httpkit::{ApiError, ApiJson, ApiPath, Authenticated, Principal};
 use primitives::OrganizationId;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::{
     AppState,
     access::{OrganizationAdmin, WalletCaller},
     routes::{admin_subscriptions, organizations, wallet},
+    wire::{
+        campaigns::{RecipientView, ResolveRecipientRequest},
+        subscriptions::{
+            AccessBlockChangeResponse, AccessBlockRequest, ManualPaymentRequest,
+            ManualPaymentResponse,
+        },
+        wallet::{
+            CorrectionRequest, EntryReceipt, FreezeRequest, FreezeResponse, FreezeSourceWire,
+        },
+    },
 };
 
 use super::super::{
     dispatch::{Api, Call, Refusal},
     forms::Posted,
     history::{self, Action, Entry},
-    page::{self, Area, ConsoleError, Frame, Outcome},
+    page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::{fresh_idempotency_key, history::Line, path_id, refused_here, when, when_maybe};
+use super::{
+    frame, fresh_idempotency_key, history::Line, path_id, record_and_go_back, refused_here, when,
+    when_maybe, wire_name,
+};
 
 const HISTORY_SHOWN: i64 = 20;
 const RECIPIENTS_SHOWN: i64 = 100;
@@ -107,16 +119,13 @@ pub async fn index(
     .load(&mut conn)
     .await
     .map_err(|error| ConsoleError::from(crate::AppError::from(error)))?;
-    let frame = Frame::new(
-        Area::Operator,
-        "Organizations",
-        "/console/operator/organizations",
-        &session.session.csrf,
-    )
-    .who(session.operator.as_str())
-    .notice(&outcome);
     Ok(page::render(&IndexPage {
-        frame,
+        frame: frame(
+            &session,
+            "Organizations",
+            "/console/operator/organizations",
+            &outcome,
+        ),
         latest: latest
             .into_iter()
             .map(|o| ListedRow {
@@ -253,16 +262,13 @@ pub async fn page(
     let recipients = unconfirmed(&state, uuid).await?;
     let lines = history::latest(&state, Some(&target_of(uuid)), HISTORY_SHOWN).await?;
 
-    let frame = Frame::new(
-        Area::Operator,
-        format!("Organization {}", organization.name),
-        "/console/operator/organizations",
-        &session.session.csrf,
-    )
-    .who(session.operator.as_str())
-    .notice(&outcome);
     Ok(page::render(&OrganizationPage {
-        frame,
+        frame: frame(
+            &session,
+            format!("Organization {}", organization.name),
+            "/console/operator/organizations",
+            &outcome,
+        ),
         id: uuid.to_string(),
         billing_email: organization.billing_email.unwrap_or_default(),
         created_at: when(organization.created_at),
@@ -273,7 +279,7 @@ pub async fn page(
                 .freezes
                 .into_iter()
                 .map(|f| {
-                    let source = super::inbox::wire_name(&f.source);
+                    let source = wire_name(&f.source);
                     FreezeRow {
                         liftable: source == "admin",
                         source,
@@ -358,30 +364,29 @@ async fn finish(
     reason: Option<String>,
     result: Result<String, Refusal>,
 ) -> Result<Redirect, ConsoleError> {
-    history::record(
-        state,
-        Entry {
-            operator: &session.operator,
-            action,
-            target: target_of(organization_id),
-            reason,
-        },
-        &result,
-    )
-    .await?;
-    Ok(page::back_to(&page_of(organization_id), result))
+    let entry = Entry {
+        operator: &session.operator,
+        action,
+        target: target_of(organization_id),
+        reason,
+    };
+    record_and_go_back(state, entry, result, &page_of(organization_id)).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ReasonForm {
-    #[serde(default)]
     reason: String,
 }
 
-#[derive(Serialize)]
-struct FreezeBody<'a> {
-    reason: &'a str,
-    source: &'static str,
+/// What lifting the admin's freeze or access block did: the API answers `changed: false` when
+/// the admin had none in place.
+fn lifted(what: &str, changed: bool) -> String {
+    if changed {
+        format!("admin {what} lifted")
+    } else {
+        format!("there was no admin {what} to lift")
+    }
 }
 
 /// `POST .../unfreeze`: lifts the admin's freeze (`POST .../wallet/unfreeze`, source `admin`).
@@ -392,30 +397,24 @@ pub async fn unfreeze(
     post: Posted<OperatorSession, ReasonForm>,
 ) -> Result<Redirect, ConsoleError> {
     let id = path_id(&raw_id)?;
-    let reason = post.form.reason;
+    let request = FreezeRequest {
+        reason: post.form.reason,
+        source: Some(FreezeSourceWire::Admin),
+    };
     let result = Call::post(
         format!("/v1/organizations/{id}/wallet/unfreeze"),
-        Principal::Admin,
+        &post.session,
     )
-    .json(&FreezeBody {
-        reason: &reason,
-        source: "admin",
-    })
-    .send(&api)
+    .json(&request)
+    .send_as(&api)
     .await
-    .map(|answer| {
-        if answer.get("changed") == Some(&Value::Bool(false)) {
-            "there was no admin freeze to lift".to_owned()
-        } else {
-            "admin freeze lifted".to_owned()
-        }
-    });
+    .map(|answer: FreezeResponse| lifted("freeze", answer.changed));
     finish(
         &state,
         &post.session,
         id,
         Action::LiftFreeze,
-        Some(reason),
+        Some(request.reason),
         result,
     )
     .await
@@ -430,42 +429,35 @@ pub async fn lift_access_block(
     post: Posted<OperatorSession, ReasonForm>,
 ) -> Result<Redirect, ConsoleError> {
     let id = path_id(&raw_id)?;
-    let reason = post.form.reason;
+    let request = AccessBlockRequest {
+        reason: post.form.reason,
+    };
     let result = Call::delete(
         format!("/v1/admin/organizations/{id}/access-blocks/admin"),
-        Principal::Admin,
+        &post.session,
     )
-    .json(&json!({ "reason": reason }))
-    .send(&api)
+    .json(&request)
+    .send_as(&api)
     .await
-    .map(|answer| {
-        if answer.get("changed") == Some(&Value::Bool(false)) {
-            "there was no admin access block to lift".to_owned()
-        } else {
-            "admin access block lifted".to_owned()
-        }
-    });
+    .map(|answer: AccessBlockChangeResponse| lifted("access block", answer.changed));
     finish(
         &state,
         &post.session,
         id,
         Action::LiftAccessBlock,
-        Some(reason),
+        Some(request.reason),
         result,
     )
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ManualPaymentForm {
-    #[serde(default)]
     amount: String,
-    #[serde(default)]
     currency: String,
     /// A date (`2027-01-31`, the start of that day in UTC) or an RFC 3339 time.
-    #[serde(default)]
     period_end: String,
-    #[serde(default)]
     idempotency_key: String,
 }
 
@@ -495,29 +487,27 @@ pub async fn manual_payment(
             "INVALID_PERIOD_END",
             "period_end must be a date (2027-01-31) or an RFC 3339 time",
         )),
-        Some(period_end) => Call::post(
-            format!("/v1/admin/organizations/{id}/subscription/manual-payment"),
-            Principal::Admin,
-        )
-        .idempotency_key(form.idempotency_key.trim())
-        .json(&json!({
-            "amount": form.amount.trim(),
-            "currency": form.currency.trim(),
-            "period_end": period_end,
-        }))
-        .send(&api)
-        .await
-        .map(|answer| {
-            let outcome = answer
-                .get("outcome")
-                .and_then(Value::as_str)
-                .unwrap_or("recorded");
-            format!(
-                "manual payment of {} {}: {outcome}",
-                form.amount.trim(),
-                form.currency.trim()
+        Some(period_end) => {
+            let request = ManualPaymentRequest {
+                amount: form.amount.trim().to_owned(),
+                currency: form.currency.trim().to_owned(),
+                period_end,
+            };
+            Call::post(
+                format!("/v1/admin/organizations/{id}/subscription/manual-payment"),
+                &post.session,
             )
-        }),
+            .idempotency_key(form.idempotency_key.trim())
+            .json(&request)
+            .send_as(&api)
+            .await
+            .map(|answer: ManualPaymentResponse| {
+                format!(
+                    "manual payment of {} {}: {}",
+                    request.amount, request.currency, answer.outcome
+                )
+            })
+        }
     };
     finish(
         &state,
@@ -530,15 +520,12 @@ pub async fn manual_payment(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct CorrectionForm {
-    #[serde(default)]
     amount: String,
-    #[serde(default)]
     currency: String,
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     idempotency_key: String,
 }
 
@@ -552,25 +539,27 @@ pub async fn correction(
 ) -> Result<Redirect, ConsoleError> {
     let id = path_id(&raw_id)?;
     let form = post.form;
+    // The reference travels as the `Idempotency-Key` header, which the API takes in its place.
+    let request = CorrectionRequest {
+        amount: form.amount.trim().to_owned(),
+        currency: form.currency.trim().to_owned(),
+        reason: form.reason,
+        reference: None,
+    };
     let result = Call::post(
         format!("/v1/organizations/{id}/wallet/corrections"),
-        Principal::Admin,
+        &post.session,
     )
     .idempotency_key(form.idempotency_key.trim())
-    .json(&json!({
-        "amount": form.amount.trim(),
-        "currency": form.currency.trim(),
-        "reason": form.reason,
-    }))
-    .send(&api)
+    .json(&request)
+    .send_as(&api)
     .await
-    .map(|answer| {
-        let replayed = answer.get("replayed") == Some(&Value::Bool(true));
+    .map(|answer: EntryReceipt| {
         format!(
             "correction of {} {} {}",
-            form.amount.trim(),
-            form.currency.trim(),
-            if replayed {
+            request.amount,
+            request.currency,
+            if answer.replayed {
                 "was already recorded (the same form sent again)"
             } else {
                 "recorded"
@@ -582,22 +571,19 @@ pub async fn correction(
         &post.session,
         id,
         Action::Correction,
-        Some(form.reason),
+        Some(request.reason),
         result,
     )
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct ResolveForm {
-    #[serde(default)]
     campaign_id: String,
-    #[serde(default)]
     recipient_id: String,
     /// `sent` or `not_sent`.
-    #[serde(default)]
     outcome: String,
-    #[serde(default)]
     twilio_sid: String,
 }
 
@@ -616,20 +602,21 @@ pub async fn resolve_recipient(
     let result = match (campaign, recipient) {
         (Ok(campaign), Ok(recipient)) => {
             let sid = form.twilio_sid.trim();
+            let request = ResolveRecipientRequest {
+                outcome: form.outcome,
+                twilio_sid: (!sid.is_empty()).then(|| sid.to_owned()),
+            };
             Call::post(
                 format!(
                     "/v1/admin/organizations/{id}/campaigns/{campaign}/recipients/{recipient}/resolve"
                 ),
-                Principal::Admin,
+                &post.session,
             )
-            .json(&json!({
-                "outcome": form.outcome,
-                "twilio_sid": (!sid.is_empty()).then_some(sid),
-            }))
-            .send(&api)
+            .json(&request)
+            .send_as(&api)
             .await
-            .map(|answer| {
-                let status = answer.get("status").and_then(Value::as_str).unwrap_or("resolved");
+            .map(|answer: RecipientView| {
+                let status = answer.status;
                 format!("recipient {recipient} of campaign {campaign} resolved: now {status}")
             })
         }

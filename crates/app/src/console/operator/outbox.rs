@@ -7,7 +7,7 @@ use axum::{
     extract::{Path, Query, State},
     response::{Redirect, Response},
 };
-use httpkit::{AdminOnly, ApiJson, ApiQuery, Principal};
+use httpkit::{AdminOnly, ApiJson, ApiQuery};
 use serde::Deserialize;
 
 use crate::{
@@ -19,11 +19,11 @@ use crate::{
 use super::super::{
     dispatch::{Api, Call},
     forms::Posted,
-    history::{self, Action, Entry},
-    page::{self, Area, ConsoleError, Frame, Outcome},
+    history::{Action, Entry},
+    page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::{inbox::wire_name, path_id, when, when_maybe};
+use super::{Tab, frame, path_id, record_and_go_back, when, when_maybe, wire_name};
 
 const STATUSES: [&str; 3] = ["dead", "pending", "delivered"];
 const PAGE_SIZE: &str = "100";
@@ -64,13 +64,6 @@ impl From<OutboxMessageView> for Row {
             organization_id: message.organization_id.map(|id| id.to_string()),
         }
     }
-}
-
-#[derive(Debug)]
-struct Tab {
-    href: String,
-    label: &'static str,
-    current: bool,
 }
 
 #[derive(Template)]
@@ -131,16 +124,8 @@ pub async fn page(
             current: *s == status,
         })
         .collect();
-    let frame = Frame::new(
-        Area::Operator,
-        "Outbox",
-        "/console/operator/outbox",
-        &session.session.csrf,
-    )
-    .who(session.operator.as_str())
-    .notice(&outcome);
     Ok(page::render(&OutboxPage {
-        frame,
+        frame: frame(&session, "Outbox", "/console/operator/outbox", &outcome),
         tabs,
         status,
         topic: topic.unwrap_or_default(),
@@ -148,11 +133,10 @@ pub async fn page(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct RequeueForm {
-    #[serde(default)]
     status: String,
-    #[serde(default)]
     topic: String,
 }
 
@@ -166,26 +150,19 @@ pub async fn requeue(
     let message_id = path_id(&message_id)?;
     let result = Call::post(
         format!("/v1/admin/outbox/{message_id}/retry"),
-        Principal::Admin,
+        &post.session,
     )
     .send(&api)
     .await
     .map(|_| format!("outbox message {message_id} requeued"));
-    history::record(
-        &state,
-        Entry {
-            operator: &post.session.operator,
-            action: Action::RequeueOutboxMessage,
-            target: format!("outbox message {message_id}"),
-            reason: None,
-        },
-        &result,
-    )
-    .await?;
-    Ok(page::back_to(
-        &listing(&post.form.status, &post.form.topic),
-        result,
-    ))
+    let entry = Entry {
+        operator: &post.session.operator,
+        action: Action::RequeueOutboxMessage,
+        target: format!("outbox message {message_id}"),
+        reason: None,
+    };
+    let back = listing(&post.form.status, &post.form.topic);
+    record_and_go_back(&state, entry, result, &back).await
 }
 
 #[cfg(test)]
