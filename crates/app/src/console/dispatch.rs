@@ -185,6 +185,16 @@ impl Call {
 }
 
 impl Refusal {
+    /// A refusal the console makes itself before calling the API, for a form it cannot turn
+    /// into the API's request (a date that is not one, a malformed key): 422 with `code`.
+    pub fn here(code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: code.to_owned(),
+            detail: Some(detail.into()),
+        }
+    }
+
     fn internal(detail: &str) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,

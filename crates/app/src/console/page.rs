@@ -175,6 +175,25 @@ pub fn back_to(page: &str, result: Result<String, Refusal>) -> Redirect {
     }
 }
 
+/// A fresh idempotency key for an action form, fixed when its page is drawn: submitting the same
+/// form twice repeats it, so the API answers the second from the first instead of acting twice.
+pub fn action_key() -> String {
+    format!("console-{}", uuid::Uuid::now_v7())
+}
+
+/// Times as the pages show them: to the second, in UTC.
+pub fn time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// A serialized enum's wire name (`"failed"`), as the API writes it.
+pub fn wire_name(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
 /// Percent-encodes everything but unreserved characters.
 pub fn url_component(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -32,7 +32,7 @@ use crate::{
     wire::campaigns::{CampaignListParams, CampaignStartedResponse},
 };
 
-use super::{CAMPAIGNS, action_key, form_key, frame, principal, query, time};
+use super::{CAMPAIGNS, form_key, frame, principal, query};
 use crate::console::{
     dispatch::{Api, Call},
     forms::Posted,
@@ -102,7 +102,7 @@ pub async fn list(
             name: campaign.name,
             status: campaign.status,
             recipients: summary.recipients.total(),
-            created: time(campaign.created_at),
+            created: page::time(campaign.created_at),
         });
     }
     Ok(page::render(&CampaignsPage {
@@ -196,7 +196,7 @@ pub async fn dialog(
         recipients_pending: pending,
         estimated_cost: estimate.to_string(),
         blockers,
-        idempotency_key: action_key(),
+        idempotency_key: page::action_key(),
     }))
 }
 

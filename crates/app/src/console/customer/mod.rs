@@ -14,7 +14,6 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
-use http::StatusCode;
 use httpkit::{ApiError, Principal};
 use serde::de::DeserializeOwned;
 
@@ -62,12 +61,6 @@ fn principal(session: &CustomerSession) -> Principal {
     }
 }
 
-/// A fresh idempotency key for an action form, fixed when the page is rendered: submitting the
-/// same form twice repeats it, so the API answers the second from the first.
-fn action_key() -> String {
-    format!("console-{}", uuid::Uuid::now_v7())
-}
-
 /// A form's idempotency key as the API would accept it (1 to 200 visible ASCII characters);
 /// anything else is refused before the API is asked.
 fn form_key(raw: &str) -> Result<&str, Refusal> {
@@ -75,13 +68,10 @@ fn form_key(raw: &str) -> Result<&str, Refusal> {
     if valid {
         Ok(raw)
     } else {
-        Err(Refusal {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            code: "FORM_INVALID".to_owned(),
-            detail: Some(
-                "the form's idempotency key is missing or malformed: reload the page".into(),
-            ),
-        })
+        Err(Refusal::here(
+            "FORM_INVALID",
+            "the form's idempotency key is missing or malformed: reload the page",
+        ))
     }
 }
 
@@ -92,11 +82,6 @@ fn query<T: DeserializeOwned + Default>(raw: Option<&str>) -> T {
         .unwrap_or_default()
 }
 
-/// Times as the pages show them: UTC, to the second.
-fn time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 fn day(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d").to_string()
 }
@@ -104,14 +89,6 @@ fn day(at: DateTime<Utc>) -> String {
 /// An amount as the API writes it, next to its currency.
 fn money(amount: &str, currency: &str) -> String {
     format!("{amount} {currency}")
-}
-
-/// The wire name of a serialized enum (`frozen_by: "billing"`), as the API writes it.
-fn wire_name(value: &impl serde::Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
 }
 
 /// Whether an API problem is `code` (a missing wallet or subscription is a state the page

@@ -17,7 +17,9 @@ use http::{HeaderMap, StatusCode, header};
 use httpkit::{ApiError, ApiJson, ApiPath, ApiQuery, OrganizationOnly};
 use primitives::ProviderName;
 use serde::Deserialize;
-use subscriptions::{DunningEpisode, DunningSchedule, SubscriptionStatus, dunning::StepAction};
+use subscriptions::{
+    DunningEpisode, DunningSchedule, EventKind, SubscriptionStatus, dunning::StepAction,
+};
 
 use crate::{
     AppState,
@@ -35,7 +37,7 @@ use crate::{
     },
 };
 
-use super::{SUBSCRIPTION, action_key, day, form_key, frame, is, principal, query, time};
+use super::{SUBSCRIPTION, day, form_key, frame, is, principal, query};
 use crate::console::{
     dispatch::{Api, Call, Refusal},
     forms::Posted,
@@ -44,7 +46,11 @@ use crate::console::{
 };
 
 /// The events that record a payment that did not come in.
-const FAILURES: [&str; 3] = ["payment_failed", "renewal_missed", "retry_failed"];
+const FAILURES: [EventKind; 3] = [
+    EventKind::PaymentFailed,
+    EventKind::RenewalMissed,
+    EventKind::RetryFailed,
+];
 
 #[derive(Template)]
 #[template(path = "console/customer_subscription.html")]
@@ -182,8 +188,8 @@ pub async fn panel(
         providers,
         top_up: top_up_offer,
         started,
-        link_key: action_key(),
-        top_up_key: action_key(),
+        link_key: page::action_key(),
+        top_up_key: page::action_key(),
     }))
 }
 
@@ -230,7 +236,8 @@ fn card(
             let failures: Vec<(DateTime<Utc>, String)> = transitions
                 .iter()
                 .filter(|t| {
-                    FAILURES.contains(&t.event.as_str()) && t.occurred_at >= episode.started_at
+                    EventKind::parse(&t.event).is_some_and(|kind| FAILURES.contains(&kind))
+                        && t.occurred_at >= episode.started_at
                 })
                 .map(|t| (t.occurred_at, t.event.clone()))
                 .collect();
@@ -256,8 +263,8 @@ fn card(
         tone,
         plan: subscription.plan,
         provider,
-        period_end: subscription.current_period_end.map(time),
-        trial_end: subscription.trial_end.map(time),
+        period_end: subscription.current_period_end.map(page::time),
+        trial_end: subscription.trial_end.map(page::time),
         cancel_at_period_end: subscription.cancel_at_period_end,
         timeline,
         link_unavailable,
@@ -276,14 +283,14 @@ fn timeline(
         .into_iter()
         .map(|(at, event)| Step {
             class: "past",
-            when: time(at),
+            when: page::time(at),
             text: format!("Payment failed ({})", event.replace('_', " ")),
         })
         .collect();
     if steps.is_empty() {
         steps.push(Step {
             class: "past",
-            when: time(episode.started_at),
+            when: page::time(episode.started_at),
             text: "Payment overdue".to_owned(),
         });
     }
@@ -322,21 +329,18 @@ fn return_url(state: &AppState, headers: &HeaderMap) -> Result<String, Refusal> 
                     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
                 })
         })
-        .ok_or_else(|| invalid("the request named no valid host to come back to"))?;
+        .ok_or_else(|| {
+            Refusal::here(
+                "FORM_INVALID",
+                "the request named no valid host to come back to",
+            )
+        })?;
     let scheme = if state.console.secure_cookies {
         "https"
     } else {
         "http"
     };
     Ok(format!("{scheme}://{host}{SUBSCRIPTION}"))
-}
-
-fn invalid(detail: &str) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: "FORM_INVALID".to_owned(),
-        detail: Some(detail.to_owned()),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -426,10 +430,10 @@ pub async fn top_up(
         let key = form_key(&form.idempotency_key)?;
         let amount = form.amount.trim();
         if amount.is_empty() || amount.len() > 40 {
-            return Err(invalid("give the amount to top up"));
+            return Err(Refusal::here("FORM_INVALID", "give the amount to top up"));
         }
         if form.provider.trim().is_empty() {
-            return Err(invalid("choose a provider"));
+            return Err(Refusal::here("FORM_INVALID", "choose a provider"));
         }
         let return_url = return_url(&state, &headers)?;
         let currency = match get_wallet(State(state.clone()), caller).await {

@@ -18,7 +18,7 @@ use crate::{
     wire::wallet::{EntryView, HistoryParams, WalletResponse},
 };
 
-use super::{WALLET, frame, is, money, principal, query, time, wire_name};
+use super::{WALLET, frame, is, money, principal, query};
 use crate::console::{
     page::{self, ConsoleError, Frame, Outcome},
     session::CustomerSession,
@@ -132,18 +132,18 @@ fn card(wallet: WalletResponse, entries: &[EntryView]) -> WalletCard {
             .freezes
             .into_iter()
             .map(|freeze| FreezeRow {
-                source: wire_name(&freeze.source),
+                source: page::wire_name(&freeze.source),
                 reason: freeze.reason,
                 actor: freeze.actor,
-                since: time(freeze.frozen_at),
+                since: page::time(freeze.frozen_at),
             })
             .collect(),
         entries: entries
             .iter()
             .take(TABLE_ENTRIES)
             .map(|entry| EntryRow {
-                time: time(entry.created_at),
-                kind: wire_name(&entry.kind),
+                time: page::time(entry.created_at),
+                kind: page::wire_name(&entry.kind),
                 amount: money(&entry.amount, &entry.currency),
                 change: money(&entry.balance_change, &entry.currency),
                 balance_after: money(&entry.balance_after, &entry.currency),

@@ -13,7 +13,7 @@ use super::super::{
     page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::{frame, when};
+use super::frame;
 
 const SHOWN: i64 = 200;
 
@@ -35,7 +35,7 @@ impl From<Recorded> for Line {
     fn from(recorded: Recorded) -> Self {
         Self {
             id: recorded.id,
-            at: when(recorded.at),
+            at: page::time(recorded.at),
             ok: recorded.outcome == "ok",
             operator: recorded.operator,
             action: recorded.action,

@@ -23,20 +23,14 @@ use super::super::{
     page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::{Tab, frame, path_id, record_and_go_back, when, when_maybe, wire_name};
+use intake::inbox::InboxStatus;
+
+use super::{Tab, frame, path_id, record_and_go_back, when_maybe};
 
 /// The inbox's statuses, as the API names them.
-pub const STATUSES: [&str; 7] = [
-    "received",
-    "applied",
-    "ignored",
-    "unmatched",
-    "held",
-    "failed",
-    "dead",
-];
+const STATUSES: [InboxStatus; 7] = InboxStatus::ALL;
 /// What the page lists when no status is asked for: what waits on a person or a retry.
-const DEFAULT_STATUSES: [&str; 2] = ["failed", "unmatched"];
+const DEFAULT_STATUSES: [InboxStatus; 2] = [InboxStatus::Failed, InboxStatus::Unmatched];
 const PAGE_SIZE: &str = "100";
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,7 +57,7 @@ struct Row {
 
 impl From<WebhookEventView> for Row {
     fn from(event: WebhookEventView) -> Self {
-        let status = wire_name(&event.status);
+        let status = page::wire_name(&event.status);
         Self {
             id: event.id.to_string(),
             attention: matches!(status.as_str(), "failed" | "unmatched" | "held" | "dead"),
@@ -72,13 +66,13 @@ impl From<WebhookEventView> for Row {
             status,
             attempts: event.attempts,
             last_error: event.last_error.unwrap_or_default(),
-            received_at: when(event.received_at),
+            received_at: page::time(event.received_at),
             next_attempt_at: when_maybe(event.next_attempt_at),
             organization_id: event.organization_id.map(|id| id.to_string()),
             outcomes: event
                 .outcomes
                 .into_iter()
-                .map(|o| format!("{} {}: {}", o.kind, wire_name(&o.result), o.detail))
+                .map(|o| format!("{} {}: {}", o.kind, page::wire_name(&o.result), o.detail))
                 .collect(),
         }
     }
@@ -96,7 +90,10 @@ struct InboxPage {
 
 /// A status filter only if it is one of the inbox's: what goes back into a redirect.
 fn known_status(status: &str) -> Option<&'static str> {
-    STATUSES.iter().copied().find(|s| *s == status)
+    STATUSES
+        .into_iter()
+        .map(InboxStatus::as_str)
+        .find(|s| *s == status)
 }
 
 fn listing(status: &str) -> String {
@@ -128,7 +125,7 @@ pub async fn page(
     let mut events = Vec::new();
     if asked.is_empty() {
         for status in DEFAULT_STATUSES {
-            events.extend(list(&state, status).await?);
+            events.extend(list(&state, status.as_str()).await?);
         }
         events.sort_by(|a, b| b.received_at.cmp(&a.received_at).then(b.id.cmp(&a.id)));
     } else {
@@ -140,11 +137,16 @@ pub async fn page(
         label: "failed and unmatched",
         current: asked.is_empty(),
     }];
-    tabs.extend(STATUSES.iter().map(|status| Tab {
-        href: format!("/console/operator/inbox?status={status}"),
-        label: status,
-        current: asked == *status,
-    }));
+    tabs.extend(
+        STATUSES
+            .into_iter()
+            .map(InboxStatus::as_str)
+            .map(|status| Tab {
+                href: format!("/console/operator/inbox?status={status}"),
+                label: status,
+                current: asked == status,
+            }),
+    );
     Ok(page::render(&InboxPage {
         frame: frame(
             &session,
@@ -180,7 +182,7 @@ pub async fn reapply(
     .send_as(&api)
     .await
     .map(|delivery: WebhookEventView| {
-        let status = wire_name(&delivery.status);
+        let status = page::wire_name(&delivery.status);
         format!("inbox event {event_id} re-applied: now {status}")
     });
     let entry = Entry {

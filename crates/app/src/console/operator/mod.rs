@@ -17,7 +17,6 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
-use http::StatusCode;
 use httpkit::ApiError;
 use uuid::Uuid;
 
@@ -109,38 +108,8 @@ fn path_id(raw: &str) -> Result<Uuid, ConsoleError> {
     Uuid::parse_str(raw).map_err(|_| ConsoleError::Problem(ApiError::not_found()))
 }
 
-/// A refusal the console makes itself, before calling the API, for a field the API's request
-/// cannot even be built without (a date that is not one, an id that is not one); recorded like
-/// the API's own.
-fn refused_here(code: &str, detail: impl Into<String>) -> Refusal {
-    Refusal {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code: code.to_owned(),
-        detail: Some(detail.into()),
-    }
-}
-
-/// A fresh idempotency key for a money form, generated when its page is drawn: submitting the
-/// same form twice repeats it, so the API answers the second from the first.
-fn fresh_idempotency_key() -> String {
-    format!("console-{}", Uuid::now_v7())
-}
-
-/// A serialized enum's wire name (`"failed"`).
-fn wire_name(value: &impl serde::Serialize) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
-}
-
-/// Times as the pages show them: to the second, in UTC.
-fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
 fn when_maybe(at: Option<DateTime<Utc>>) -> String {
-    at.map(when).unwrap_or_default()
+    at.map(page::time).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -165,7 +134,7 @@ mod tests {
 
     #[test]
     fn idempotency_keys_are_fresh_and_never_system_ones() {
-        let (a, b) = (fresh_idempotency_key(), fresh_idempotency_key());
+        let (a, b) = (page::action_key(), page::action_key());
         assert_ne!(a, b);
         assert!(a.starts_with("console-") && a.len() <= 200);
     }

@@ -44,10 +44,7 @@ use super::super::{
     page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::{
-    frame, fresh_idempotency_key, history::Line, path_id, record_and_go_back, refused_here, when,
-    when_maybe, wire_name,
-};
+use super::{frame, history::Line, path_id, record_and_go_back, when_maybe};
 
 const HISTORY_SHOWN: i64 = 20;
 const RECIPIENTS_SHOWN: i64 = 100;
@@ -131,7 +128,7 @@ pub async fn index(
             .map(|o| ListedRow {
                 id: o.id.to_string(),
                 name: o.name,
-                created_at: when(o.created_at),
+                created_at: page::time(o.created_at),
             })
             .collect(),
     }))
@@ -271,7 +268,7 @@ pub async fn page(
         ),
         id: uuid.to_string(),
         billing_email: organization.billing_email.unwrap_or_default(),
-        created_at: when(organization.created_at),
+        created_at: page::time(organization.created_at),
         wallet: WalletCard {
             negative: wallet.balance.starts_with('-'),
             frozen: wallet.frozen,
@@ -279,13 +276,13 @@ pub async fn page(
                 .freezes
                 .into_iter()
                 .map(|f| {
-                    let source = wire_name(&f.source);
+                    let source = page::wire_name(&f.source);
                     FreezeRow {
                         liftable: source == "admin",
                         source,
                         reason: f.reason,
                         actor: f.actor,
-                        since: when(f.frozen_at),
+                        since: page::time(f.frozen_at),
                     }
                 })
                 .collect(),
@@ -302,7 +299,7 @@ pub async fn page(
                 source: b.source,
                 reason: b.reason,
                 actor: b.actor,
-                since: when(b.since),
+                since: page::time(b.since),
             })
             .collect(),
         subscription: subscription.map(|s| SubscriptionCard {
@@ -327,8 +324,8 @@ pub async fn page(
             })
             .collect(),
         lines: lines.into_iter().map(Line::from).collect(),
-        payment_key: fresh_idempotency_key(),
-        correction_key: fresh_idempotency_key(),
+        payment_key: page::action_key(),
+        correction_key: page::action_key(),
     }))
 }
 
@@ -483,7 +480,7 @@ pub async fn manual_payment(
     let id = path_id(&raw_id)?;
     let form = post.form;
     let result = match period_end(&form.period_end) {
-        None => Err(refused_here(
+        None => Err(Refusal::here(
             "INVALID_PERIOD_END",
             "period_end must be a date (2027-01-31) or an RFC 3339 time",
         )),
@@ -620,7 +617,7 @@ pub async fn resolve_recipient(
                 format!("recipient {recipient} of campaign {campaign} resolved: now {status}")
             })
         }
-        _ => Err(refused_here(
+        _ => Err(Refusal::here(
             "VALIDATION_FAILED",
             "campaign_id must be a campaign's id and recipient_id a recipient's number",
         )),

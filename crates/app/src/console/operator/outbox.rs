@@ -23,9 +23,12 @@ use super::super::{
     page::{self, ConsoleError, Frame, Outcome},
     session::OperatorSession,
 };
-use super::{Tab, frame, path_id, record_and_go_back, when, when_maybe, wire_name};
+use outbox::Status;
 
-const STATUSES: [&str; 3] = ["dead", "pending", "delivered"];
+use super::{Tab, frame, path_id, record_and_go_back, when_maybe};
+
+/// The outbox's statuses, dead letters first: what a person acts on.
+const STATUSES: [Status; 3] = [Status::Dead, Status::Pending, Status::Delivered];
 const PAGE_SIZE: &str = "100";
 
 #[derive(Debug, Default, Deserialize)]
@@ -50,7 +53,7 @@ struct Row {
 
 impl From<OutboxMessageView> for Row {
     fn from(message: OutboxMessageView) -> Self {
-        let status = wire_name(&message.status);
+        let status = page::wire_name(&message.status);
         Self {
             id: message.id.to_string(),
             dead: status == "dead",
@@ -59,7 +62,7 @@ impl From<OutboxMessageView> for Row {
             status,
             attempts: format!("{} / {}", message.attempts, message.max_attempts),
             last_error: message.last_error.unwrap_or_default(),
-            created_at: when(message.created_at),
+            created_at: page::time(message.created_at),
             next_attempt_at: when_maybe(Some(message.next_attempt_at)),
             organization_id: message.organization_id.map(|id| id.to_string()),
         }
@@ -88,11 +91,7 @@ fn known_topic(topic: &str) -> Option<&str> {
 }
 
 fn listing(status: &str, topic: &str) -> String {
-    let status = STATUSES
-        .iter()
-        .copied()
-        .find(|s| *s == status)
-        .unwrap_or("dead");
+    let status = Status::parse(status).unwrap_or(Status::Dead).as_str();
     match known_topic(topic) {
         Some(topic) => format!("/console/operator/outbox?status={status}&topic={topic}"),
         None => format!("/console/operator/outbox?status={status}"),
@@ -105,7 +104,9 @@ pub async fn page(
     Query(filter): Query<Filter>,
     Query(outcome): Query<Outcome>,
 ) -> Result<Response, ConsoleError> {
-    let status = filter.status.unwrap_or_else(|| "dead".to_owned());
+    let status = filter
+        .status
+        .unwrap_or_else(|| Status::Dead.as_str().to_owned());
     let topic = filter.topic.filter(|t| !t.is_empty());
     let params = OutboxListParams {
         status: Some(status.clone()),
@@ -117,11 +118,12 @@ pub async fn page(
     let ApiJson(listed) =
         admin_outbox::list_outbox_messages(State(state), AdminOnly, ApiQuery(params)).await?;
     let tabs = STATUSES
-        .iter()
+        .into_iter()
+        .map(Status::as_str)
         .map(|s| Tab {
             href: format!("/console/operator/outbox?status={s}"),
             label: s,
-            current: *s == status,
+            current: s == status,
         })
         .collect();
     Ok(page::render(&OutboxPage {
