@@ -14,8 +14,6 @@ use tower::ServiceExt;
 
 use crate::access::ActingOperator;
 
-use super::session::{CustomerSession, OperatorName, OperatorSession};
-
 /// The API's router, as the console reaches it.
 #[derive(Clone)]
 pub struct Api(pub Router);
@@ -35,7 +33,8 @@ pub enum Caller {
         organization_id: OrganizationId,
         key_id: ApiKeyId,
     },
-    Operator(OperatorName),
+    /// The operator's name as they signed in with it.
+    Operator(String),
 }
 
 impl Caller {
@@ -50,21 +49,6 @@ impl Caller {
             },
             Self::Operator(_) => Principal::Admin,
         }
-    }
-}
-
-impl From<&CustomerSession> for Caller {
-    fn from(session: &CustomerSession) -> Self {
-        Self::Customer {
-            organization_id: session.organization_id,
-            key_id: session.key_id,
-        }
-    }
-}
-
-impl From<&OperatorSession> for Caller {
-    fn from(session: &OperatorSession) -> Self {
-        Self::Operator(session.operator.clone())
     }
 }
 
@@ -157,7 +141,7 @@ impl Call {
         if let Caller::Operator(name) = &self.caller {
             request
                 .extensions_mut()
-                .insert(ActingOperator(name.as_str().to_owned()));
+                .insert(ActingOperator(name.clone()));
         }
         let Ok(response) = api.0.clone().oneshot(request).await;
         let status = response.status();
@@ -218,7 +202,7 @@ mod tests {
     }
 
     fn operator() -> Caller {
-        Caller::Operator(OperatorName::parse("Dana Ops").unwrap())
+        Caller::Operator("Dana Ops".to_owned())
     }
 
     /// Who the API saw: the principal and the acting operator, from the request's extensions.

@@ -28,6 +28,7 @@ use crate::{AppError, AppState};
 
 use super::{
     ConsoleSettings,
+    dispatch::Caller,
     page::{self, ConsoleError},
 };
 
@@ -392,6 +393,23 @@ impl FromRequestParts<AppState> for AnySession {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         Ok(Self(session_of(parts, state).await?))
+    }
+}
+
+/// A customer's calls are made as the key the session was opened with.
+impl From<&CustomerSession> for Caller {
+    fn from(session: &CustomerSession) -> Self {
+        Self::Customer {
+            organization_id: session.organization_id,
+            key_id: session.key_id,
+        }
+    }
+}
+
+/// An operator's calls are the admin's, naming the operator.
+impl From<&OperatorSession> for Caller {
+    fn from(session: &OperatorSession) -> Self {
+        Self::Operator(session.operator.as_str().to_owned())
     }
 }
 
