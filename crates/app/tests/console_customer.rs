@@ -512,8 +512,10 @@ async fn a_top_up_without_a_configured_provider_is_refused_on_the_page() {
     assert_eq!(text(&html, "notice"), "Refused: PROVIDER_NOT_CONFIGURED");
 }
 
-/// An app with Stripe (on a loopback fake) as its only provider, and top-up limits in USD.
-async fn with_stripe() -> (TestApp, wiremock::MockServer) {
+/// An app with Stripe (on a loopback fake) as its only provider, and top-up limits in USD;
+/// `public_url`: `CONSOLE_PUBLIC_URL`.
+async fn with_stripe(public_url: Option<&str>) -> (TestApp, wiremock::MockServer) {
+    let public_url = public_url.map(str::to_owned);
     let stripe = wiremock::MockServer::start().await;
     let pairs = [
         ("STRIPE_WEBHOOK_SECRETS", "whsec_console".to_owned()),
@@ -532,6 +534,7 @@ async fn with_stripe() -> (TestApp, wiremock::MockServer) {
         config.services.providers = providers;
         config.services.customer.top_up_limits =
             enforcement::customer::TopUpLimits::parse("USD:5.00-500.00").unwrap();
+        config.console.public_url = public_url;
     })
     .await;
     (app, stripe)
@@ -539,7 +542,7 @@ async fn with_stripe() -> (TestApp, wiremock::MockServer) {
 
 #[tokio::test]
 async fn a_top_up_goes_through_the_api_once_and_shows_where_to_pay() {
-    let (app, stripe) = with_stripe().await;
+    let (app, stripe) = with_stripe(None).await;
     wiremock::Mock::given(wiremock::matchers::method("POST"))
         .and(wiremock::matchers::path("/v1/checkout/sessions"))
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
@@ -584,7 +587,15 @@ async fn a_top_up_goes_through_the_api_once_and_shows_where_to_pay() {
         Some(location.as_str()),
         "the same top-up"
     );
-    assert_eq!(stripe.received_requests().await.unwrap().len(), 1);
+    let requests = stripe.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    // Without CONSOLE_PUBLIC_URL, Stripe sends the customer back to the host they came from.
+    let sent = String::from_utf8_lossy(&requests[0].body).into_owned();
+    let back = format!("{}/console/subscription", app.base);
+    assert!(
+        sent.contains(&format!("success_url={}", urlencoding(&back))),
+        "{sent}"
+    );
 
     let html = ok_page(&mut browser, &location).await;
     assert!(text(&html, "top-up-started").contains("25.00 USD"));
@@ -596,7 +607,7 @@ async fn a_top_up_goes_through_the_api_once_and_shows_where_to_pay() {
 
 #[tokio::test]
 async fn the_payment_method_link_is_the_providers_page_shown_as_a_link() {
-    let (app, stripe) = with_stripe().await;
+    let (app, stripe) = with_stripe(Some("https://billing.example.com")).await;
     wiremock::Mock::given(wiremock::matchers::method("GET"))
         .and(wiremock::matchers::path("/v1/subscriptions/sub_1"))
         .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
@@ -650,4 +661,25 @@ async fn the_payment_method_link_is_the_providers_page_shown_as_a_link() {
         portal_calls, 1,
         "the second post was answered from the first"
     );
+    // With CONSOLE_PUBLIC_URL, the customer comes back there, whatever Host the request had.
+    let portal = stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|request| request.url.path() == "/v1/billing_portal/sessions")
+        .unwrap();
+    let sent = String::from_utf8_lossy(&portal.body).into_owned();
+    assert!(
+        sent.contains(&format!(
+            "return_url={}",
+            urlencoding("https://billing.example.com/console/subscription")
+        )),
+        "{sent}"
+    );
+}
+
+/// A form field's value as Stripe's form encoding writes it.
+fn urlencoding(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

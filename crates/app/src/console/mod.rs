@@ -44,6 +44,10 @@ pub struct ConsoleSettings {
     /// Cookies carry `Secure` (and the session cookie the `__Host-` prefix): set wherever the
     /// console is reached over HTTPS, which is every deployment but a developer's machine.
     pub secure_cookies: bool,
+    /// Where browsers reach the console (`https://billing.example.com`, no path): the address
+    /// providers send a customer back to after a top-up or a payment-method change. `None`: the
+    /// scheme and `Host` of the request, for a developer's machine.
+    pub public_url: Option<String>,
 }
 
 impl Default for ConsoleSettings {
@@ -52,6 +56,7 @@ impl Default for ConsoleSettings {
             session_lifetime: Duration::from_secs(DEFAULT_SESSION_SECS),
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_SECS),
             secure_cookies: true,
+            public_url: None,
         }
     }
 }
@@ -72,6 +77,11 @@ impl ConsoleSettings {
             name: "CONSOLE_IDLE_SECS",
             default: "1800",
             meaning: "how long (60 to 86400 s, at most CONSOLE_SESSION_SECS) a console session lasts without a page being asked for",
+        },
+        Variable {
+            name: "CONSOLE_PUBLIC_URL",
+            default: "(unset: the request's Host)",
+            meaning: "where browsers reach the console, `https://host[:port]` without a path: the address a payment provider sends a customer back to after a top-up or a payment-method change; set it wherever a proxy stands in front of the api",
         },
         Variable {
             name: "CONSOLE_SECURE_COOKIES",
@@ -95,6 +105,9 @@ impl ConsoleSettings {
                 DEFAULT_IDLE_SECS,
             )?),
             secure_cookies: env.parse("CONSOLE_SECURE_COOKIES", !dev_mode)?,
+            public_url: env
+                .get("CONSOLE_PUBLIC_URL")
+                .map(|url| url.trim().trim_end_matches('/').to_owned()),
         };
         settings.validate()?;
         Ok(settings)
@@ -109,6 +122,14 @@ impl ConsoleSettings {
                 format!("expected 300 to 604800, got {secs}"),
             ));
         }
+        if let Some(url) = &self.public_url
+            && !is_origin(url)
+        {
+            return Err(ConfigError::new(
+                "CONSOLE_PUBLIC_URL",
+                format!("expected http(s)://host[:port] without a path, got {url:?}"),
+            ));
+        }
         let idle = self.idle_timeout.as_secs();
         if !IDLE_SECS.contains(&idle) || self.idle_timeout > self.session_lifetime {
             return Err(ConfigError::new(
@@ -118,6 +139,18 @@ impl ConsoleSettings {
         }
         Ok(())
     }
+}
+
+/// `http(s)://host[:port]`, nothing after: an origin a browser reaches.
+fn is_origin(url: &str) -> bool {
+    let Some((scheme, host)) = url.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 /// The console's routes; `api` is the API router its actions are sent through.
@@ -188,6 +221,10 @@ mod tests {
             ("CONSOLE_IDLE_SECS", "59"),
             ("CONSOLE_IDLE_SECS", "86401"),
             ("CONSOLE_SECURE_COOKIES", "yes"),
+            ("CONSOLE_PUBLIC_URL", "billing.example.com"),
+            ("CONSOLE_PUBLIC_URL", "https://billing.example.com/console"),
+            ("CONSOLE_PUBLIC_URL", "ftp://billing.example.com"),
+            ("CONSOLE_PUBLIC_URL", "https://"),
         ] {
             let env = Env::from_pairs(&[(name, value)]);
             let error = ConsoleSettings::from_env(&env, false).unwrap_err();

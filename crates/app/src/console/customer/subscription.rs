@@ -318,8 +318,12 @@ fn web_link(url: &str) -> bool {
     url.starts_with("https://") || url.starts_with("http://")
 }
 
-/// Where the provider sends the customer back: this page, on the host the browser reached.
+/// Where the provider sends the customer back: this page, at `CONSOLE_PUBLIC_URL`, or else on
+/// the host the browser reached.
 fn return_url(state: &AppState, headers: &HeaderMap) -> Result<String, Refusal> {
+    if let Some(public) = &state.console.public_url {
+        return Ok(format!("{public}{SUBSCRIPTION}"));
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
