@@ -236,3 +236,44 @@ async fn the_report_and_its_gauges_count_every_figure() {
         "the gauges were recomputed within the refresh period:\n{again}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_claimed_or_settled_recently_is_progress() {
+    let app = TestApp::spawn().await;
+    let mut organizations = Vec::new();
+    for n in 0..5 {
+        organizations.push(app.create_organization(&format!("Org {n}")).await);
+    }
+    seed(&app, &organizations).await;
+    assert_eq!(report(&app).await["campaigns_stalled"], 2);
+
+    // The campaign running for three hours had a batch claimed a minute ago, and the one
+    // running for eleven minutes a batch claimed long ago but settled a minute ago: neither is
+    // stalled. (FK checks are off: the batches' hold is the only row they need.)
+    app.conn()
+        .await
+        .batch_execute(&format!(
+            r"
+SET session_replication_role = replica;
+INSERT INTO holds (id, wallet_id, amount, status, counterparty, expires_at, created_at)
+SELECT '00000000-0000-0000-0000-0000000000a1', id, 100, 'open', 'campaign', now() + interval '1 day',
+       now()
+FROM wallets WHERE organization_id = '{o0}';
+INSERT INTO campaign_holds (hold_id, campaign_id, seq, created_at)
+SELECT '00000000-0000-0000-0000-0000000000a1', id, 1, now() FROM campaigns WHERE start_key = 'start-10';
+INSERT INTO campaign_batches (id, campaign_id, hold_id, worker, size, claimed_at, lease_until,
+                              settled_at)
+SELECT gen_random_uuid(), id, '00000000-0000-0000-0000-0000000000a1', 'w', 1, now() - age,
+       now() - age + interval '15 seconds', settled
+FROM campaigns
+JOIN (VALUES ('start-10', interval '1 minute', NULL::timestamptz),
+             ('start-7', interval '2 hours', now() - interval '1 minute')) AS b (key, age, settled)
+  ON start_key = b.key;
+SET session_replication_role = origin;
+",
+            o0 = organizations[0],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(report(&app).await["campaigns_stalled"], 0);
+}
