@@ -234,6 +234,22 @@ async fn a_forged_form_post_changes_nothing() {
 }
 
 #[tokio::test]
+async fn signing_in_again_ends_the_browsers_previous_session() {
+    let app = TestApp::spawn().await;
+    let first = app.org_with_key("First").await;
+    let second = app.org_with_key("Second").await;
+    let mut console = Console::new(&app);
+    console.sign_in(&first.key).await;
+    let previous = console.cookies.clone();
+    let page = console.sign_in(&second.key).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(signed_in(&mut console).await);
+    let mut replay = Console::new(&app);
+    replay.cookies = previous;
+    assert!(!signed_in(&mut replay).await);
+}
+
+#[tokio::test]
 async fn signing_out_ends_the_session_even_for_a_copied_cookie() {
     let app = TestApp::spawn().await;
     let org = app.org_with_key("Acme").await;

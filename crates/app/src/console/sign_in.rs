@@ -145,7 +145,7 @@ pub async fn customer_sign_in(
         organization_id,
         key_id,
     };
-    start(&state, &signed, None, "/console/wallet").await
+    start(&state, &post.headers, &signed, None, "/console/wallet").await
 }
 
 pub async fn operator_sign_in(
@@ -175,18 +175,30 @@ pub async fn operator_sign_in(
     }
     let fingerprint = session::credential_fingerprint(&state);
     let signed = Signed::Operator(operator);
-    start(&state, &signed, Some(fingerprint), "/console/operator").await
+    start(
+        &state,
+        &post.headers,
+        &signed,
+        Some(fingerprint),
+        "/console/operator",
+    )
+    .await
 }
 
-/// Opens the session, sets its cookie, drops the sign-in cookie and goes to the first page.
+/// Opens the session, sets its cookie, drops the sign-in cookie and goes to the first page. A
+/// session the browser already had is ended first: signing in always starts a new one.
 async fn start(
     state: &AppState,
+    request: &HeaderMap,
     signed: &Signed,
     fingerprint: Option<[u8; 32]>,
     first_page: &str,
 ) -> Result<Response, ConsoleError> {
-    let (token, _) = session::open(state, signed, fingerprint).await?;
     let settings = &state.console;
+    if let Some(previous) = session::cookie(request, session::cookie_name(settings)) {
+        session::end(state, previous).await?;
+    }
+    let (token, _) = session::open(state, signed, fingerprint).await?;
     let mut response = Redirect::to(first_page).into_response();
     let headers = response.headers_mut();
     headers.append(
