@@ -281,6 +281,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    console_sessions (token_hash) {
+        token_hash -> Bytea,
+        kind -> Text,
+        api_key_id -> Nullable<Uuid>,
+        organization_id -> Nullable<Uuid>,
+        operator -> Nullable<Text>,
+        credential_fingerprint -> Nullable<Bytea>,
+        csrf_token -> Text,
+        created_at -> Timestamptz,
+        last_seen_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    operator_actions (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        operator -> Text,
+        action -> Text,
+        target -> Text,
+        reason -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(api_keys -> organizations (organization_id));
 diesel::table! {
     webhook_inbox (id) {
@@ -395,6 +424,8 @@ diesel::joinable!(top_ups -> organizations (organization_id));
 diesel::joinable!(customer_requests -> organizations (organization_id));
 diesel::joinable!(customer_requests -> subscriptions (subscription_id));
 diesel::joinable!(customer_requests -> top_ups (top_up_id));
+diesel::joinable!(console_sessions -> api_keys (api_key_id));
+diesel::joinable!(console_sessions -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
@@ -419,4 +450,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     provider_payments,
     top_ups,
     customer_requests,
+    console_sessions,
+    operator_actions,
 );

@@ -170,6 +170,14 @@ async fn diesel_schema_matches_the_migrated_database() {
             "customer_requests",
             diesel_columns(schema::customer_requests::table),
         ),
+        (
+            "console_sessions",
+            diesel_columns(schema::console_sessions::table),
+        ),
+        (
+            "operator_actions",
+            diesel_columns(schema::operator_actions::table),
+        ),
     ];
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
