@@ -13,9 +13,11 @@ use crate::{AppError, AppState};
 
 use super::{dispatch::Refusal, session::OperatorName};
 
-/// The runbook's actions the console offers, as recorded.
+/// The runbook's actions the console offers, and operators signing in and out, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    SignIn,
+    SignOut,
     ReapplyInboxEvent,
     RequeueOutboxMessage,
     RecordManualPayment,
@@ -26,7 +28,9 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
+        Self::SignIn,
+        Self::SignOut,
         Self::ReapplyInboxEvent,
         Self::RequeueOutboxMessage,
         Self::RecordManualPayment,
@@ -38,6 +42,8 @@ impl Action {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::SignIn => "sign_in",
+            Self::SignOut => "sign_out",
             Self::ReapplyInboxEvent => "reapply_inbox_event",
             Self::RequeueOutboxMessage => "requeue_outbox_message",
             Self::RecordManualPayment => "record_manual_payment",
@@ -48,6 +54,9 @@ impl Action {
         }
     }
 }
+
+/// The target of signing in and out.
+pub const CONSOLE: &str = "console";
 
 /// One recorded action.
 #[derive(Debug, Clone)]

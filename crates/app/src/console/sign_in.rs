@@ -18,6 +18,7 @@ use crate::AppState;
 
 use super::{
     forms::{Posted, SignInPost},
+    history::{self, Action, Entry},
     page::{self, Area, ConsoleError, Frame, Notice},
     session::{self, AnySession, OperatorName, Session, Signed},
 };
@@ -134,6 +135,7 @@ pub async fn customer_sign_in(
         key_id,
     }) = principal
     else {
+        refused(Door::Customer);
         return Ok(form(
             &state,
             Door::Customer,
@@ -166,6 +168,7 @@ pub async fn operator_sign_in(
         ));
     };
     if !state.auth.is_admin_token(post.form.admin_token.trim()) {
+        refused(Door::Operator);
         return Ok(form(
             &state,
             Door::Operator,
@@ -174,15 +177,48 @@ pub async fn operator_sign_in(
         ));
     }
     let fingerprint = session::credential_fingerprint(&state);
-    let signed = Signed::Operator(operator);
-    start(
+    let signed = Signed::Operator(operator.clone());
+    let response = start(
         &state,
         &post.headers,
         &signed,
         Some(fingerprint),
         "/console/operator",
     )
-    .await
+    .await?;
+    signed_in_or_out(&state, &operator, Action::SignIn).await?;
+    Ok(response)
+}
+
+/// A refused credential: counted and logged (never the credential), for whoever watches for
+/// someone guessing.
+fn refused(door: Door) {
+    let door = match door {
+        Door::Customer => "customer",
+        Door::Operator => "operator",
+    };
+    metrics::counter!("console_sign_in_refused_total", "door" => door).increment(1);
+    tracing::warn!(door, "console sign-in refused: credential not accepted");
+}
+
+/// An operator's sign-in or sign-out, in the history beside their actions.
+async fn signed_in_or_out(
+    state: &AppState,
+    operator: &OperatorName,
+    action: Action,
+) -> Result<(), ConsoleError> {
+    let entry = Entry {
+        operator,
+        action,
+        target: history::CONSOLE.to_owned(),
+        reason: None,
+    };
+    let done = match action {
+        Action::SignOut => "signed out",
+        _ => "signed in",
+    };
+    history::record(state, entry, &Ok(done.to_owned())).await?;
+    Ok(())
 }
 
 /// Opens the session, sets its cookie, drops the sign-in cookie and goes to the first page. A
@@ -255,9 +291,12 @@ pub async fn sign_out(
     if let Some(token) = session::cookie(&headers, name) {
         session::end(&state, token).await?;
     }
-    let to = match post.session.0.signed {
+    let to = match &post.session.0.signed {
         Signed::Customer { .. } => page::CUSTOMER_SIGN_IN,
-        Signed::Operator(_) => page::OPERATOR_SIGN_IN,
+        Signed::Operator(operator) => {
+            signed_in_or_out(&state, operator, Action::SignOut).await?;
+            page::OPERATOR_SIGN_IN
+        }
     };
     let mut response = Redirect::to(to).into_response();
     response.headers_mut().append(

@@ -214,7 +214,11 @@ fn estimated_cost(campaign: &Campaign, pending: i64) -> Result<Money, CampaignsE
 fn campaign_reasons(status: CampaignStatus, pending: i64) -> Vec<Reason> {
     if status != CampaignStatus::Draft {
         return vec![Reason {
-            code: "CAMPAIGN_STATE_CONFLICT",
+            code: CampaignsError::InvalidState {
+                action: "start",
+                status,
+            }
+            .code(),
             text: format!(
                 "The campaign is {}: only a draft can be started.",
                 status.as_str()
@@ -223,7 +227,7 @@ fn campaign_reasons(status: CampaignStatus, pending: i64) -> Vec<Reason> {
     }
     if pending == 0 {
         return vec![Reason {
-            code: "NO_RECIPIENTS",
+            code: CampaignsError::NoRecipients.code(),
             text: "The campaign has no recipients to send to: add some first.".to_owned(),
         }];
     }

@@ -91,10 +91,10 @@ fn money(amount: &str, currency: &str) -> String {
     format!("{amount} {currency}")
 }
 
-/// Whether an API problem is `code` (a missing wallet or subscription is a state the page
-/// explains, not an error).
-fn is(error: &ApiError, code: &str) -> bool {
-    error.code() == code
+/// Whether an API problem is the `expected` one (a missing wallet or subscription is a state
+/// the page explains, not an error).
+fn is(error: &ApiError, expected: fn() -> ApiError) -> bool {
+    error.code() == expected().code()
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ pub async fn panel(
         }
         Err(error) => {
             let error = ApiError::from(error);
-            if !is(&error, "SUBSCRIPTION_NOT_FOUND") {
+            if !is(&error, crate::error::subscription_not_found) {
                 return Err(error.into());
             }
             None
@@ -152,7 +152,7 @@ pub async fn panel(
         Ok(ApiJson(wallet)) => Some(offer(&state, &wallet.currency)),
         Err(error) => {
             let error = ApiError::from(error);
-            if !is(&error, "WALLET_NOT_FOUND") {
+            if !is(&error, crate::error::wallet_not_found) {
                 return Err(error.into());
             }
             None

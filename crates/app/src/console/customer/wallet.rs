@@ -80,7 +80,7 @@ pub async fn page(
         Ok(ApiJson(wallet)) => Some(wallet),
         Err(error) => {
             let error = ApiError::from(error);
-            if !is(&error, "WALLET_NOT_FOUND") {
+            if !is(&error, crate::error::wallet_not_found) {
                 return Err(error.into());
             }
             None

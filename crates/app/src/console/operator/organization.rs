@@ -250,7 +250,7 @@ pub async fn page(
             Ok(ApiJson(subscription)) => Some(subscription),
             Err(error) => {
                 let problem = ApiError::from(error);
-                if problem.code() != "SUBSCRIPTION_NOT_FOUND" {
+                if problem.code() != crate::error::subscription_not_found().code() {
                     return Err(problem.into());
                 }
                 None
