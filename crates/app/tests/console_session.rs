@@ -416,3 +416,70 @@ async fn console_pages_spend_the_keys_request_budget() {
         "{statuses:?}"
     );
 }
+
+/// Every form the console accepts, posted by a signed-in session of the right kind without its
+/// CSRF token: refused, whatever the form. A new action route belongs in this list.
+#[tokio::test]
+async fn every_console_form_refuses_a_post_without_the_sessions_token() {
+    let app = TestApp::spawn().await;
+    let org = app.org_with_key("Acme").await;
+    let id = uuid::Uuid::now_v7();
+    let mut customer = Console::new(&app);
+    customer.sign_in(&org.key).await;
+    let mut operator = Console::new(&app);
+    operator.sign_in_operator("alice").await;
+    let forms: [(bool, String); 12] = [
+        (false, format!("/console/campaigns/{id}/start")),
+        (false, "/console/subscription/payment-method".into()),
+        (false, "/console/top-ups".into()),
+        (false, "/console/sign-out".into()),
+        (true, format!("/console/operator/inbox/{id}/reapply")),
+        (true, format!("/console/operator/outbox/{id}/requeue")),
+        (
+            true,
+            format!("/console/operator/organizations/{}/unfreeze", org.id),
+        ),
+        (
+            true,
+            format!(
+                "/console/operator/organizations/{}/lift-access-block",
+                org.id
+            ),
+        ),
+        (
+            true,
+            format!("/console/operator/organizations/{}/manual-payment", org.id),
+        ),
+        (
+            true,
+            format!("/console/operator/organizations/{}/correction", org.id),
+        ),
+        (
+            true,
+            format!(
+                "/console/operator/organizations/{}/resolve-recipient",
+                org.id
+            ),
+        ),
+        (true, "/console/sign-out".into()),
+    ];
+    for (as_operator, path) in forms {
+        let console = if as_operator {
+            &mut operator
+        } else {
+            &mut customer
+        };
+        let page = console
+            .post(
+                &path,
+                &[
+                    ("csrf", "not-the-token"),
+                    ("reason", "x"),
+                    ("amount", "1.00"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.html.contains("CSRF_REFUSED"), "{path}");
+    }
+}

@@ -109,7 +109,8 @@ async fn the_console_follows_payments_and_lets_an_operator_reapply_a_failed_even
     assert!(reasons.contains("FROZEN_WALLET"), "{reasons}");
     assert!(reasons.contains("SUBSCRIPTION_INACTIVE"), "{reasons}");
     browser.screenshot("send-dialog-blocked").await;
-    // A disabled button does nothing when clicked.
+    // A disabled button cannot be reached with the keyboard, and does nothing when clicked.
+    assert!(!tab_to(&browser, "#start-campaign").await);
     browser.click("#start-campaign").await;
     assert_eq!(browser.path().await, dialog);
     assert_eq!(stack.campaign(&org, &campaign).await["status"], "draft");
@@ -138,7 +139,9 @@ async fn the_console_follows_payments_and_lets_an_operator_reapply_a_failed_even
     browser.find("#start-campaign").await;
     assert!(!browser.is_disabled("#start-campaign").await);
     assert!(!browser.exists("#send-blockers li").await);
-    browser.click("#start-campaign").await;
+    // Keyboard only: Tab to the start button, Enter.
+    assert!(tab_to(&browser, "#start-campaign").await);
+    browser.press(&[Key::Enter]).await;
     browser.find("#notice").await;
     assert_eq!(stack.campaign(&org, &campaign).await["status"], "running");
     browser.screenshot("send-dialog-started").await;
@@ -252,6 +255,18 @@ async fn the_console_follows_payments_and_lets_an_operator_reapply_a_failed_even
     browser.find("#wallet-balance").await;
     browser.screenshot("operator-organization").await;
     browser.close().await;
+}
+
+/// Presses Tab from the top of the page until `css` has the focus (at most 20 times); whether
+/// it got there.
+async fn tab_to(browser: &Browser, css: &str) -> bool {
+    for _ in 0..20 {
+        browser.press(&[Key::Tab]).await;
+        if browser.is_focused(css).await {
+            return true;
+        }
+    }
+    false
 }
 
 /// A Stripe subscription for `org`, active by its first invoice's payment; the invoice and the
