@@ -14,6 +14,12 @@
 mod common;
 #[path = "common/console.rs"]
 mod console;
+#[path = "campaigns/support.rs"]
+#[expect(
+    dead_code,
+    reason = "these tests need only part of the campaign helpers"
+)]
+mod support;
 
 use billing::{BillingEvent, BillingEventKind, ParsedWebhook};
 use chrono::Utc;
@@ -820,4 +826,57 @@ async fn a_dead_letter_is_requeued_from_the_outbox_once() {
         .map(|a| a.outcome)
         .collect();
     assert_eq!(outcomes, ["ok", "OUTBOX_MESSAGE_NOT_DEAD"]);
+}
+
+#[tokio::test]
+async fn an_unconfirmed_recipient_is_resolved_from_the_organizations_page() {
+    let twilio = support::FakeTwilio::start().await;
+    let app = TestApp::with_twilio(&twilio, |_| {}).await;
+    let (org, _, campaign) = app.ready_campaign("Acme", "10.00", 1, 2).await;
+    let id = campaign["id"].as_str().unwrap();
+    assert_eq!(
+        app.start(&org, id, "start-1").await.status(),
+        StatusCode::CREATED
+    );
+    // Twilio answers the first send with a 500: the message may have gone out.
+    twilio.fail_next_sends(1).await;
+    support::drain(&twilio.dispatcher(&app, 1)).await;
+    let recipient = app.recipients(&org, id).await[0].clone();
+    assert_eq!(recipient["status"], "unconfirmed");
+    let recipient_id = recipient["id"].to_string();
+
+    let mut console = operator(&app).await;
+    let path = format!("/console/operator/organizations/{}", org.id);
+    let page = console.get(&path).await;
+    let row = format!("id=\"recipient-{id}-{recipient_id}\"");
+    assert!(page.html.contains(&row), "{}", page.html);
+    let csrf = page.hidden("csrf").unwrap();
+    let done = console
+        .post(
+            &format!("{path}/resolve-recipient"),
+            &[
+                ("csrf", csrf.as_str()),
+                ("campaign_id", id),
+                ("recipient_id", recipient_id.as_str()),
+                ("outcome", "not_sent"),
+                ("twilio_sid", ""),
+            ],
+        )
+        .await;
+    assert!(done.location.unwrap().starts_with(&format!("{path}?done=")));
+    // Twilio's log said it never went out: refunded, failed, never resent, and gone from the
+    // page; the history names the operator.
+    let resolved = app.recipients(&org, id).await[0].clone();
+    assert_eq!(resolved["status"], "failed", "{resolved}");
+    assert_eq!(resolved["charged"], "0.00", "{resolved}");
+    assert!(!console.get(&path).await.html.contains(&row));
+    let actions = recorded(&app).await;
+    assert_eq!(
+        (
+            actions[0].operator.as_str(),
+            actions[0].action.as_str(),
+            actions[0].outcome.as_str()
+        ),
+        (OPERATOR, "resolve_recipient", "ok")
+    );
 }
