@@ -242,6 +242,21 @@ async fn the_console_follows_payments_and_lets_an_operator_reapply_a_failed_even
     assert!(history.contains(&inbox_id), "{history}");
     browser.screenshot("operator-history").await;
 
+    // The operator's pages at a phone's width: the organization's forms stack up.
+    let phone = Browser::mobile(&stack.api_url).await;
+    phone.goto("/console/operator/sign-in").await;
+    phone.fill("#operator", "Dana Ops").await;
+    phone.fill("#admin_token", e2e::stack::ADMIN_TOKEN).await;
+    phone.submit("#sign-in-form").await;
+    phone.find("#health-negative-balances").await;
+    phone.screenshot("operator-health-mobile").await;
+    phone
+        .goto(&format!("/console/operator/organizations/{}", org.id))
+        .await;
+    phone.find("#wallet-balance").await;
+    phone.screenshot("operator-organization-mobile").await;
+    phone.close().await;
+
     browser.goto("/console/operator/outbox").await;
     browser.find("main").await;
     browser.screenshot("operator-outbox").await;
