@@ -396,6 +396,22 @@ async fn console_pages_carry_the_protective_headers() {
     assert_eq!(headers["referrer-policy"], "same-origin");
     let css = console.get("/console/assets/console.css").await;
     assert_eq!(css.status, StatusCode::OK);
+    // An address the console does not have is its own 404 page, with the same headers.
+    let response = console
+        .client
+        .get(format!("{}/console/no/such/page", console.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"problem-code\">NOT_FOUND<")
+    );
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use axum::{
     Extension, Router,
     middleware::map_response,
     response::Response,
-    routing::{get, post},
+    routing::{any, get, post},
 };
 use http::{HeaderValue, header};
 use primitives::config::{ConfigError, Env, Variable};
@@ -167,11 +167,17 @@ pub fn router(state: AppState, api: Router) -> Router {
         )
         .route("/console/sign-out", post(sign_in::sign_out))
         .route(assets::STYLESHEET, get(assets::stylesheet))
+        // Anything else under /console is the console's own 404 page, not the API's JSON.
+        .route("/console/{*rest}", any(not_found))
         .merge(customer::routes())
         .merge(operator::routes())
         .layer(Extension(dispatch::Api(api)))
         .layer(map_response(protect))
         .with_state(state)
+}
+
+async fn not_found() -> page::ConsoleError {
+    page::ConsoleError::Problem(httpkit::ApiError::not_found())
 }
 
 /// Headers on every console response: no script runs, nothing is framed, no address (with its
