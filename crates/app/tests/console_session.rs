@@ -499,3 +499,25 @@ async fn every_console_form_refuses_a_post_without_the_sessions_token() {
         assert!(page.html.contains("CSRF_REFUSED"), "{path}");
     }
 }
+
+/// What a page shows from its address (an action's outcome) is text, never markup: a crafted
+/// link cannot put a script or a form on a console page.
+#[tokio::test]
+async fn an_outcome_in_the_address_is_shown_as_text() {
+    let app = TestApp::spawn().await;
+    let org = app.org_with_key("Acme").await;
+    let mut console = Console::new(&app);
+    console.sign_in(&org.key).await;
+    let page = console
+        .get("/console/wallet?refused=%3Cscript%3Ealert(1)%3C%2Fscript%3E%3Cform%20action%3D%22x%22%3E")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.html.contains("<script"), "{}", page.html);
+    assert!(!page.html.contains("<form action=\"x\""));
+    assert!(
+        page.html
+            .contains("Refused: &#60;script&#62;alert(1)&#60;/script&#62;"),
+        "{}",
+        page.html
+    );
+}
