@@ -153,6 +153,15 @@ impl<R: ScopedResource> FromRequestParts<AppState> for OrgCaller<R> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActingOperator(pub String);
 
+/// Who an admin call records as having acted: `admin`, or `admin:<name>` for an operator acting
+/// through the console.
+fn admin_actor(operator: Option<&ActingOperator>) -> String {
+    match operator {
+        Some(ActingOperator(name)) => format!("admin:{name}"),
+        None => "admin".to_owned(),
+    }
+}
+
 /// The admin, acting on the wallet of the organization in the path: 401 without a valid
 /// credential, 403 `ADMIN_REQUIRED` for any organization key (its own organization's too).
 #[derive(Debug, Clone)]
@@ -165,10 +174,7 @@ pub struct WalletAdmin {
 impl WalletAdmin {
     /// `admin`, or `admin:<name>` for an operator acting through the console.
     pub fn actor(&self) -> Actor {
-        self.operator
-            .as_ref()
-            .and_then(|ActingOperator(name)| Actor::parse(format!("admin:{name}")).ok())
-            .unwrap_or_else(Actor::admin)
+        Actor::parse(admin_actor(self.operator.as_ref())).unwrap_or_else(|_| Actor::admin())
     }
 }
 
@@ -192,9 +198,18 @@ impl FromRequestParts<AppState> for WalletAdmin {
 /// The admin, acting on the organization in the path (`/v1/admin/organizations/{organization_id}
 /// /...`): 401 without a valid credential, 403 `ADMIN_REQUIRED` for any organization key.
 /// Whether the organization exists is the handler's question (404 `ORGANIZATION_NOT_FOUND`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OrganizationAdmin {
     pub organization_id: OrganizationId,
+    /// Who, when the admin's call came from an operator's console session.
+    pub operator: Option<ActingOperator>,
+}
+
+impl OrganizationAdmin {
+    /// What access-block changes record as their actor: `admin` or `admin:<name>`.
+    pub fn actor(&self) -> String {
+        admin_actor(self.operator.as_ref())
+    }
 }
 
 impl FromRequestParts<AppState> for OrganizationAdmin {
@@ -207,7 +222,10 @@ impl FromRequestParts<AppState> for OrganizationAdmin {
         AdminOnly::from_request_parts(parts, state).await?;
         let ApiPath(OrganizationPath { organization_id }) =
             ApiPath::from_request_parts(parts, state).await?;
-        Ok(Self { organization_id })
+        Ok(Self {
+            organization_id,
+            operator: parts.extensions.get::<ActingOperator>().cloned(),
+        })
     }
 }
 

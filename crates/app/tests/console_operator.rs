@@ -545,6 +545,21 @@ async fn freezes_and_access_blocks_are_lifted_with_a_reason() {
     )
     .await;
     assert_eq!(blocks["blocks"], json!([]));
+    // The freeze's and the block's own audit trails name the operator.
+    let by_operator = |table: &str, action: &str| {
+        format!(
+            "SELECT count(*) AS n FROM {table} WHERE action = '{action}' \
+             AND actor = 'admin:{OPERATOR}'"
+        )
+    };
+    assert_eq!(
+        count(&app, &by_operator("wallet_freeze_events", "unfreeze")).await,
+        1
+    );
+    assert_eq!(
+        count(&app, &by_operator("access_block_events", "unblock")).await,
+        1
+    );
 
     let actions: Vec<(String, String)> = recorded(&app)
         .await

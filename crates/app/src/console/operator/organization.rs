@@ -228,7 +228,10 @@ pub async fn page(
 ) -> Result<Response, ConsoleError> {
     let uuid = path_id(&raw_id)?;
     let organization_id = OrganizationId::from_uuid(uuid);
-    let admin = OrganizationAdmin { organization_id };
+    let admin = OrganizationAdmin {
+        organization_id,
+        operator: None,
+    };
     let ApiJson(organization) = organizations::get_organization(
         State(state.clone()),
         Authenticated(Principal::Admin),
@@ -244,7 +247,7 @@ pub async fn page(
     )
     .await?;
     let ApiJson(blocks) =
-        admin_subscriptions::list_access_blocks(State(state.clone()), admin).await?;
+        admin_subscriptions::list_access_blocks(State(state.clone()), admin.clone()).await?;
     let subscription =
         match admin_subscriptions::admin_get_subscription(State(state.clone()), admin).await {
             Ok(ApiJson(subscription)) => Some(subscription),

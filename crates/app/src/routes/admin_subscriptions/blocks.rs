@@ -53,7 +53,7 @@ pub async fn block_access(
     admin: OrganizationAdmin,
     ApiJson(request): ApiJson<AccessBlockRequest>,
 ) -> Result<ApiJson<AccessBlockChangeResponse>, AppError> {
-    let change = BlockChange::new(BlockSource::Admin, &request.reason, ADMIN_ACTOR)?;
+    let change = BlockChange::new(BlockSource::Admin, &request.reason, &admin.actor())?;
     let now = state.subscriptions.now();
     let organization_id = admin.organization_id;
     let mut conn = state.conn().await?;
@@ -121,7 +121,7 @@ pub async fn lift_access_block(
         }
         None => return Err(ApiError::not_found().into()),
     }
-    let change = BlockChange::new(BlockSource::Admin, &request.reason, ADMIN_ACTOR)?;
+    let change = BlockChange::new(BlockSource::Admin, &request.reason, &admin.actor())?;
     let now = state.subscriptions.now();
     let organization_id = admin.organization_id;
     let mut conn = state.conn().await?;

@@ -35,8 +35,6 @@ use crate::{
 
 /// The source of every event and block an operator causes through this API.
 pub const ADMIN_SOURCE: &str = "admin";
-/// Who the access-block audit trail records for them.
-pub const ADMIN_ACTOR: &str = "admin";
 /// The longest trial an operator may grant in one go.
 pub const MAX_TRIAL: TimeDelta = TimeDelta::days(366);
 /// The furthest a manual payment may extend the period: five years. Further is a typo.
