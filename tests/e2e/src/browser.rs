@@ -31,6 +31,7 @@ use fantoccini::{
     Client, ClientBuilder, Locator,
     actions::{InputSource as _, KeyAction, KeyActions},
     elements::Element,
+    error::NewSessionError,
     wd::Capabilities,
 };
 use serde_json::json;
@@ -136,14 +137,7 @@ impl Browser {
             "timeouts".to_owned(),
             json!({"pageLoad": 30_000, "script": 30_000, "implicit": 0}),
         );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = within("starting a WebDriver session", &driver, async {
-            ClientBuilder::new(connector)
-                .capabilities(capabilities)
-                .connect(&driver.url)
-                .await
-        })
-        .await;
+        let client = new_session(&driver, &capabilities).await;
         let session = within("reading the session id", &driver, client.session_id())
             .await
             .unwrap_or_else(|| panic!("chromedriver gave no session id\n{}", driver.log_tail()));
@@ -329,6 +323,38 @@ impl Drop for Browser {
     }
 }
 
+/// A new WebDriver session. A connection dropped before chromedriver answered (it happens on a
+/// loaded machine right after start) is asked again, three times at most; any other refusal
+/// fails the test with the driver's log.
+async fn new_session(driver: &Driver, capabilities: &Capabilities) -> Client {
+    for attempt in 1..=3 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut builder = ClientBuilder::new(connector);
+        builder.capabilities(capabilities.clone());
+        let started = builder.connect(&driver.url);
+        match tokio::time::timeout(COMMAND_DEADLINE, started).await {
+            Ok(Ok(client)) => return client,
+            Ok(Err(
+                error @ (NewSessionError::FailedC(_)
+                | NewSessionError::Failed(_)
+                | NewSessionError::Lost(_)),
+            )) if attempt < 3 => {
+                eprintln!("WebDriver session attempt {attempt} lost ({error}); asking again");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Ok(Err(error)) => panic!(
+                "starting a WebDriver session: {error}\n{}",
+                driver.log_tail()
+            ),
+            Err(_) => panic!(
+                "starting a WebDriver session: no answer in {COMMAND_DEADLINE:?}\n{}",
+                driver.log_tail()
+            ),
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
 /// `command`, or a panic naming `what` with the error (or the timeout) and the driver's log.
 async fn within<T, E: std::fmt::Display>(
     what: &str,
@@ -448,7 +474,9 @@ impl Driver {
             log,
         };
         let deadline = Instant::now() + START_DEADLINE;
-        while TcpStream::connect_timeout(&driver.addr, Duration::from_millis(200)).is_err() {
+        // Listening is not enough: a session asked for before chromedriver serves is refused
+        // with a dropped connection. Its `/status` says when it takes new sessions.
+        while !driver.ready() {
             if let Ok(Some(status)) = driver.child.try_wait() {
                 panic!("chromedriver exited ({status})\n{}", driver.log_tail());
             }
@@ -461,6 +489,44 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(20));
         }
         driver
+    }
+
+    /// Whether chromedriver answers `GET /status` with `"ready": true` (blocking, within about
+    /// two seconds).
+    fn ready(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200))
+        else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = format!(
+            "GET /status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        // chromedriver may keep the connection open after answering: read until the answer's
+        // `ready` member has arrived, not until the end.
+        let mut answer = Vec::new();
+        let mut chunk = [0; 1024];
+        while answer.len() < 64 * 1024 {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(at) = text.find("\"ready\"") {
+                let rest = text[at + "\"ready\"".len()..].trim_start_matches([':', ' ']);
+                if rest.starts_with("true") {
+                    return true;
+                }
+                if rest.starts_with("false") {
+                    return false;
+                }
+            }
+        }
+        false
     }
 
     /// `DELETE /session/<id>`, blocking, best effort: Chromium quits and removes nothing of
