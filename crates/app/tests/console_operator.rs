@@ -110,6 +110,12 @@ async fn signing_in_and_out_is_recorded_and_refused_tokens_are_not() {
     );
 }
 
+/// The action redirected back with `done` (percent-encoded) as its outcome.
+fn assert_done(page: &Page, done: &str) {
+    let location = page.location.as_deref().unwrap_or_default();
+    assert!(location.contains(&format!("?done={done}")), "{location}");
+}
+
 async fn count(app: &TestApp, sql: &str) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct Count {
@@ -519,12 +525,7 @@ async fn freezes_and_access_blocks_are_lifted_with_a_reason() {
             &[("csrf", &csrf), ("reason", "chargeback won")],
         )
         .await;
-    assert!(
-        lifted
-            .location
-            .unwrap()
-            .contains("?done=admin%20freeze%20lifted")
-    );
+    assert_done(&lifted, "admin%20freeze%20lifted");
     assert_eq!(app.wallet(&org.id).await["frozen"], false);
 
     let lifted = console
@@ -533,12 +534,7 @@ async fn freezes_and_access_blocks_are_lifted_with_a_reason() {
             &[("csrf", &csrf), ("reason", "cleared by risk")],
         )
         .await;
-    assert!(
-        lifted
-            .location
-            .unwrap()
-            .contains("?done=admin%20access%20block%20lifted")
-    );
+    assert_done(&lifted, "admin%20access%20block%20lifted");
     let blocks = admin_get(
         &app,
         &format!("/v1/admin/organizations/{}/access-blocks", org.id),

@@ -78,6 +78,17 @@ async fn only_the_admin_reads_the_report() {
 }
 
 /// Seeds every figure once or twice over organizations `o[0..5]`.
+/// An app over five organizations and the world [`seed`] makes of them.
+async fn seeded() -> (TestApp, Vec<String>) {
+    let app = TestApp::spawn().await;
+    let mut organizations = Vec::new();
+    for n in 0..5 {
+        organizations.push(app.create_organization(&format!("Org {n}")).await);
+    }
+    seed(&app, &organizations).await;
+    (app, organizations)
+}
+
 async fn seed(app: &TestApp, o: &[String]) {
     let sql = format!(
         r"
@@ -157,12 +168,7 @@ SET session_replication_role = origin;
 
 #[tokio::test]
 async fn the_report_and_its_gauges_count_every_figure() {
-    let app = TestApp::spawn().await;
-    let mut organizations = Vec::new();
-    for n in 0..5 {
-        organizations.push(app.create_organization(&format!("Org {n}")).await);
-    }
-    seed(&app, &organizations).await;
+    let (app, _) = seeded().await;
 
     let expected = json!({
         "wallets_negative": 1,
@@ -239,12 +245,7 @@ async fn the_report_and_its_gauges_count_every_figure() {
 
 #[tokio::test]
 async fn a_batch_claimed_or_settled_recently_is_progress() {
-    let app = TestApp::spawn().await;
-    let mut organizations = Vec::new();
-    for n in 0..5 {
-        organizations.push(app.create_organization(&format!("Org {n}")).await);
-    }
-    seed(&app, &organizations).await;
+    let (app, organizations) = seeded().await;
     assert_eq!(report(&app).await["campaigns_stalled"], 2);
 
     // The campaign running for three hours had a batch claimed a minute ago, and the one
